@@ -1,0 +1,17 @@
+import type { Shards } from '../shards.ts';
+import { createEngagementRepository } from './engagement.ts';
+import { createGraphRepository } from './graph.ts';
+import { createPostRepository } from './posts.ts';
+import { createUserRepository } from './users.ts';
+
+/** Everything the application reads and writes, with shard placement hidden behind each repository. */
+export function createRepositories(shards: Shards) {
+  return {
+    users: createUserRepository(shards),
+    posts: createPostRepository(shards),
+    graph: createGraphRepository(shards),
+    engagement: createEngagementRepository(shards),
+  };
+}
+
+export type Repositories = ReturnType<typeof createRepositories>;

@@ -1,0 +1,131 @@
+import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm';
+import type { PostRecord } from '../../src/model.ts';
+import { retry } from '../../src/retry.ts';
+import { posts, userPosts } from '../schema.ts';
+import { jsonList, type Shards } from '../shards.ts';
+
+export type NewPost = Omit<PostRecord, 'version' | 'deletedAt' | 'likeCount' | 'commentCount' | 'shareCount'>;
+
+export type EditOutcome =
+  | { kind: 'edited'; post: PostRecord }
+  | { kind: 'not_found' }
+  | { kind: 'not_author' }
+  | { kind: 'version_mismatch'; current: number };
+
+export function createPostRepository(shards: Shards) {
+  const readMany = async (ids: Iterable<string>): Promise<Map<string, PostRecord>> => {
+    const found = new Map<string, PostRecord>();
+    await Promise.all(
+      shards.group(new Set(ids)).map(async ([db, group]) => {
+        const rows = await retry(() =>
+          db
+            .select()
+            .from(posts)
+            .where(sql`${posts.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+        );
+        for (const row of rows) found.set(row.id, row);
+      }),
+    );
+    return found;
+  };
+
+  return {
+    /** The post row is the write that counts; the author index is re-asserted by the queue consumer. */
+    async create(post: NewPost): Promise<PostRecord> {
+      // A retry after a lost reply finds the row already there; the id makes the insert idempotent.
+      const [inserted] = await retry(() => shards.of(post.id).insert(posts).values(post).onConflictDoNothing().returning());
+      const row = inserted ?? (await this.get(post.id))!;
+      await this.index(post.authorId, post.id, post.createdAt);
+      return row;
+    },
+
+    /** Idempotent: adds the post to its author's index (and so to the author's post count once). */
+    async index(authorId: string, postId: string, createdAt: number): Promise<void> {
+      await retry(() =>
+        shards.of(authorId).insert(userPosts).values({ userId: authorId, postId, createdAt }).onConflictDoNothing(),
+      );
+    },
+
+    async unindex(authorId: string, postId: string): Promise<void> {
+      await retry(() =>
+        shards
+          .of(authorId)
+          .delete(userPosts)
+          .where(and(eq(userPosts.userId, authorId), eq(userPosts.postId, postId))),
+      );
+    },
+
+    async get(id: string): Promise<PostRecord | undefined> {
+      return retry(() => shards.of(id).query.posts.findFirst({ where: eq(posts.id, id) }));
+    },
+
+    /** Batch hydration: one query per shard, whatever the number of ids. Tombstones are included. */
+    getMany: readMany,
+
+    /** Optimistic concurrency: with `expectedVersion`, exactly one of several concurrent editors wins. */
+    async edit(
+      id: string,
+      authorId: string,
+      change: Pick<PostRecord, 'text' | 'hashtags' | 'mentions' | 'updatedAt'>,
+      expectedVersion?: number,
+    ): Promise<EditOutcome> {
+      const db = shards.of(id);
+      const [row] = await retry(() =>
+        db
+          .update(posts)
+          .set({ ...change, version: sql`${posts.version} + 1` })
+          .where(
+            and(
+              eq(posts.id, id),
+              eq(posts.authorId, authorId),
+              isNull(posts.deletedAt),
+              expectedVersion === undefined ? undefined : eq(posts.version, expectedVersion),
+            ),
+          )
+          .returning(),
+      );
+      if (row) return { kind: 'edited', post: row };
+      const current = await this.get(id);
+      if (!current || current.deletedAt !== null) return { kind: 'not_found' };
+      if (current.authorId !== authorId) return { kind: 'not_author' };
+      return { kind: 'version_mismatch', current: current.version };
+    },
+
+    /** Leaves a tombstone (so caches and timelines can tell "deleted" from "never existed"). Idempotent. */
+    async tombstone(id: string, deletedAt: number): Promise<PostRecord | undefined> {
+      const [row] = await retry(() =>
+        shards
+          .of(id)
+          .update(posts)
+          .set({
+            deletedAt: sql`coalesce(${posts.deletedAt}, ${deletedAt})`,
+            text: '',
+            media: [],
+            hashtags: [],
+            mentions: [],
+            location: null,
+            updatedAt: deletedAt,
+          })
+          .where(eq(posts.id, id))
+          .returning(),
+      );
+      return row;
+    },
+
+    /** The author's post ids, newest first; keyset on the id, so posts arriving meanwhile shift nothing. */
+    async idsByAuthor(authorId: string, limit: number, beforeId?: string): Promise<string[]> {
+      const rows = await retry(() =>
+        shards
+          .of(authorId)
+          .select({ postId: userPosts.postId })
+          .from(userPosts)
+          .where(and(eq(userPosts.userId, authorId), beforeId ? lt(userPosts.postId, beforeId) : undefined))
+          .orderBy(desc(userPosts.postId))
+          .limit(limit),
+      );
+      return rows.map((r) => r.postId);
+    },
+  };
+}
+
+export type PostRepository = ReturnType<typeof createPostRepository>;

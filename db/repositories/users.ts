@@ -1,0 +1,72 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { ConflictError, UnavailableError } from '../../src/errors.ts';
+import type { UserRecord } from '../../src/model.ts';
+import { retry } from '../../src/retry.ts';
+import { handles, users } from '../schema.ts';
+import { jsonList, type Shards } from '../shards.ts';
+
+export interface NewUser {
+  id: string;
+  handle: string;
+  displayName: string;
+  createdAt: number;
+}
+
+export function createUserRepository(shards: Shards) {
+  return {
+    /**
+     * Claims the handle on its shard (the uniqueness check), then writes the user on theirs. If the second
+     * write fails the claim is released, so a failed signup can be retried with the same handle.
+     */
+    async create(user: NewUser): Promise<UserRecord> {
+      const claimed = await retry(() =>
+        shards
+          .of(user.handle)
+          .insert(handles)
+          .values({ handle: user.handle, userId: user.id, createdAt: user.createdAt })
+          .onConflictDoNothing()
+          .returning({ userId: handles.userId }),
+      );
+      if (claimed.length === 0) throw new ConflictError(`handle "${user.handle}" is taken`);
+      try {
+        await retry(() => shards.of(user.id).insert(users).values(user).onConflictDoNothing());
+      } catch (error) {
+        await shards
+          .of(user.handle)
+          .delete(handles)
+          .where(and(eq(handles.handle, user.handle), eq(handles.userId, user.id)));
+        throw new UnavailableError(`could not create the user, try again (${String(error)})`);
+      }
+      return { ...user, followersCount: 0, followingCount: 0, postsCount: 0 };
+    },
+
+    async get(id: string): Promise<UserRecord | undefined> {
+      return retry(() => shards.of(id).query.users.findFirst({ where: eq(users.id, id) }));
+    },
+
+    async getMany(ids: readonly string[]): Promise<Map<string, UserRecord>> {
+      const found = new Map<string, UserRecord>();
+      await Promise.all(
+        shards.group(new Set(ids)).map(async ([db, group]) => {
+          const rows = await retry(() =>
+            db
+              .select()
+              .from(users)
+              .where(sql`${users.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+          );
+          for (const row of rows) found.set(row.id, row);
+        }),
+      );
+      return found;
+    },
+
+    async idForHandle(handle: string): Promise<string | undefined> {
+      const row = await retry(() =>
+        shards.of(handle).query.handles.findFirst({ where: eq(handles.handle, handle) }),
+      );
+      return row?.userId;
+    },
+  };
+}
+
+export type UserRepository = ReturnType<typeof createUserRepository>;

@@ -1,0 +1,149 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { GeoPoint, Media } from '../src/model.ts';
+
+/**
+ * One schema for every D1 shard. Which shard holds a row is decided by db/shards.ts from the row's
+ * placement key (noted on each table); a table's rows are spread over all shards.
+ * Ids are 19-digit decimal TEXT (see src/ids.ts), so they compare in creation order. Times are epoch ms.
+ * Counters are maintained by triggers (migration 0001) in the same transaction as the edge rows they count,
+ * which keeps them exact under concurrency and idempotent under retries.
+ */
+
+/** Placement: user id. */
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  handle: text('handle').notNull(),
+  displayName: text('display_name').notNull(),
+  createdAt: integer('created_at').notNull(),
+  followersCount: integer('followers_count').notNull().default(0),
+  followingCount: integer('following_count').notNull().default(0),
+  postsCount: integer('posts_count').notNull().default(0),
+});
+
+/** Placement: handle (lower case). Claiming a handle is the uniqueness check. */
+export const handles = sqliteTable('handles', {
+  handle: text('handle').primaryKey(),
+  userId: text('user_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Placement: post id. A delete keeps a tombstone (deleted_at) so caches and timelines can drop it. */
+export const posts = sqliteTable(
+  'posts',
+  {
+    id: text('id').primaryKey(),
+    authorId: text('author_id').notNull(),
+    text: text('text').notNull(),
+    media: text('media', { mode: 'json' }).$type<Media[]>().notNull().default(sql`'[]'`),
+    hashtags: text('hashtags', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    mentions: text('mentions', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    location: text('location', { mode: 'json' }).$type<GeoPoint>(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    version: integer('version').notNull().default(1),
+    deletedAt: integer('deleted_at'),
+    likeCount: integer('like_count').notNull().default(0),
+    commentCount: integer('comment_count').notNull().default(0),
+    shareCount: integer('share_count').notNull().default(0),
+  },
+  (t) => [index('posts_author_idx').on(t.authorId, t.id)],
+);
+
+/** Placement: post id. */
+export const likes = sqliteTable(
+  'likes',
+  {
+    postId: text('post_id').notNull(),
+    userId: text('user_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.postId, t.userId] })],
+);
+
+/** Placement: post id. */
+export const comments = sqliteTable(
+  'comments',
+  {
+    id: text('id').primaryKey(),
+    postId: text('post_id').notNull(),
+    authorId: text('author_id').notNull(),
+    text: text('text').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('comments_post_idx').on(t.postId, t.id)],
+);
+
+/** Placement: post id. One share (repost) per user and post, like a retweet. */
+export const shares = sqliteTable(
+  'shares',
+  {
+    postId: text('post_id').notNull(),
+    userId: text('user_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.postId, t.userId] })],
+);
+
+/** Placement: author (user) id. The author's post index, newest first by post id. */
+export const userPosts = sqliteTable(
+  'user_posts',
+  {
+    userId: text('user_id').notNull(),
+    postId: text('post_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.postId] })],
+);
+
+/** Placement: follower id. Outgoing edges: whom a user follows. */
+export const followsByFollower = sqliteTable(
+  'follows_by_follower',
+  {
+    followerId: text('follower_id').notNull(),
+    followeeId: text('followee_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.followerId, t.followeeId] }),
+    index('follows_by_follower_page_idx').on(t.followerId, t.createdAt, t.followeeId),
+  ],
+);
+
+/** Placement: followee id. Incoming edges: who follows a user (read by fan-out). */
+export const followsByFollowee = sqliteTable(
+  'follows_by_followee',
+  {
+    followeeId: text('followee_id').notNull(),
+    followerId: text('follower_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.followeeId, t.followerId] }),
+    index('follows_by_followee_page_idx').on(t.followeeId, t.createdAt, t.followerId),
+  ],
+);
+
+/**
+ * Placement: user id (the actor). The log that ranking learns affinity and interests from. The key makes
+ * every write an idempotent upsert: likes and shares by post id, comments by comment id, events by event id.
+ */
+export const interactions = sqliteTable(
+  'interactions',
+  {
+    userId: text('user_id').notNull(),
+    kind: text('kind', { enum: ['like', 'comment', 'share', 'view', 'dwell'] }).notNull(),
+    refId: text('ref_id').notNull(),
+    postId: text('post_id').notNull(),
+    authorId: text('author_id').notNull(),
+    durationMs: integer('duration_ms'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.kind, t.refId] }),
+    index('interactions_author_idx').on(t.userId, t.authorId, t.createdAt),
+    index('interactions_time_idx').on(t.userId, t.createdAt),
+  ],
+);
+
+export type InteractionKind = (typeof interactions.$inferSelect)['kind'];

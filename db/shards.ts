@@ -1,0 +1,56 @@
+import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
+import { createShardMap, groupByShard, shardOf, type ShardMap } from '../src/sharding.ts';
+import * as schema from './schema.ts';
+
+export type ShardDb = DrizzleD1Database<typeof schema>;
+
+/** The D1 shards and the bucket map that places keys on them. Repositories are the only users. */
+export interface Shards {
+  readonly map: ShardMap;
+  readonly all: readonly ShardDb[];
+  of(key: string): ShardDb;
+  /** Keys grouped by shard, for one query per shard. */
+  group(keys: Iterable<string>): Array<[ShardDb, string[]]>;
+}
+
+export function createShards(databases: readonly D1Database[], map: ShardMap): Shards {
+  if (databases.length !== map.shardCount) {
+    throw new Error(`shard map expects ${map.shardCount} databases, got ${databases.length}`);
+  }
+  const all = databases.map((d1) => drizzle(d1, { schema }));
+  return {
+    map,
+    all,
+    of: (key) => all[shardOf(map, key)]!,
+    group: (keys) => [...groupByShard(map, keys)].map(([shard, group]) => [all[shard]!, group]),
+  };
+}
+
+/** The shard bindings are `DB_SHARD_0..SHARD_COUNT-1`; their number is configuration, not a type. */
+export interface ShardEnv {
+  SHARD_COUNT?: string;
+  SHARD_MAP?: string;
+}
+
+const cache = new WeakMap<object, Shards>();
+
+/** Shards for an environment: `DB_SHARD_0..SHARD_COUNT-1`, placed by `SHARD_MAP` when set. Cached per env. */
+export function shardsFromEnv(env: ShardEnv): Shards {
+  let shards = cache.get(env);
+  if (!shards) {
+    const count = Number(env.SHARD_COUNT ?? '1');
+    const databases = Array.from({ length: count }, (_, i) => {
+      const db = Reflect.get(env, `DB_SHARD_${i}`) as D1Database | undefined;
+      if (!db) throw new Error(`SHARD_COUNT is ${count} but binding DB_SHARD_${i} is missing`);
+      return db;
+    });
+    shards = createShards(databases, createShardMap(count, env.SHARD_MAP));
+    cache.set(env, shards);
+  }
+  return shards;
+}
+
+/** Makes `x IN (...)` one bound parameter, so a batch read never meets D1's 100-parameter limit. */
+export function jsonList(values: readonly string[]): string {
+  return JSON.stringify(values);
+}

@@ -1,0 +1,26 @@
+// The few Web-standard globals src/ uses; every JavaScript runtime we target (workerd, Node >= 22) has them.
+// Declared here, rather than pulling in DOM or runtime typings, so nothing platform-specific type-checks in src/.
+declare const crypto: {
+  readonly subtle: {
+    importKey(
+      format: 'raw',
+      keyData: Uint8Array,
+      algorithm: { name: 'HMAC'; hash: 'SHA-256' },
+      extractable: boolean,
+      keyUsages: ['sign'],
+    ): Promise<CryptoKey>;
+    sign(algorithm: 'HMAC', key: CryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
+  };
+};
+interface CryptoKey {
+  readonly type: string;
+}
+declare class TextEncoder {
+  encode(input: string): Uint8Array;
+}
+declare class TextDecoder {
+  decode(input: Uint8Array): string;
+}
+declare function btoa(data: string): string;
+declare function atob(data: string): string;
+declare function setTimeout(callback: () => void, ms: number): unknown;

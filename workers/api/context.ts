@@ -1,0 +1,26 @@
+import { createRepositories, type Repositories } from '../../db/repositories/index.ts';
+import { shardsFromEnv } from '../../db/shards.ts';
+import { createIdGenerator, type IdGenerator } from '../../src/ids.ts';
+
+/** What handlers, the queue consumer and the cron share: built once per isolate and environment. */
+export interface Deps {
+  repos: Repositories;
+  newId: IdGenerator;
+  now: () => number;
+}
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: { deps: Deps; userId: string };
+};
+
+const cache = new WeakMap<Env, Deps>();
+
+export function depsFor(env: Env): Deps {
+  let deps = cache.get(env);
+  if (!deps) {
+    deps = { repos: createRepositories(shardsFromEnv(env)), newId: createIdGenerator(), now: Date.now };
+    cache.set(env, deps);
+  }
+  return deps;
+}

@@ -1,0 +1,157 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '../../../src/errors.ts';
+import type { PostRecord } from '../../../src/model.ts';
+import { toPostView } from '../../../src/model.ts';
+import { LIMITS, codePointLength, parseHashtags, parseMentions } from '../../../src/text.ts';
+import { requireUser } from '../auth.ts';
+import type { AppEnv } from '../context.ts';
+import { idParam, validate } from '../validation.ts';
+
+const text = (max: number) =>
+  z
+    .string()
+    .refine((s) => s.trim().length > 0, 'must not be empty')
+    .refine((s) => codePointLength(s) <= max, `at most ${max} characters`);
+
+const media = z.strictObject({
+  url: z
+    .url({ protocol: /^https$/ })
+    .max(LIMITS.mediaUrl),
+  kind: z.enum(['image', 'video', 'gif']),
+  alt: z.string().max(1000).optional(),
+});
+
+const location = z.strictObject({
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  name: z.string().trim().min(1).max(100).optional(),
+});
+
+const createBody = z.strictObject({
+  text: text(LIMITS.postText),
+  media: z.array(media).max(LIMITS.mediaPerPost).optional(),
+  location: location.optional(),
+});
+
+const editBody = z.strictObject({ text: text(LIMITS.postText) });
+const commentBody = z.strictObject({ text: text(LIMITS.commentText) });
+
+/** `If-Match: "3"` (or W/"3", or 3): the version the editor last saw. */
+function expectedVersion(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  if (!match) throw new ValidationError('If-Match must be the post\'s version as an ETag, e.g. "3"');
+  return Number(match[1]);
+}
+
+function etag(post: PostRecord): string {
+  return `"${post.version}"`;
+}
+
+function live(post: PostRecord | undefined): PostRecord {
+  if (!post || post.deletedAt !== null) throw new NotFoundError('post');
+  return post;
+}
+
+export const postsRoutes = new Hono<AppEnv>()
+  .post('/', requireUser, validate('json', createBody), async (c) => {
+    const { repos, newId, now } = c.var.deps;
+    const body = c.req.valid('json');
+    const at = now();
+    const post = await repos.posts.create({
+      id: newId(),
+      authorId: c.var.userId,
+      text: body.text,
+      media: body.media ?? [],
+      hashtags: parseHashtags(body.text),
+      mentions: parseMentions(body.text),
+      location: body.location ?? null,
+      createdAt: at,
+      updatedAt: at,
+    });
+    await c.env.FANOUT_QUEUE.send({ type: 'post.created', postId: post.id, authorId: post.authorId, createdAt: at });
+    c.header('ETag', etag(post));
+    c.header('Location', `/v1/posts/${post.id}`);
+    return c.json({ post: toPostView(post) }, 201);
+  })
+  .get('/:id', validate('param', idParam), async (c) => {
+    const post = live(await c.var.deps.repos.posts.get(c.req.valid('param').id));
+    c.header('ETag', etag(post));
+    return c.json({ post: toPostView(post) });
+  })
+  .patch('/:id', requireUser, validate('param', idParam), validate('json', editBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const { text: newText } = c.req.valid('json');
+    const version = expectedVersion(c.req.header('If-Match'));
+    const outcome = await c.var.deps.repos.posts.edit(
+      id,
+      c.var.userId,
+      { text: newText, hashtags: parseHashtags(newText), mentions: parseMentions(newText), updatedAt: c.var.deps.now() },
+      version,
+    );
+    switch (outcome.kind) {
+      case 'not_found':
+        throw new NotFoundError('post');
+      case 'not_author':
+        throw new ForbiddenError('only the author can edit a post');
+      case 'version_mismatch':
+        throw new PreconditionFailedError(`post is at version ${outcome.current}, not ${version}`);
+      case 'edited':
+        c.header('ETag', etag(outcome.post));
+        return c.json({ post: toPostView(outcome.post) });
+    }
+  })
+  .delete('/:id', requireUser, validate('param', idParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos, now } = c.var.deps;
+    const post = await repos.posts.get(id);
+    if (!post) throw new NotFoundError('post');
+    if (post.authorId !== c.var.userId) throw new ForbiddenError('only the author can delete a post');
+    const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
+    await repos.posts.unindex(post.authorId, id);
+    return c.json({ post: toPostView(tombstone) });
+  })
+  .put('/:id/like', requireUser, validate('param', idParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos, now } = c.var.deps;
+    const at = now();
+    const post = live(await repos.engagement.like(id, c.var.userId, at));
+    await repos.engagement.record([
+      { userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: at },
+    ]);
+    return c.json({ post: toPostView(post), liked: true });
+  })
+  .delete('/:id/like', requireUser, validate('param', idParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos } = c.var.deps;
+    const post = live(await repos.engagement.unlike(id, c.var.userId));
+    await repos.engagement.forget(c.var.userId, 'like', id);
+    return c.json({ post: toPostView(post), liked: false });
+  })
+  .post('/:id/comments', requireUser, validate('param', idParam), validate('json', commentBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos, newId, now } = c.var.deps;
+    const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
+    const post = live(await repos.engagement.comment(id, comment));
+    await repos.engagement.record([
+      { userId: c.var.userId, kind: 'comment', refId: comment.id, postId: id, authorId: post.authorId, createdAt: comment.createdAt },
+    ]);
+    return c.json(
+      {
+        comment: { ...comment, postId: id, createdAt: new Date(comment.createdAt).toISOString() },
+        post: toPostView(post),
+      },
+      201,
+    );
+  })
+  .post('/:id/shares', requireUser, validate('param', idParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos, now } = c.var.deps;
+    const at = now();
+    const post = live(await repos.engagement.share(id, c.var.userId, at));
+    await repos.engagement.record([
+      { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
+    ]);
+    return c.json({ post: toPostView(post), shared: true }, 201);
+  });

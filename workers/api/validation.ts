@@ -1,0 +1,35 @@
+import { zValidator } from '@hono/zod-validator';
+import type { ValidationTargets } from 'hono';
+import { z } from 'zod';
+import { isId } from '../../src/ids.ts';
+import { ValidationError } from '../../src/errors.ts';
+
+/** zValidator whose failures become ValidationErrors: one JSON error shape, listing every bad field. */
+export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
+  target: Target,
+  schema: Schema,
+) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      const issues = result.error.issues.map((issue) => ({
+        path: issue.path.join('.'),
+        message: issue.message,
+      }));
+      const where = target === 'param' ? 'path' : target;
+      const first = issues[0];
+      throw new ValidationError(
+        `invalid ${where}${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}`,
+        issues,
+      );
+    }
+  });
+}
+
+export const idSchema = z.string().refine(isId, 'must be an id: a 19-digit decimal string');
+
+export const idParam = z.object({ id: idSchema });
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(1024).optional(),
+});

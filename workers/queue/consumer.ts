@@ -1,0 +1,39 @@
+import type { Deps } from '../api/context.ts';
+import { queueMessageSchema, type QueueMessage } from '../../src/messages.ts';
+import { repairFollow } from '../follows.ts';
+
+/** Handles one message; every branch is idempotent, so redelivery is harmless. */
+export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
+  switch (message.type) {
+    case 'post.created':
+      await deps.repos.posts.index(message.authorId, message.postId, message.createdAt);
+      return;
+    case 'follow.repair':
+      await repairFollow(deps.repos, message.followerId, message.followeeId, message.at);
+      return;
+  }
+}
+
+/**
+ * Acks each message on success and retries it alone on failure (after max_retries it goes to the dead-letter
+ * queue). A message that does not parse can never succeed: it is logged and acked rather than retried.
+ */
+export async function consumeBatch(deps: Deps, batch: MessageBatch<unknown>): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (msg) => {
+      const parsed = queueMessageSchema.safeParse(msg.body);
+      if (!parsed.success) {
+        console.error('queue: dropping malformed message', msg.id, parsed.error.message);
+        msg.ack();
+        return;
+      }
+      try {
+        await handleMessage(deps, parsed.data);
+        msg.ack();
+      } catch (error) {
+        console.warn('queue: retrying message', msg.id, parsed.data.type, error);
+        msg.retry({ delaySeconds: Math.min(2 ** msg.attempts, 60) });
+      }
+    }),
+  );
+}
