@@ -1,8 +1,9 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import type { PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { comments, interactions, likes, posts, shares, type InteractionKind } from '../schema.ts';
-import type { Shards } from '../shards.ts';
+import type { ShardDb, Shards } from '../shards.ts';
 
 // D1 binds at most 100 parameters per statement; an interaction row binds 7.
 const ROWS_PER_INSERT = 14;
@@ -26,37 +27,44 @@ export interface Interaction {
 /**
  * Likes, comments and shares live on the post's shard beside the post, so each write and the counter
  * trigger it fires are one transaction. Each write only happens while the post exists and is not deleted
- * (INSERT ... SELECT ... WHERE EXISTS), and the same batch reads the post back: the caller gets the
- * counts as of its own write, or `undefined` when there was no post to act on.
+ * (INSERT ... SELECT ... FROM posts WHERE live), and the same batch reads the post back: the caller gets
+ * the counts as of its own write, or `undefined` when there was no post to act on.
  */
 export function createEngagementRepository(shards: Shards) {
-  const livePost = (postId: string) => sql`EXISTS (SELECT 1 FROM posts WHERE id = ${postId} AND deleted_at IS NULL)`;
+  /** Selects the given values once if the post is live, nothing otherwise: the guard of every write. */
+  const ifLive = <T extends Record<string, unknown>>(db: ShardDb, postId: string, values: T) =>
+    db
+      .select(
+        Object.fromEntries(
+          Object.entries(values).map(([key, value]) => [key, sql`${value}`.as(key)]),
+        ) as { [K in keyof T]: SQL.Aliased<T[K]> },
+      )
+      .from(posts)
+      .where(and(eq(posts.id, postId), isNull(posts.deletedAt)));
 
-  const writeThenRead = async (postId: string, write: ReturnType<typeof sql>) => {
+  const writeThenRead = async (postId: string, write: (db: ShardDb) => BatchItem<'sqlite'>) => {
     const db = shards.of(postId);
-    const [, read] = await retry(() =>
-      db.batch([db.run(write), db.select().from(posts).where(eq(posts.id, postId))]),
-    );
+    const [, read] = await retry(() => db.batch([write(db), db.select().from(posts).where(eq(posts.id, postId))]));
     const post = read[0];
     return post && post.deletedAt === null ? post : undefined;
   };
 
   return {
     like(postId: string, userId: string, at: number): Promise<PostRecord | undefined> {
-      return writeThenRead(
-        postId,
-        sql`INSERT OR IGNORE INTO ${likes} (post_id, user_id, created_at) SELECT ${postId}, ${userId}, ${at} WHERE ${livePost(postId)}`,
+      return writeThenRead(postId, (db) =>
+        db.insert(likes).select(ifLive(db, postId, { postId, userId, createdAt: at })).onConflictDoNothing(),
       );
     },
 
     unlike(postId: string, userId: string): Promise<PostRecord | undefined> {
-      return writeThenRead(postId, sql`DELETE FROM ${likes} WHERE post_id = ${postId} AND user_id = ${userId}`);
+      return writeThenRead(postId, (db) =>
+        db.delete(likes).where(and(eq(likes.postId, postId), eq(likes.userId, userId))),
+      );
     },
 
     share(postId: string, userId: string, at: number): Promise<PostRecord | undefined> {
-      return writeThenRead(
-        postId,
-        sql`INSERT OR IGNORE INTO ${shares} (post_id, user_id, created_at) SELECT ${postId}, ${userId}, ${at} WHERE ${livePost(postId)}`,
+      return writeThenRead(postId, (db) =>
+        db.insert(shares).select(ifLive(db, postId, { postId, userId, createdAt: at })).onConflictDoNothing(),
       );
     },
 
@@ -64,10 +72,12 @@ export function createEngagementRepository(shards: Shards) {
       postId: string,
       comment: { id: string; authorId: string; text: string; createdAt: number },
     ): Promise<PostRecord | undefined> {
-      return writeThenRead(
-        postId,
-        sql`INSERT OR IGNORE INTO ${comments} (id, post_id, author_id, text, created_at)
-            SELECT ${comment.id}, ${postId}, ${comment.authorId}, ${comment.text}, ${comment.createdAt} WHERE ${livePost(postId)}`,
+      return writeThenRead(postId, (db) =>
+        db
+          .insert(comments)
+          // Columns in table order, as INSERT ... SELECT requires.
+          .select(ifLive(db, postId, { id: comment.id, postId, authorId: comment.authorId, text: comment.text, createdAt: comment.createdAt }))
+          .onConflictDoNothing(),
       );
     },
 

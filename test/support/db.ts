@@ -1,0 +1,31 @@
+import { env } from 'cloudflare:test';
+
+const TABLES = [
+  'users',
+  'handles',
+  'posts',
+  'likes',
+  'comments',
+  'shares',
+  'user_posts',
+  'follows_by_follower',
+  'follows_by_followee',
+  'interactions',
+] as const;
+
+export type Table = (typeof TABLES)[number];
+
+export function shardBindings(): D1Database[] {
+  return Array.from({ length: Number(env.SHARD_COUNT) }, (_, i) => Reflect.get(env, `DB_SHARD_${i}`) as D1Database);
+}
+
+/** Row counts of every table, per shard: a snapshot to prove that a rejected request wrote nothing. */
+export async function snapshot(): Promise<Record<Table, number[]>> {
+  const result = {} as Record<Table, number[]>;
+  for (const table of TABLES) {
+    result[table] = await Promise.all(
+      shardBindings().map(async (db) => (await db.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())!.n),
+    );
+  }
+  return result;
+}
