@@ -35,9 +35,18 @@ export const posts = sqliteTable(
     id: text('id').primaryKey(),
     authorId: text('author_id').notNull(),
     text: text('text').notNull(),
-    media: text('media', { mode: 'json' }).$type<Media[]>().notNull().default(sql`'[]'`),
-    hashtags: text('hashtags', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
-    mentions: text('mentions', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    media: text('media', { mode: 'json' })
+      .$type<Media[]>()
+      .notNull()
+      .default(sql`'[]'`),
+    hashtags: text('hashtags', { mode: 'json' })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'`),
+    mentions: text('mentions', { mode: 'json' })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'`),
     location: text('location', { mode: 'json' }).$type<GeoPoint>(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),

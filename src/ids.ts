@@ -45,10 +45,7 @@ export function createIdGenerator(options: IdGeneratorOptions = {}): IdGenerator
       lastMs += 1;
       sequence = 0;
     }
-    const id =
-      (BigInt(lastMs) << (NODE_BITS + SEQUENCE_BITS)) |
-      (BigInt(node) << SEQUENCE_BITS) |
-      BigInt(sequence);
+    const id = (BigInt(lastMs) << (NODE_BITS + SEQUENCE_BITS)) | (BigInt(node) << SEQUENCE_BITS) | BigInt(sequence);
     return id.toString();
   };
 }

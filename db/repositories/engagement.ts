@@ -35,9 +35,9 @@ export function createEngagementRepository(shards: Shards) {
   const ifLive = <T extends Record<string, unknown>>(db: ShardDb, postId: string, values: T) =>
     db
       .select(
-        Object.fromEntries(
-          Object.entries(values).map(([key, value]) => [key, sql`${value}`.as(key)]),
-        ) as { [K in keyof T]: SQL.Aliased<T[K]> },
+        Object.fromEntries(Object.entries(values).map(([key, value]) => [key, sql`${value}`.as(key)])) as {
+          [K in keyof T]: SQL.Aliased<T[K]>;
+        },
       )
       .from(posts)
       .where(and(eq(posts.id, postId), isNull(posts.deletedAt)));
@@ -52,7 +52,10 @@ export function createEngagementRepository(shards: Shards) {
   return {
     like(postId: string, userId: string, at: number): Promise<PostRecord | undefined> {
       return writeThenRead(postId, (db) =>
-        db.insert(likes).select(ifLive(db, postId, { postId, userId, createdAt: at })).onConflictDoNothing(),
+        db
+          .insert(likes)
+          .select(ifLive(db, postId, { postId, userId, createdAt: at }))
+          .onConflictDoNothing(),
       );
     },
 
@@ -64,7 +67,10 @@ export function createEngagementRepository(shards: Shards) {
 
     share(postId: string, userId: string, at: number): Promise<PostRecord | undefined> {
       return writeThenRead(postId, (db) =>
-        db.insert(shares).select(ifLive(db, postId, { postId, userId, createdAt: at })).onConflictDoNothing(),
+        db
+          .insert(shares)
+          .select(ifLive(db, postId, { postId, userId, createdAt: at }))
+          .onConflictDoNothing(),
       );
     },
 
@@ -76,7 +82,15 @@ export function createEngagementRepository(shards: Shards) {
         db
           .insert(comments)
           // Columns in table order, as INSERT ... SELECT requires.
-          .select(ifLive(db, postId, { id: comment.id, postId, authorId: comment.authorId, text: comment.text, createdAt: comment.createdAt }))
+          .select(
+            ifLive(db, postId, {
+              id: comment.id,
+              postId,
+              authorId: comment.authorId,
+              text: comment.text,
+              createdAt: comment.createdAt,
+            }),
+          )
           .onConflictDoNothing(),
       );
     },

@@ -33,7 +33,9 @@ export function createPostRepository(shards: Shards) {
     /** The post row is the write that counts; the author index is re-asserted by the queue consumer. */
     async create(post: NewPost): Promise<PostRecord> {
       // A retry after a lost reply finds the row already there; the id makes the insert idempotent.
-      const [inserted] = await retry(() => shards.of(post.id).insert(posts).values(post).onConflictDoNothing().returning());
+      const [inserted] = await retry(() =>
+        shards.of(post.id).insert(posts).values(post).onConflictDoNothing().returning(),
+      );
       const row = inserted ?? (await this.get(post.id))!;
       await this.index(post.authorId, post.id, post.createdAt);
       return row;

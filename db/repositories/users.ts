@@ -61,9 +61,7 @@ export function createUserRepository(shards: Shards) {
     },
 
     async idForHandle(handle: string): Promise<string | undefined> {
-      const row = await retry(() =>
-        shards.of(handle).query.handles.findFirst({ where: eq(handles.handle, handle) }),
-      );
+      const row = await retry(() => shards.of(handle).query.handles.findFirst({ where: eq(handles.handle, handle) }));
       return row?.userId;
     },
   };

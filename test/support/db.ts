@@ -24,7 +24,9 @@ export async function snapshot(): Promise<Record<Table, number[]>> {
   const result = {} as Record<Table, number[]>;
   for (const table of TABLES) {
     result[table] = await Promise.all(
-      shardBindings().map(async (db) => (await db.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())!.n),
+      shardBindings().map(
+        async (db) => (await db.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())!.n,
+      ),
     );
   }
   return result;

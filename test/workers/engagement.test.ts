@@ -66,13 +66,23 @@ describe('engagement', () => {
     const post = await createPost(author, 'read me');
     const ok = await api('POST', '/v1/events', {
       token: reader.token,
-      body: { events: [{ type: 'view', postId: post.id }, { type: 'dwell', postId: post.id, ms: 4200 }] },
+      body: {
+        events: [
+          { type: 'view', postId: post.id },
+          { type: 'dwell', postId: post.id, ms: 4200 },
+        ],
+      },
     });
     expect(ok.status).toBe(202);
     expect(ok.body).toEqual({ accepted: 2 });
     const bad = await api('POST', '/v1/events', {
       token: reader.token,
-      body: { events: [{ type: 'view', postId: post.id }, { type: 'view', postId: '1234567890123456789' }] },
+      body: {
+        events: [
+          { type: 'view', postId: post.id },
+          { type: 'view', postId: '1234567890123456789' },
+        ],
+      },
     });
     expect(bad.status).toBe(404);
     const rows = await interactionsOf(reader.id);

@@ -41,7 +41,7 @@ async function runBatch(messages: { id: string; body: unknown; attempts?: number
     messages.map((m) => ({ id: m.id, body: m.body, attempts: m.attempts ?? 1, timestamp: new Date() })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, env);
   return getQueueResult(batch, ctx);
 }
 
@@ -101,10 +101,30 @@ describe('queue consumer', () => {
 
   it('retries a message whose handling fails, with backoff, leaving the rest of the batch acked', async () => {
     const author = await signup();
-    const deps = { repos: createRepositories(createShards(failingOn('user_posts'), map)), newId: () => '', now: Date.now };
+    const deps = {
+      repos: createRepositories(createShards(failingOn('user_posts'), map)),
+      newId: () => '',
+      now: Date.now,
+    };
     const batch = createMessageBatch('edge-feed-fanout', [
-      { id: 'fails', attempts: 2, timestamp: new Date(), body: { type: 'post.created', postId: '1234567890123456789', authorId: author.id, createdAt: 1 } },
-      { id: 'fine', attempts: 1, timestamp: new Date(), body: { type: 'follow.repair', followerId: author.id, followeeId: '1234567890123456789', following: false, at: 1 } },
+      {
+        id: 'fails',
+        attempts: 2,
+        timestamp: new Date(),
+        body: { type: 'post.created', postId: '1234567890123456789', authorId: author.id, createdAt: 1 },
+      },
+      {
+        id: 'fine',
+        attempts: 1,
+        timestamp: new Date(),
+        body: {
+          type: 'follow.repair',
+          followerId: author.id,
+          followeeId: '1234567890123456789',
+          following: false,
+          at: 1,
+        },
+      },
     ]);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     await consumeBatch(deps, batch);

@@ -9,7 +9,12 @@ import { shardBindings } from '../support/db.ts';
 const map = createShardMap(Number(env.SHARD_COUNT));
 
 async function rowsOn(shard: number, sql: string, ...params: string[]) {
-  return (await shardBindings()[shard]!.prepare(sql).bind(...params).all()).results;
+  return (
+    await shardBindings()
+      [shard]!.prepare(sql)
+      .bind(...params)
+      .all()
+  ).results;
 }
 
 /** A real D1 binding that counts the statements sent through it (prepare calls), nothing else changed. */
@@ -70,7 +75,12 @@ describe('shard placement', () => {
     const ids: string[] = [];
     for (let i = 0; i < 150; i++) ids.push((await createPost(author, `bulk ${i}`)).id);
     const counters = shardBindings().map(() => ({ n: 0 }));
-    const repos = createRepositories(createShards(shardBindings().map((db, i) => counted(db, counters[i]!)), map));
+    const repos = createRepositories(
+      createShards(
+        shardBindings().map((db, i) => counted(db, counters[i]!)),
+        map,
+      ),
+    );
     const found = await repos.posts.getMany([...ids, '1234567890123456789']);
     expect(found.size).toBe(150);
     expect([...found.keys()].sort()).toEqual([...ids].sort());

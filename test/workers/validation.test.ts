@@ -38,7 +38,10 @@ describe('bad input is refused with a JSON 4xx and writes nothing', () => {
   it('missing, wrong-typed and unknown fields', async () => {
     await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: {} });
     await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: { text: 42 } });
-    await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: { text: 'hi', admin: true } });
+    await refused(400, 'invalid_request', 'POST', '/v1/posts', {
+      token: alice.token,
+      body: { text: 'hi', admin: true },
+    });
     await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: ['text'] });
     await refused(400, 'invalid_request', 'POST', '/v1/users', { body: { handle: 'no spaces allowed' } });
     await refused(400, 'invalid_request', 'POST', '/v1/users', { body: { handle: 'ab' } });
@@ -60,7 +63,10 @@ describe('bad input is refused with a JSON 4xx and writes nothing', () => {
   it('empty and over-long text (limits count code points)', async () => {
     await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: { text: '' } });
     await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: { text: '  \n\t ' } });
-    await refused(400, 'invalid_request', 'POST', '/v1/posts', { token: alice.token, body: { text: 'a'.repeat(1001) } });
+    await refused(400, 'invalid_request', 'POST', '/v1/posts', {
+      token: alice.token,
+      body: { text: 'a'.repeat(1001) },
+    });
     await refused(400, 'invalid_request', 'POST', `/v1/posts/${post.id}/comments`, {
       token: bob.token,
       body: { text: 'c'.repeat(501) },
@@ -77,7 +83,10 @@ describe('bad input is refused with a JSON 4xx and writes nothing', () => {
     await refused(404, 'not_found', 'GET', `/v1/users/${UNKNOWN_ID}/posts`);
     await refused(404, 'not_found', 'GET', `/v1/users/${UNKNOWN_ID}/followers`);
     await refused(404, 'not_found', 'PUT', `/v1/posts/${UNKNOWN_ID}/like`, { token: bob.token });
-    await refused(404, 'not_found', 'POST', `/v1/posts/${UNKNOWN_ID}/comments`, { token: bob.token, body: { text: 'hi' } });
+    await refused(404, 'not_found', 'POST', `/v1/posts/${UNKNOWN_ID}/comments`, {
+      token: bob.token,
+      body: { text: 'hi' },
+    });
     await refused(404, 'not_found', 'POST', `/v1/posts/${UNKNOWN_ID}/shares`, { token: bob.token });
     await refused(404, 'not_found', 'DELETE', `/v1/posts/${UNKNOWN_ID}`, { token: bob.token });
     await refused(404, 'not_found', 'PUT', `/v1/users/${UNKNOWN_ID}/follow`, { token: bob.token });

@@ -1,6 +1,5 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError } from '../../src/errors.ts';
 
 const CODES: Record<number, string> = {
@@ -24,7 +23,7 @@ export function handleError(error: Error, c: Context): Response {
     return c.json(errorBody(error.code, error.message, error.details), error.status);
   }
   if (error instanceof HTTPException) {
-    const status = error.status as ContentfulStatusCode;
+    const status = error.status;
     // jwt and body-parsing failures arrive here; their text is safe to show, their response headers kept.
     const response = c.json(errorBody(CODES[status] ?? 'error', error.message || 'request failed'), status);
     const challenge = error.getResponse().headers.get('WWW-Authenticate');

@@ -27,7 +27,11 @@ export const healthRoutes = new Hono<AppEnv>().get('/', async (c) => {
         durableObjects: { USER_TIMELINE: Boolean(c.env.USER_TIMELINE), AUTHOR_FEED: Boolean(c.env.AUTHOR_FEED) },
         queues: { FANOUT_QUEUE: Boolean(c.env.FANOUT_QUEUE), FANOUT_LOW_QUEUE: Boolean(c.env.FANOUT_LOW_QUEUE) },
       },
-      config: { shardCount: shards.map.shardCount, fanoutPushMax: Number(c.env.FANOUT_PUSH_MAX), fanoutPullMin: Number(c.env.FANOUT_PULL_MIN) },
+      config: {
+        shardCount: shards.map.shardCount,
+        fanoutPushMax: Number(c.env.FANOUT_PUSH_MAX),
+        fanoutPullMin: Number(c.env.FANOUT_PULL_MIN),
+      },
     },
     ok ? 200 : 503,
   );

@@ -15,9 +15,7 @@ const text = (max: number) =>
     .refine((s) => codePointLength(s) <= max, `at most ${max} characters`);
 
 const media = z.strictObject({
-  url: z
-    .url({ protocol: /^https$/ })
-    .max(LIMITS.mediaUrl),
+  url: z.url({ protocol: /^https$/ }).max(LIMITS.mediaUrl),
   kind: z.enum(['image', 'video', 'gif']),
   alt: z.string().max(1000).optional(),
 });
@@ -87,7 +85,12 @@ export const postsRoutes = new Hono<AppEnv>()
     const outcome = await c.var.deps.repos.posts.edit(
       id,
       c.var.userId,
-      { text: newText, hashtags: parseHashtags(newText), mentions: parseMentions(newText), updatedAt: c.var.deps.now() },
+      {
+        text: newText,
+        hashtags: parseHashtags(newText),
+        mentions: parseMentions(newText),
+        updatedAt: c.var.deps.now(),
+      },
       version,
     );
     switch (outcome.kind) {
@@ -135,7 +138,14 @@ export const postsRoutes = new Hono<AppEnv>()
     const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
     const post = live(await repos.engagement.comment(id, comment));
     await repos.engagement.record([
-      { userId: c.var.userId, kind: 'comment', refId: comment.id, postId: id, authorId: post.authorId, createdAt: comment.createdAt },
+      {
+        userId: c.var.userId,
+        kind: 'comment',
+        refId: comment.id,
+        postId: id,
+        authorId: post.authorId,
+        createdAt: comment.createdAt,
+      },
     ]);
     return c.json(
       {
