@@ -10,16 +10,29 @@ import type { GeoPoint, Media } from '../src/model.ts';
  * which keeps them exact under concurrency and idempotent under retries.
  */
 
-/** Placement: user id. */
-export const users = sqliteTable('users', {
-  id: text('id').primaryKey(),
-  handle: text('handle').notNull(),
-  displayName: text('display_name').notNull(),
-  createdAt: integer('created_at').notNull(),
-  followersCount: integer('followers_count').notNull().default(0),
-  followingCount: integer('following_count').notNull().default(0),
-  postsCount: integer('posts_count').notNull().default(0),
-});
+/**
+ * Placement: user id. `last_active_at` is written at most hourly (src/fanout.ts) and read by medium
+ * authors' fan-out and by the cron that drops idle timelines (`timeline_dropped_at` set while dropped).
+ */
+export const users = sqliteTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    handle: text('handle').notNull(),
+    displayName: text('display_name').notNull(),
+    createdAt: integer('created_at').notNull(),
+    followersCount: integer('followers_count').notNull().default(0),
+    followingCount: integer('following_count').notNull().default(0),
+    postsCount: integer('posts_count').notNull().default(0),
+    lastActiveAt: integer('last_active_at'),
+    timelineDroppedAt: integer('timeline_dropped_at'),
+  },
+  (t) => [
+    index('users_kept_timeline_idx')
+      .on(sql`coalesce(${t.lastActiveAt}, ${t.createdAt})`)
+      .where(sql`${t.timelineDroppedAt} IS NULL`),
+  ],
+);
 
 /** Placement: handle (lower case). Claiming a handle is the uniqueness check. */
 export const handles = sqliteTable('handles', {

@@ -1,54 +1,87 @@
 import { DurableObject } from 'cloudflare:workers';
+import { createRepositories } from '../db/repositories/index.ts';
+import { shardsFromEnv } from '../db/shards.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 
-/** How many recent posts an author's feed keeps: enough for pull readers' first pages. */
+/** How many recent posts an author's feed keeps: enough for pull readers' pages and follow backfills. */
 export const AUTHOR_FEED_CAP = 200;
 
+type EntryRow = { post_id: string; author_id: string; created_at: number };
+
 /**
- * One per author (name = author id): the author's recent post ids. A Durable Object runs one request at a
- * time against state it keeps in memory, so however many followers read a hot author concurrently, the
- * list is read from storage once per object lifetime and then served from memory.
+ * One per author (name = author id): the author's recent post ids, newest first. It is a cache of the
+ * author's post index in D1 (user_posts), filled from there on first use, so it can be dropped or
+ * bulk-loaded around without losing anything.
+ *
+ * Hot keys: a Durable Object handles one event at a time and keeps this list in memory, so however many
+ * followers of a celebrity read concurrently, storage is read once per object lifetime, and the first
+ * D1 warm-up is shared by every caller that arrives while it runs (single flight).
  */
 export class AuthorFeed extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private recentCache: TimelineEntry[] | undefined;
+  private cache: TimelineEntry[] | undefined;
+  private warming: Promise<void> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS recent (
-      post_id TEXT PRIMARY KEY,
-      author_id TEXT NOT NULL,
-      created_at INTEGER NOT NULL
-    ) WITHOUT ROWID`);
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS recent (
+        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    `);
   }
 
-  add(entry: TimelineEntry): void {
-    const written = this.sql.exec(
-      'INSERT OR IGNORE INTO recent (post_id, author_id, created_at) VALUES (?, ?, ?)',
-      entry.postId,
-      entry.authorId,
-      entry.createdAt,
-    ).rowsWritten;
+  async add(entry: TimelineEntry): Promise<void> {
+    await this.warm(entry.authorId);
+    this.insert([entry]);
+  }
+
+  remove(postId: string): void {
+    if (this.sql.exec('DELETE FROM recent WHERE post_id = ?', postId).rowsWritten > 0) this.cache = undefined;
+  }
+
+  /** Newest first; `authorId` is this object's name, needed once to warm up from D1. */
+  async recent(authorId: string, limit: number = AUTHOR_FEED_CAP): Promise<TimelineEntry[]> {
+    await this.warm(authorId);
+    this.cache ??= this.sql
+      .exec<EntryRow>('SELECT post_id, author_id, created_at FROM recent ORDER BY post_id DESC')
+      .toArray()
+      .map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
+    return this.cache.slice(0, limit);
+  }
+
+  private warm(authorId: string): Promise<void> {
+    if (this.cache !== undefined || this.sql.exec("SELECT 1 FROM meta WHERE key = 'warm'").toArray().length > 0) {
+      return Promise.resolve();
+    }
+    this.warming ??= (async () => {
+      try {
+        const repos = createRepositories(shardsFromEnv(this.env));
+        this.insert(await repos.posts.recentByAuthors([authorId], AUTHOR_FEED_CAP));
+        this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('warm', 1)");
+      } finally {
+        this.warming = undefined;
+      }
+    })();
+    return this.warming;
+  }
+
+  private insert(entries: readonly TimelineEntry[]): void {
+    let written = 0;
+    for (const e of entries) {
+      written += this.sql.exec(
+        'INSERT OR IGNORE INTO recent (post_id, author_id, created_at) VALUES (?, ?, ?)',
+        e.postId,
+        e.authorId,
+        e.createdAt,
+      ).rowsWritten;
+    }
     if (written === 0) return;
     this.sql.exec(
       'DELETE FROM recent WHERE post_id < (SELECT post_id FROM recent ORDER BY post_id DESC LIMIT 1 OFFSET ?)',
       AUTHOR_FEED_CAP - 1,
     );
-    this.recentCache = undefined;
-  }
-
-  remove(postId: string): void {
-    if (this.sql.exec('DELETE FROM recent WHERE post_id = ?', postId).rowsWritten > 0) this.recentCache = undefined;
-  }
-
-  recent(limit: number = AUTHOR_FEED_CAP): TimelineEntry[] {
-    this.recentCache ??= this.sql
-      .exec<{ post_id: string; author_id: string; created_at: number }>(
-        'SELECT post_id, author_id, created_at FROM recent ORDER BY post_id DESC',
-      )
-      .toArray()
-      .map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
-    return this.recentCache.slice(0, limit);
+    this.cache = undefined;
   }
 }

@@ -3,21 +3,30 @@ import { isId } from './ids.ts';
 
 /**
  * Queue messages. Every consumer action is idempotent, so a redelivered or replayed message changes
- * nothing the first delivery did not.
+ * nothing the first delivery did not. Long audiences are processed a page per message: a page carries
+ * the keyset position (`after`) from which the next page continues.
  */
 const id = z.string().refine(isId);
+const entry = z.object({ postId: id, authorId: id, createdAt: z.number().int() });
 
 export const queueMessageSchema = z.discriminatedUnion('type', [
-  /** Post written; the consumer re-asserts the author index and fans out. */
-  z.object({ type: z.literal('post.created'), postId: id, authorId: id, createdAt: z.number().int() }),
-  /** A follow or unfollow whose second half failed inline: replayed until both halves agree. */
+  /** Post written: re-assert the author index and author feeds, then fan out by the author's class. */
+  z.object({ type: z.literal('post.created'), entry }),
+  /** Post deleted: small authors' followers have it removed from their timelines. */
+  z.object({ type: z.literal('post.deleted'), entry }),
+  /** One page of a fan-out: insert into (or remove from) followers' timelines, then continue. */
   z.object({
-    type: z.literal('follow.repair'),
-    followerId: id,
-    followeeId: id,
-    following: z.boolean(),
-    at: z.number().int(),
+    type: z.literal('fanout.page'),
+    op: z.enum(['insert', 'remove']),
+    audience: z.enum(['all', 'active']),
+    entry,
+    after: id.nullable(),
   }),
+  /** The author crossed the pull threshold: every follower's timeline switches how it gets their posts. */
+  z.object({ type: z.literal('author.reclassified'), authorId: id, mode: z.enum(['push', 'pull']), after: id.nullable() }),
+  /** A follow or unfollow whose later steps failed inline: replayed from the source of truth. */
+  z.object({ type: z.literal('follow.repair'), followerId: id, followeeId: id, at: z.number().int() }),
 ]);
 
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
+export type FanoutPage = Extract<QueueMessage, { type: 'fanout.page' }>;

@@ -1,49 +1,65 @@
-import type { Repositories } from '../db/repositories/index.ts';
+import type { FolloweeChange } from '../db/repositories/graph.ts';
 import { UnavailableError } from '../src/errors.ts';
-import type { QueueMessage } from '../src/messages.ts';
+import { BACKFILL_POSTS, crossedPullThreshold, followModeOf, parseFanoutConfig } from '../src/fanout.ts';
+import type { Deps } from './api/context.ts';
+import { authorFeedOf, timelineOf } from './stubs.ts';
 
 /**
- * Both halves of a follow edge, in order: the follower's side decides the answer, the followee's side is
- * written next; if it fails, a repair message replays both, and if even that cannot be queued the request
- * fails so the client retries (every step is idempotent).
+ * A follow or unfollow, in order: the follower's edge (the source of truth, and the answer), then the
+ * followee's edge, then the follower's timeline (backfill, or the pull set for celebrities). If a later
+ * step fails, a repair message replays them all from the source of truth; if even that cannot be queued
+ * the request fails, and the client's retry is safe because every step is idempotent.
  */
 export async function setFollowing(
-  repos: Repositories,
-  queue: Queue<QueueMessage>,
+  deps: Deps,
+  env: Env,
   followerId: string,
   followeeId: string,
   following: boolean,
-  at: number,
 ): Promise<void> {
+  const at = deps.now();
   await (following
-    ? repos.graph.writeFollowerSide(followerId, followeeId, at)
-    : repos.graph.deleteFollowerSide(followerId, followeeId));
+    ? deps.repos.graph.writeFollowerSide(followerId, followeeId, at)
+    : deps.repos.graph.deleteFollowerSide(followerId, followeeId));
   try {
-    await applyFolloweeSide(repos, followerId, followeeId, following, at);
+    await applyFollow(deps, env, followerId, followeeId, following, at);
   } catch (error) {
-    console.warn('follow: followee side failed, queueing repair', error);
+    console.warn('follow: completing inline failed, queueing repair', error);
     try {
-      await queue.send({ type: 'follow.repair', followerId, followeeId, following, at });
+      await env.FANOUT_QUEUE.send({ type: 'follow.repair', followerId, followeeId, at });
     } catch {
       throw new UnavailableError('the follow could not be completed, retry the request');
     }
   }
 }
 
-export async function applyFolloweeSide(
-  repos: Repositories,
+/** Replays a follow from the follower's edge, so a stale repair cannot undo a later change. */
+export async function repairFollow(deps: Deps, env: Env, followerId: string, followeeId: string, at: number) {
+  const following = await deps.repos.graph.isFollowing(followerId, followeeId);
+  await applyFollow(deps, env, followerId, followeeId, following, at);
+}
+
+async function applyFollow(
+  deps: Deps,
+  env: Env,
   followerId: string,
   followeeId: string,
   following: boolean,
   at: number,
 ): Promise<void> {
-  await (following
-    ? repos.graph.writeFolloweeSide(followerId, followeeId, at)
-    : repos.graph.deleteFolloweeSide(followerId, followeeId));
+  const config = parseFanoutConfig(env);
+  const change: FolloweeChange = following
+    ? await deps.repos.graph.writeFolloweeSide(followerId, followeeId, at)
+    : await deps.repos.graph.deleteFolloweeSide(followerId, followeeId);
+  const timeline = timelineOf(env, followerId);
+  if (following) {
+    const mode = followModeOf(change.followers, config);
+    const backfill = mode === 'push' ? await authorFeedOf(env, followeeId).recent(followeeId, BACKFILL_POSTS) : [];
+    await timeline.follow(followeeId, mode, backfill, at);
+  } else {
+    await timeline.unfollow(followeeId, at);
+  }
+  const crossed = change.changed ? crossedPullThreshold(change.followers, following ? 1 : -1, config) : null;
+  if (crossed) await env.FANOUT_LOW_QUEUE.send({ type: 'author.reclassified', authorId: followeeId, mode: crossed, after: null });
 }
 
-/** Replays a follow from the source of truth, so a stale repair message cannot undo a later change. */
-export async function repairFollow(repos: Repositories, followerId: string, followeeId: string, at: number) {
-  const following = await repos.graph.isFollowing(followerId, followeeId);
-  await applyFolloweeSide(repos, followerId, followeeId, following, at);
-}

@@ -1,5 +1,6 @@
 import { createApp } from './api/app.ts';
 import { depsFor } from './api/context.ts';
+import { dropIdleTimelines } from './cron.ts';
 import { consumeBatch } from './queue/consumer.ts';
 
 export { AuthorFeed } from '../durable-objects/author-feed.ts';
@@ -10,6 +11,10 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
-    await consumeBatch(depsFor(env), batch);
+    await consumeBatch(depsFor(env), env, batch);
+  },
+  async scheduled(controller, env) {
+    const dropped = await dropIdleTimelines(depsFor(env), env, controller.scheduledTime);
+    console.log(`cron: dropped ${dropped} idle timelines`);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,12 +1,18 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
-import { followsByFollowee, followsByFollower } from '../schema.ts';
+import { followsByFollowee, followsByFollower, users } from '../schema.ts';
 import type { Shards } from '../shards.ts';
 
 /** A keyset position in a list of edges ordered newest first: (created_at, other user's id). */
 export interface EdgeKey {
   createdAt: number;
   userId: string;
+}
+
+export interface FolloweeChange {
+  /** Whether an edge was really added or removed (a repeat changes nothing). */
+  changed: boolean;
+  followers: number;
 }
 
 export interface EdgePage {
@@ -31,14 +37,20 @@ export function createGraphRepository(shards: Shards) {
       );
     },
 
-    async writeFolloweeSide(followerId: string, followeeId: string, createdAt: number): Promise<void> {
-      await retry(() =>
-        shards
-          .of(followeeId)
-          .insert(followsByFollowee)
-          .values({ followerId, followeeId, createdAt })
-          .onConflictDoNothing(),
+    /** Also reports whether the edge is new and the followee's follower count after the write. */
+    async writeFolloweeSide(followerId: string, followeeId: string, createdAt: number): Promise<FolloweeChange> {
+      const db = shards.of(followeeId);
+      const [inserted, count] = await retry(() =>
+        db.batch([
+          db
+            .insert(followsByFollowee)
+            .values({ followerId, followeeId, createdAt })
+            .onConflictDoNothing()
+            .returning({ id: followsByFollowee.followerId }),
+          db.select({ n: users.followersCount }).from(users).where(eq(users.id, followeeId)),
+        ]),
       );
+      return { changed: inserted.length > 0, followers: count[0]?.n ?? 0 };
     },
 
     async deleteFollowerSide(followerId: string, followeeId: string): Promise<void> {
@@ -50,13 +62,54 @@ export function createGraphRepository(shards: Shards) {
       );
     },
 
-    async deleteFolloweeSide(followerId: string, followeeId: string): Promise<void> {
-      await retry(() =>
+    async deleteFolloweeSide(followerId: string, followeeId: string): Promise<FolloweeChange> {
+      const db = shards.of(followeeId);
+      const [deleted, count] = await retry(() =>
+        db.batch([
+          db
+            .delete(followsByFollowee)
+            .where(and(eq(followsByFollowee.followeeId, followeeId), eq(followsByFollowee.followerId, followerId)))
+            .returning({ id: followsByFollowee.followerId }),
+          db.select({ n: users.followersCount }).from(users).where(eq(users.id, followeeId)),
+        ]),
+      );
+      return { changed: deleted.length > 0, followers: count[0]?.n ?? 0 };
+    },
+
+    /** Fan-out's view of the audience: follower ids in id order, `limit` at a time. */
+    async followerIds(followeeId: string, limit: number, afterId?: string): Promise<{ ids: string[]; next: string | null }> {
+      const t = followsByFollowee;
+      const rows = await retry(() =>
         shards
           .of(followeeId)
-          .delete(followsByFollowee)
-          .where(and(eq(followsByFollowee.followeeId, followeeId), eq(followsByFollowee.followerId, followerId))),
+          .select({ id: t.followerId })
+          .from(t)
+          .where(and(eq(t.followeeId, followeeId), afterId ? gt(t.followerId, afterId) : undefined))
+          .orderBy(asc(t.followerId))
+          .limit(limit),
       );
+      const ids = rows.map((r) => r.id);
+      return { ids, next: ids.length === limit ? ids[ids.length - 1]! : null };
+    },
+
+    /** Every account a user follows (for timeline regeneration), read in pages from the user's shard. */
+    async allFollowing(userId: string): Promise<string[]> {
+      const t = followsByFollower;
+      const ids: string[] = [];
+      for (let after: string | undefined; ; ) {
+        const rows = await retry(() =>
+          shards
+            .of(userId)
+            .select({ id: t.followeeId })
+            .from(t)
+            .where(and(eq(t.followerId, userId), after ? gt(t.followeeId, after) : undefined))
+            .orderBy(asc(t.followeeId))
+            .limit(1000),
+        );
+        ids.push(...rows.map((r) => r.id));
+        if (rows.length < 1000) return ids;
+        after = rows[rows.length - 1]!.id;
+      }
     },
 
     /** The follower's side is the source of truth for "does A follow B". */

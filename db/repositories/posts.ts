@@ -1,6 +1,7 @@
-import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
+import { newestFirst, type TimelineEntry } from '../../src/timeline.ts';
 import { posts, userPosts } from '../schema.ts';
 import { jsonList, type Shards } from '../shards.ts';
 
@@ -112,6 +113,31 @@ export function createPostRepository(shards: Shards) {
           .returning(),
       );
       return row;
+    },
+
+    /**
+     * The newest posts of many authors at once (regeneration, catch-up, AuthorFeed warm-up): one query
+     * per shard, newest first, optionally only those newer than `afterId`.
+     */
+    async recentByAuthors(authorIds: readonly string[], limit: number, afterId?: string): Promise<TimelineEntry[]> {
+      const perShard = await Promise.all(
+        shards.group(new Set(authorIds)).map(([db, group]) =>
+          retry(() =>
+            db
+              .select({ postId: userPosts.postId, authorId: userPosts.userId, createdAt: userPosts.createdAt })
+              .from(userPosts)
+              .where(
+                and(
+                  sql`${userPosts.userId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                  afterId ? gt(userPosts.postId, afterId) : undefined,
+                ),
+              )
+              .orderBy(desc(userPosts.postId))
+              .limit(limit),
+          ),
+        ),
+      );
+      return perShard.flat().sort(newestFirst).slice(0, limit);
     },
 
     /** The author's post ids, newest first; keyset on the id, so posts arriving meanwhile shift nothing. */

@@ -1,9 +1,10 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import { ConflictError, UnavailableError } from '../../src/errors.ts';
-import type { UserRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { handles, users } from '../schema.ts';
 import { jsonList, type Shards } from '../shards.ts';
+
+export type UserRow = typeof users.$inferSelect;
 
 export interface NewUser {
   id: string;
@@ -18,7 +19,7 @@ export function createUserRepository(shards: Shards) {
      * Claims the handle on its shard (the uniqueness check), then writes the user on theirs. If the second
      * write fails the claim is released, so a failed signup can be retried with the same handle.
      */
-    async create(user: NewUser): Promise<UserRecord> {
+    async create(user: NewUser): Promise<UserRow> {
       const claimed = await retry(() =>
         shards
           .of(user.handle)
@@ -37,15 +38,15 @@ export function createUserRepository(shards: Shards) {
           .where(and(eq(handles.handle, user.handle), eq(handles.userId, user.id)));
         throw new UnavailableError(`could not create the user, try again (${String(error)})`);
       }
-      return { ...user, followersCount: 0, followingCount: 0, postsCount: 0 };
+      return { ...user, followersCount: 0, followingCount: 0, postsCount: 0, lastActiveAt: null, timelineDroppedAt: null };
     },
 
-    async get(id: string): Promise<UserRecord | undefined> {
+    async get(id: string): Promise<UserRow | undefined> {
       return retry(() => shards.of(id).query.users.findFirst({ where: eq(users.id, id) }));
     },
 
-    async getMany(ids: readonly string[]): Promise<Map<string, UserRecord>> {
-      const found = new Map<string, UserRecord>();
+    async getMany(ids: readonly string[]): Promise<Map<string, UserRow>> {
+      const found = new Map<string, UserRow>();
       await Promise.all(
         shards.group(new Set(ids)).map(async ([db, group]) => {
           const rows = await retry(() =>
@@ -58,6 +59,30 @@ export function createUserRepository(shards: Shards) {
         }),
       );
       return found;
+    },
+
+    /** Marks the user active now; also clears the dropped-timeline flag, as reading regenerates it. */
+    async recordActivity(id: string, at: number): Promise<void> {
+      await retry(() =>
+        shards.of(id).update(users).set({ lastActiveAt: at, timelineDroppedAt: null }).where(eq(users.id, id)),
+      );
+    },
+
+    /** Users on one shard idle since before `cutoff` whose timelines are still kept. */
+    async idleWithTimelines(shard: number, cutoff: number, limit: number): Promise<string[]> {
+      const rows = await retry(() =>
+        shards.all[shard]!.select({ id: users.id })
+          .from(users)
+          .where(
+            and(isNull(users.timelineDroppedAt), lt(sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`, cutoff)),
+          )
+          .limit(limit),
+      );
+      return rows.map((r) => r.id);
+    },
+
+    async markTimelineDropped(id: string, at: number): Promise<void> {
+      await retry(() => shards.of(id).update(users).set({ timelineDroppedAt: at }).where(eq(users.id, id)));
     },
 
     async idForHandle(handle: string): Promise<string | undefined> {

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it, vi } from 'vitest';
 import { createRepositories } from '../../db/repositories/index.ts';
 import { createShards } from '../../db/shards.ts';
-import { createShardMap } from '../../src/sharding.ts';
+import { createShardMap, shardOf } from '../../src/sharding.ts';
 import worker from '../../workers/index.ts';
 import { setFollowing } from '../../workers/follows.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
@@ -50,7 +50,7 @@ describe('queue consumer', () => {
     const [a, b] = [await signup(), await signup()];
     const broken = createRepositories(createShards(failingOn('follows_by_followee'), map));
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await setFollowing(broken, env.FANOUT_QUEUE, a.id, b.id, true, Date.now());
+    await setFollowing({ repos: broken, newId: () => '', now: Date.now }, env, a.id, b.id, true);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('queueing repair'), expect.any(Error));
     warn.mockRestore();
     // The follower's side is written at once; the followee's side arrives when the consumer runs.
@@ -62,22 +62,26 @@ describe('queue consumer', () => {
   it('replays repairs idempotently and from the source of truth', async () => {
     const [a, b] = [await signup(), await signup()];
     await api('PUT', `/v1/users/${b.id}/follow`, { token: a.token });
-    const repair = { type: 'follow.repair', followerId: a.id, followeeId: b.id, following: true, at: Date.now() };
+    const repair = { type: 'follow.repair', followerId: a.id, followeeId: b.id, at: Date.now() };
     const result = await runBatch([
       { id: 'r1', body: repair },
       { id: 'r2', body: repair },
     ]);
     expect(result.explicitAcks.sort()).toEqual(['r1', 'r2']);
     expect(await followers(b.id)).toBe(1);
-    // A stale "following: false" repair cannot undo the follow that the follower's side still records.
-    await runBatch([{ id: 'r3', body: { ...repair, following: false } }]);
-    expect(await followers(b.id)).toBe(1);
+    // An unfollow whose followee half was lost: the follower's edge is gone, so the repair removes the other.
+    await shardBindings()
+      [shardOf(map, a.id)]!.prepare('DELETE FROM follows_by_follower WHERE follower_id = ?')
+      .bind(a.id)
+      .run();
+    await runBatch([{ id: 'r3', body: repair }]);
+    expect(await followers(b.id)).toBe(0);
   });
 
   it('re-asserts the author index for post.created, once however often delivered', async () => {
     const author = await signup();
     const post = await createPost(author, 'indexed');
-    const body = { type: 'post.created', postId: post.id, authorId: author.id, createdAt: Date.now() };
+    const body = { type: 'post.created', entry: { postId: post.id, authorId: author.id, createdAt: Date.now() } };
     const result = await runBatch([
       { id: 'p1', body },
       { id: 'p2', body, attempts: 3 },
@@ -91,7 +95,7 @@ describe('queue consumer', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const result = await runBatch([
       { id: 'bad', body: { type: 'nope' } },
-      { id: 'bad-id', body: { type: 'post.created', postId: 'x', authorId: 'y', createdAt: 1 } },
+      { id: 'bad-id', body: { type: 'post.created', entry: { postId: 'x', authorId: 'y', createdAt: 1 } } },
     ]);
     expect(result.explicitAcks.sort()).toEqual(['bad', 'bad-id']);
     expect(result.retryMessages).toEqual([]);
@@ -111,23 +115,17 @@ describe('queue consumer', () => {
         id: 'fails',
         attempts: 2,
         timestamp: new Date(),
-        body: { type: 'post.created', postId: '1234567890123456789', authorId: author.id, createdAt: 1 },
+        body: { type: 'post.created', entry: { postId: '1234567890123456789', authorId: author.id, createdAt: 1 } },
       },
       {
         id: 'fine',
         attempts: 1,
         timestamp: new Date(),
-        body: {
-          type: 'follow.repair',
-          followerId: author.id,
-          followeeId: '1234567890123456789',
-          following: false,
-          at: 1,
-        },
+        body: { type: 'follow.repair', followerId: author.id, followeeId: '1234567890123456789', at: 1 },
       },
     ]);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await consumeBatch(deps, batch);
+    await consumeBatch(deps, env, batch);
     warn.mockRestore();
     const result = await getQueueResult(batch, createExecutionContext());
     expect(result.explicitAcks).toEqual(['fine']);

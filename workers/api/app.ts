@@ -2,14 +2,15 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../../src/errors.ts';
 import { LIMITS } from '../../src/text.ts';
-import { depsFor, type AppEnv } from './context.ts';
+import { depsFor, type AppEnv, type Deps } from './context.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { eventsRoutes } from './routes/events.ts';
+import { feedRoutes } from './routes/feed.ts';
 import { healthRoutes } from './routes/health.ts';
 import { postsRoutes } from './routes/posts.ts';
 import { usersRoutes } from './routes/users.ts';
 
-export function createApp() {
+export function createApp(overrides?: Partial<Deps>) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
@@ -22,12 +23,13 @@ export function createApp() {
     }),
   );
   app.use(async (c, next) => {
-    c.set('deps', depsFor(c.env));
+    c.set('deps', depsFor(c.env, overrides));
     await next();
   });
   return app
     .route('/v1/users', usersRoutes)
     .route('/v1/posts', postsRoutes)
     .route('/v1/events', eventsRoutes)
+    .route('/v1/feed', feedRoutes)
     .route('/v1/health', healthRoutes);
 }

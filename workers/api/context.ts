@@ -16,11 +16,12 @@ export type AppEnv = {
 
 const cache = new WeakMap<Env, Deps>();
 
-export function depsFor(env: Env): Deps {
+/** `overrides` let tests run the real app on a clock they control. */
+export function depsFor(env: Env, overrides?: Partial<Deps>): Deps {
   let deps = cache.get(env);
   if (!deps) {
-    deps = { repos: createRepositories(shardsFromEnv(env)), newId: createIdGenerator(), now: Date.now };
+    deps = { repos: createRepositories(shardsFromEnv(env)), newId: createIdGenerator(), now: () => Date.now() };
     cache.set(env, deps);
   }
-  return deps;
+  return overrides ? { ...deps, ...overrides } : deps;
 }

@@ -1,16 +1,21 @@
-import type { Deps } from '../api/context.ts';
 import { queueMessageSchema, type QueueMessage } from '../../src/messages.ts';
+import type { Deps } from '../api/context.ts';
+import { fanoutPage, onPostCreated, onPostDeleted, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
 
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
-export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
+export async function handleMessage(deps: Deps, env: Env, message: QueueMessage): Promise<void> {
   switch (message.type) {
     case 'post.created':
-      await deps.repos.posts.index(message.authorId, message.postId, message.createdAt);
-      return;
+      return onPostCreated(deps, env, message.entry);
+    case 'post.deleted':
+      return onPostDeleted(deps, env, message.entry);
+    case 'fanout.page':
+      return fanoutPage(deps, env, message);
+    case 'author.reclassified':
+      return reclassify(deps, env, message);
     case 'follow.repair':
-      await repairFollow(deps.repos, message.followerId, message.followeeId, message.at);
-      return;
+      return repairFollow(deps, env, message.followerId, message.followeeId, message.at);
   }
 }
 
@@ -18,7 +23,7 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
  * Acks each message on success and retries it alone on failure (after max_retries it goes to the dead-letter
  * queue). A message that does not parse can never succeed: it is logged and acked rather than retried.
  */
-export async function consumeBatch(deps: Deps, batch: MessageBatch<unknown>): Promise<void> {
+export async function consumeBatch(deps: Deps, env: Env, batch: MessageBatch<unknown>): Promise<void> {
   await Promise.all(
     batch.messages.map(async (msg) => {
       const parsed = queueMessageSchema.safeParse(msg.body);
@@ -28,7 +33,7 @@ export async function consumeBatch(deps: Deps, batch: MessageBatch<unknown>): Pr
         return;
       }
       try {
-        await handleMessage(deps, parsed.data);
+        await handleMessage(deps, env, parsed.data);
         msg.ack();
       } catch (error) {
         console.warn('queue: retrying message', msg.id, parsed.data.type, error);

@@ -7,6 +7,7 @@ import { LIMITS, codePointLength, parseHashtags, parseMentions } from '../../../
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idParam, validate } from '../validation.ts';
+import { publishPost, retractPost } from '../../posts.ts';
 
 const text = (max: number) =>
   z
@@ -68,7 +69,8 @@ export const postsRoutes = new Hono<AppEnv>()
       createdAt: at,
       updatedAt: at,
     });
-    await c.env.FANOUT_QUEUE.send({ type: 'post.created', postId: post.id, authorId: post.authorId, createdAt: at });
+    const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
+    await publishPost(c.env, repos, entry);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
@@ -113,6 +115,7 @@ export const postsRoutes = new Hono<AppEnv>()
     if (post.authorId !== c.var.userId) throw new ForbiddenError('only the author can delete a post');
     const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
     await repos.posts.unindex(post.authorId, id);
+    await retractPost(c.env, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
     return c.json({ post: toPostView(tombstone) });
   })
   .put('/:id/like', requireUser, validate('param', idParam), async (c) => {

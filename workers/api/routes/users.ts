@@ -9,6 +9,7 @@ import { bearerToken, issueToken, requireUser } from '../auth.ts';
 import type { AppEnv, Deps } from '../context.ts';
 import { idParam, idSchema, pageQuery, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
+import { timelineOf } from '../../stubs.ts';
 
 const signupBody = z.strictObject({
   handle: z.string().regex(HANDLE_PATTERN, `3-30 letters, digits or underscores`),
@@ -40,6 +41,8 @@ export const usersRoutes = new Hono<AppEnv>()
       displayName: body.displayName ?? body.handle,
       createdAt: at,
     });
+    // A ready, empty timeline: the first feed read needs no regeneration.
+    await timelineOf(c.env, user.id).init(user.id, at);
     return c.json({ user: toUserView(user), token: await issueToken(user.id, c.env.JWT_SECRET, at) }, 201);
   })
   .get('/:id', validate('param', idParam), async (c) => {
@@ -82,7 +85,7 @@ async function follow(deps: Deps, env: Env, followerId: string, followeeId: stri
   if (followeeId === followerId) throw new ValidationError('you cannot follow yourself');
   const followee = await deps.repos.users.get(followeeId);
   if (!followee) throw new NotFoundError('user');
-  await setFollowing(deps.repos, env.FANOUT_QUEUE, followerId, followeeId, following, deps.now());
+  await setFollowing(deps, env, followerId, followeeId, following);
   return { relationship: { following } };
 }
 

@@ -1,0 +1,78 @@
+import { BACKFILL_POSTS, classify, isActive, parseFanoutConfig } from '../src/fanout.ts';
+import { forEachLimit } from '../src/concurrency.ts';
+import type { FanoutPage, QueueMessage } from '../src/messages.ts';
+import type { TimelineEntry } from '../src/timeline.ts';
+import type { Deps } from './api/context.ts';
+import { authorFeedOf, timelineOf } from './stubs.ts';
+
+/** Timeline RPCs in flight at once from one invocation: well under the platform's connection limits. */
+const DELIVERY_CONCURRENCY = 32;
+
+/**
+ * Consumer side of a new post: makes sure the author index and both author-side DOs have it (the API
+ * did this inline; after a failure there, this is the repair), then starts the fan-out its class calls for.
+ * Small authors' first page runs here on the high-priority queue; medium authors' fan-out goes to the
+ * low-priority queue; celebrities get none: their followers pull.
+ */
+export async function onPostCreated(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
+  await deps.repos.posts.index(entry.authorId, entry.postId, entry.createdAt);
+  await Promise.all([
+    authorFeedOf(env, entry.authorId).add(entry),
+    timelineOf(env, entry.authorId).insert([entry]),
+  ]);
+  const author = await deps.repos.users.get(entry.authorId);
+  const authorClass = classify(author?.followersCount ?? 0, parseFanoutConfig(env));
+  if (authorClass === 'small') {
+    await fanoutPage(deps, env, { type: 'fanout.page', op: 'insert', audience: 'all', entry, after: null });
+  } else if (authorClass === 'medium') {
+    await env.FANOUT_LOW_QUEUE.send({ type: 'fanout.page', op: 'insert', audience: 'active', entry, after: null });
+  }
+}
+
+/** Small authors' deleted posts leave their followers' timelines; larger ones are filtered at read. */
+export async function onPostDeleted(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
+  await Promise.all([authorFeedOf(env, entry.authorId).remove(entry.postId), timelineOf(env, entry.authorId).removePost(entry.postId)]);
+  const author = await deps.repos.users.get(entry.authorId);
+  if (classify(author?.followersCount ?? 0, parseFanoutConfig(env)) === 'small') {
+    await fanoutPage(deps, env, { type: 'fanout.page', op: 'remove', audience: 'all', entry, after: null });
+  }
+}
+
+/**
+ * One page of followers. The continuation is queued before the page is delivered, so a long audience
+ * proceeds in parallel and a retry of this page repeats only this page (deliveries are idempotent).
+ */
+export async function fanoutPage(deps: Deps, env: Env, page: FanoutPage): Promise<void> {
+  const config = parseFanoutConfig(env);
+  const { ids, next } = await deps.repos.graph.followerIds(page.entry.authorId, config.pageSize, page.after ?? undefined);
+  if (next) await queueFor(env, page).send({ ...page, after: next });
+  let audience = ids;
+  if (page.audience === 'active') {
+    const users = await deps.repos.users.getMany(ids);
+    const now = deps.now();
+    audience = ids.filter((id) => isActive(users.get(id)?.lastActiveAt ?? null, now));
+  }
+  await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) =>
+    page.op === 'insert' ? timelineOf(env, id).insert([page.entry]) : timelineOf(env, id).removePost(page.entry.postId),
+  );
+}
+
+/** Every follower's timeline switches the author to `mode`, a page at a time (low priority). */
+export async function reclassify(
+  deps: Deps,
+  env: Env,
+  message: Extract<QueueMessage, { type: 'author.reclassified' }>,
+): Promise<void> {
+  const { ids, next } = await deps.repos.graph.followerIds(
+    message.authorId,
+    parseFanoutConfig(env).pageSize,
+    message.after ?? undefined,
+  );
+  if (next) await env.FANOUT_LOW_QUEUE.send({ ...message, after: next });
+  const backfill = message.mode === 'push' ? await authorFeedOf(env, message.authorId).recent(message.authorId, BACKFILL_POSTS) : [];
+  await forEachLimit(ids, DELIVERY_CONCURRENCY, (id) => timelineOf(env, id).setMode(message.authorId, message.mode, backfill));
+}
+
+function queueFor(env: Env, page: FanoutPage): Queue {
+  return page.audience === 'all' ? env.FANOUT_QUEUE : env.FANOUT_LOW_QUEUE;
+}
