@@ -38,7 +38,9 @@ export class AuthorFeed extends DurableObject<Env> {
   }
 
   remove(postId: string): void {
-    if (this.sql.exec('DELETE FROM recent WHERE post_id = ?', postId).rowsWritten > 0) this.cache = undefined;
+    if (this.sql.exec('DELETE FROM recent WHERE post_id = ? RETURNING post_id', postId).toArray().length > 0) {
+      this.cache = undefined;
+    }
   }
 
   /** Newest first; `authorId` is this object's name, needed once to warm up from D1. */
@@ -70,12 +72,14 @@ export class AuthorFeed extends DurableObject<Env> {
   private insert(entries: readonly TimelineEntry[]): void {
     let written = 0;
     for (const e of entries) {
-      written += this.sql.exec(
-        'INSERT OR IGNORE INTO recent (post_id, author_id, created_at) VALUES (?, ?, ?)',
-        e.postId,
-        e.authorId,
-        e.createdAt,
-      ).rowsWritten;
+      written += this.sql
+        .exec(
+          'INSERT OR IGNORE INTO recent (post_id, author_id, created_at) VALUES (?, ?, ?) RETURNING post_id',
+          e.postId,
+          e.authorId,
+          e.createdAt,
+        )
+        .toArray().length;
     }
     if (written === 0) return;
     this.sql.exec(

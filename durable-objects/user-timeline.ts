@@ -101,13 +101,17 @@ export class UserTimeline extends DurableObject<Env> {
     if (this.state() === 'cold') return 0;
     let added = 0;
     for (const e of entries) {
-      added += this.sql.exec(
-        `INSERT OR IGNORE INTO entries (post_id, author_id, created_at)
-         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')`,
-        e.postId,
-        e.authorId,
-        e.createdAt,
-      ).rowsWritten;
+      // RETURNING yields a row only for a real insert (rowsWritten would also count index writes).
+      added += this.sql
+        .exec(
+          `INSERT OR IGNORE INTO entries (post_id, author_id, created_at)
+           SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
+           RETURNING post_id`,
+          e.postId,
+          e.authorId,
+          e.createdAt,
+        )
+        .toArray().length;
     }
     if (added > 0) this.trim();
     return added;
@@ -133,12 +137,14 @@ export class UserTimeline extends DurableObject<Env> {
 
   /** The author crossed the pull threshold. Back to push: copy their recent posts in, as pulling stops. */
   setMode(authorId: string, mode: FollowMode, backfill: TimelineEntry[]): void {
-    const updated = this.sql.exec(
-      "UPDATE follows SET mode = ? WHERE author_id = ? AND mode NOT IN ('none', ?)",
-      mode,
-      authorId,
-      mode,
-    ).rowsWritten;
+    const updated = this.sql
+      .exec(
+        "UPDATE follows SET mode = ? WHERE author_id = ? AND mode NOT IN ('none', ?) RETURNING author_id",
+        mode,
+        authorId,
+        mode,
+      )
+      .toArray().length;
     if (updated > 0 && mode === 'push') this.insert(backfill.filter((e) => e.authorId === authorId));
   }
 

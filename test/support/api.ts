@@ -1,6 +1,8 @@
 import { exports } from 'cloudflare:workers';
 
 export interface ApiOptions {
+  /** Another instance of the app (e.g. on a test clock); by default the deployed Worker. */
+  app?: { fetch(request: Request): Response | Promise<Response> };
   token?: string;
   body?: unknown;
   /** Sent as-is instead of JSON-encoding `body`. */
@@ -27,7 +29,8 @@ export async function api<T = Record<string, unknown>>(
     body = JSON.stringify(options.body);
     headers.set('Content-Type', 'application/json');
   }
-  const response = await exports.default.fetch(new Request(`https://feed.test${path}`, { method, headers, body }));
+  const request = new Request(`https://feed.test${path}`, { method, headers, body });
+  const response = await (options.app ?? exports.default).fetch(request);
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : null) as T };
 }
@@ -63,4 +66,38 @@ export async function createPost(user: TestUser, text: string): Promise<PostView
   const res = await api<{ post: PostView }>('POST', '/v1/posts', { token: user.token, body: { text } });
   if (res.status !== 201) throw new Error(`post failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.post;
+}
+
+export interface FeedBody {
+  items: { post: PostView }[];
+  nextCursor: string | null;
+  timeline: { state: 'ready' | 'regenerating' };
+}
+
+export async function feed(user: TestUser, query = '', options: ApiOptions = {}): Promise<ApiResponse<FeedBody>> {
+  return api<FeedBody>('GET', `/v1/feed${query}`, { ...options, token: user.token });
+}
+
+/** Post ids of a user's whole latest feed, following cursors. */
+export async function feedIds(user: TestUser, options: ApiOptions = {}): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = `?mode=latest&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const res = await feed(user, query, options);
+    if (res.status !== 200) throw new Error(`feed: ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push(...res.body.items.map((i) => i.post.id));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
+export async function follow(follower: TestUser, followee: TestUser): Promise<void> {
+  const res = await api('PUT', `/v1/users/${followee.id}/follow`, { token: follower.token });
+  if (res.status !== 200) throw new Error(`follow failed: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+export async function unfollow(follower: TestUser, followee: TestUser): Promise<void> {
+  const res = await api('DELETE', `/v1/users/${followee.id}/follow`, { token: follower.token });
+  if (res.status !== 200) throw new Error(`unfollow failed: ${res.status} ${JSON.stringify(res.body)}`);
 }
