@@ -218,7 +218,10 @@ export class UserTimeline extends DurableObject<Env> {
           beforeId,
           limit,
         )
-      : this.sql.exec<EntryRow>('SELECT post_id, author_id, created_at FROM entries ORDER BY post_id DESC LIMIT ?', limit);
+      : this.sql.exec<EntryRow>(
+          'SELECT post_id, author_id, created_at FROM entries ORDER BY post_id DESC LIMIT ?',
+          limit,
+        );
     return rows.toArray().map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
   }
 

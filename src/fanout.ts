@@ -35,7 +35,8 @@ export function parseFanoutConfig(vars: {
 }): FanoutConfig {
   const num = (value: string | undefined, fallback: number, name: string) => {
     const n = value === undefined || value === '' ? fallback : Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new FanoutConfigError(`${name} must be a positive integer, got "${value}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new FanoutConfigError(`${name} must be a positive integer, got "${value}"`);
     return n;
   };
   const config = {
@@ -58,13 +59,11 @@ export function followModeOf(followers: number, config: FanoutConfig): FollowMod
 }
 
 /**
- * After a follow (delta +1) or unfollow (-1) that really changed the count, whether the followee crossed
- * the pull threshold, so every follower's mode for them must change.
+ * After a follow (delta +1) or unfollow (-1) that really changed the count by one, whether the followee
+ * crossed the pull threshold, so every follower's mode for them must change.
  */
-export function crossedPullThreshold(followersAfter: number, delta: 1 | -1, config: FanoutConfig): FollowMode | null {
-  if (delta === 1 && followersAfter === config.pullMin) return 'pull';
-  if (delta === -1 && followersAfter === config.pullMin - 1) return 'push';
-  return null;
+export function crossedPullThreshold(followersAfter: number, delta: 1 | -1, config: FanoutConfig): boolean {
+  return delta === 1 ? followersAfter === config.pullMin : followersAfter === config.pullMin - 1;
 }
 
 export function isActive(lastActiveAt: number | null, now: number): boolean {

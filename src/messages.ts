@@ -22,8 +22,12 @@ export const queueMessageSchema = z.discriminatedUnion('type', [
     entry,
     after: id.nullable(),
   }),
-  /** The author crossed the pull threshold: every follower's timeline switches how it gets their posts. */
-  z.object({ type: z.literal('author.reclassified'), authorId: id, mode: z.enum(['push', 'pull']), after: id.nullable() }),
+  /**
+   * The author crossed the pull threshold: every follower's timeline switches how it gets their posts.
+   * The new mode is not in the message but read from the follower count when each page is processed:
+   * queues do not keep order, and a stale mode applied late would be wrong, while the count is current.
+   */
+  z.object({ type: z.literal('author.reclassified'), authorId: id, after: id.nullable() }),
   /** A follow or unfollow whose later steps failed inline: replayed from the source of truth. */
   z.object({ type: z.literal('follow.repair'), followerId: id, followeeId: id, at: z.number().int() }),
 ]);

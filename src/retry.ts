@@ -11,11 +11,13 @@ export interface RetryOptions {
 const TRANSIENT =
   /reset because its code was updated|storage caused object to be reset|Network connection lost|internal error|overloaded|D1_ERROR: .*(busy|timeout|timed out)|SQLITE_BUSY|Cannot resolve D1 DB due to transient issue/i;
 
+const MAX_DELAY_MS = 2000;
+
 export function isTransientError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const retryable = (error as Error & { retryable?: unknown }).retryable;
-  if (retryable === true) return true;
+  // Cloudflare: an error with `.overloaded` set must not be retried, whatever else it says.
   if ((error as Error & { overloaded?: unknown }).overloaded === true) return false;
+  if ((error as Error & { retryable?: unknown }).retryable === true) return true;
   return TRANSIENT.test(error.message) || (error.cause instanceof Error && TRANSIENT.test(error.cause.message));
 }
 
@@ -29,7 +31,7 @@ export async function retry<T>(operation: () => Promise<T>, options: RetryOption
       return await operation();
     } catch (error) {
       if (attempt >= attempts || !isRetryable(error)) throw error;
-      await sleep(Math.random() * base * 2 ** (attempt - 1));
+      await sleep(Math.random() * Math.min(base * 2 ** (attempt - 1), MAX_DELAY_MS));
     }
   }
 }

@@ -29,8 +29,9 @@ export function normalizeHandle(handle: string): string {
 }
 
 // A tag or mention starts at the beginning of the text or after a character that cannot be part of a word,
-// so "a#b" and "me@example.com" are neither.
-const HASHTAG = /(?<![\p{L}\p{N}_&#])#([\p{L}\p{N}_]*[\p{L}_][\p{L}\p{N}_]*)/gu;
+// so "a#b" and "me@example.com" are neither. Combining marks (\p{M}) belong to words: without them "#हिन्दी"
+// or a decomposed "#café" would be cut at the first mark.
+const HASHTAG = /(?<![\p{L}\p{M}\p{N}_&#])#([\p{L}\p{M}\p{N}_]*[\p{L}_][\p{L}\p{M}\p{N}_]*)/gu;
 const MENTION = /(?<![\p{L}\p{N}_@.])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])/gu;
 
 /** Hashtags, lower-cased and deduplicated in order of first use; pure digits ("#1") are not tags. */

@@ -1,4 +1,4 @@
-import { BACKFILL_POSTS, classify, isActive, parseFanoutConfig } from '../src/fanout.ts';
+import { BACKFILL_POSTS, classify, followModeOf, isActive, parseFanoutConfig } from '../src/fanout.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import type { FanoutPage, QueueMessage } from '../src/messages.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
@@ -16,10 +16,7 @@ const DELIVERY_CONCURRENCY = 32;
  */
 export async function onPostCreated(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
   await deps.repos.posts.index(entry.authorId, entry.postId, entry.createdAt);
-  await Promise.all([
-    authorFeedOf(env, entry.authorId).add(entry),
-    timelineOf(env, entry.authorId).insert([entry]),
-  ]);
+  await Promise.all([authorFeedOf(env, entry.authorId).add(entry), timelineOf(env, entry.authorId).insert([entry])]);
   const author = await deps.repos.users.get(entry.authorId);
   const authorClass = classify(author?.followersCount ?? 0, parseFanoutConfig(env));
   if (authorClass === 'small') {
@@ -31,7 +28,10 @@ export async function onPostCreated(deps: Deps, env: Env, entry: TimelineEntry):
 
 /** Small authors' deleted posts leave their followers' timelines; larger ones are filtered at read. */
 export async function onPostDeleted(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
-  await Promise.all([authorFeedOf(env, entry.authorId).remove(entry.postId), timelineOf(env, entry.authorId).removePost(entry.postId)]);
+  await Promise.all([
+    authorFeedOf(env, entry.authorId).remove(entry.postId),
+    timelineOf(env, entry.authorId).removePost(entry.postId),
+  ]);
   const author = await deps.repos.users.get(entry.authorId);
   if (classify(author?.followersCount ?? 0, parseFanoutConfig(env)) === 'small') {
     await fanoutPage(deps, env, { type: 'fanout.page', op: 'remove', audience: 'all', entry, after: null });
@@ -44,7 +44,11 @@ export async function onPostDeleted(deps: Deps, env: Env, entry: TimelineEntry):
  */
 export async function fanoutPage(deps: Deps, env: Env, page: FanoutPage): Promise<void> {
   const config = parseFanoutConfig(env);
-  const { ids, next } = await deps.repos.graph.followerIds(page.entry.authorId, config.pageSize, page.after ?? undefined);
+  const { ids, next } = await deps.repos.graph.followerIds(
+    page.entry.authorId,
+    config.pageSize,
+    page.after ?? undefined,
+  );
   if (next) await queueFor(env, page).send({ ...page, after: next });
   let audience = ids;
   if (page.audience === 'active') {
@@ -57,20 +61,22 @@ export async function fanoutPage(deps: Deps, env: Env, page: FanoutPage): Promis
   );
 }
 
-/** Every follower's timeline switches the author to `mode`, a page at a time (low priority). */
+/** Every follower's timeline switches the author to the mode their current follower count calls for. */
 export async function reclassify(
   deps: Deps,
   env: Env,
   message: Extract<QueueMessage, { type: 'author.reclassified' }>,
 ): Promise<void> {
-  const { ids, next } = await deps.repos.graph.followerIds(
-    message.authorId,
-    parseFanoutConfig(env).pageSize,
-    message.after ?? undefined,
-  );
+  const config = parseFanoutConfig(env);
+  const [author, { ids, next }] = await Promise.all([
+    deps.repos.users.get(message.authorId),
+    deps.repos.graph.followerIds(message.authorId, config.pageSize, message.after ?? undefined),
+  ]);
   if (next) await env.FANOUT_LOW_QUEUE.send({ ...message, after: next });
-  const backfill = message.mode === 'push' ? await authorFeedOf(env, message.authorId).recent(message.authorId, BACKFILL_POSTS) : [];
-  await forEachLimit(ids, DELIVERY_CONCURRENCY, (id) => timelineOf(env, id).setMode(message.authorId, message.mode, backfill));
+  const mode = followModeOf(author?.followersCount ?? 0, config);
+  const backfill =
+    mode === 'push' ? await authorFeedOf(env, message.authorId).recent(message.authorId, BACKFILL_POSTS) : [];
+  await forEachLimit(ids, DELIVERY_CONCURRENCY, (id) => timelineOf(env, id).setMode(message.authorId, mode, backfill));
 }
 
 function queueFor(env: Env, page: FanoutPage): Queue {

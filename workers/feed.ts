@@ -31,7 +31,7 @@ export async function skeleton(env: Env, userId: string, now: number, beforeId?:
  */
 export async function hydrate(deps: Deps, candidates: readonly TimelineEntry[], want: number): Promise<PostRecord[]> {
   const kept: PostRecord[] = [];
-  for (let i = 0; i < candidates.length && kept.length < want; ) {
+  for (let i = 0; i < candidates.length && kept.length < want;) {
     const slice = candidates.slice(i, i + want - kept.length + 8);
     kept.push(...applyRules(slice, await deps.repos.posts.getMany(slice.map((c) => c.postId))));
     i += slice.length;

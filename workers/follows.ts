@@ -59,7 +59,7 @@ async function applyFollow(
   } else {
     await timeline.unfollow(followeeId, at);
   }
-  const crossed = change.changed ? crossedPullThreshold(change.followers, following ? 1 : -1, config) : null;
-  if (crossed) await env.FANOUT_LOW_QUEUE.send({ type: 'author.reclassified', authorId: followeeId, mode: crossed, after: null });
+  if (change.changed && crossedPullThreshold(change.followers, following ? 1 : -1, config)) {
+    await env.FANOUT_LOW_QUEUE.send({ type: 'author.reclassified', authorId: followeeId, after: null });
+  }
 }
-

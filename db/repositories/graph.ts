@@ -77,7 +77,11 @@ export function createGraphRepository(shards: Shards) {
     },
 
     /** Fan-out's view of the audience: follower ids in id order, `limit` at a time. */
-    async followerIds(followeeId: string, limit: number, afterId?: string): Promise<{ ids: string[]; next: string | null }> {
+    async followerIds(
+      followeeId: string,
+      limit: number,
+      afterId?: string,
+    ): Promise<{ ids: string[]; next: string | null }> {
       const t = followsByFollowee;
       const rows = await retry(() =>
         shards
@@ -96,7 +100,7 @@ export function createGraphRepository(shards: Shards) {
     async allFollowing(userId: string): Promise<string[]> {
       const t = followsByFollower;
       const ids: string[] = [];
-      for (let after: string | undefined; ; ) {
+      for (let after: string | undefined; ;) {
         const rows = await retry(() =>
           shards
             .of(userId)

@@ -38,7 +38,14 @@ export function createUserRepository(shards: Shards) {
           .where(and(eq(handles.handle, user.handle), eq(handles.userId, user.id)));
         throw new UnavailableError(`could not create the user, try again (${String(error)})`);
       }
-      return { ...user, followersCount: 0, followingCount: 0, postsCount: 0, lastActiveAt: null, timelineDroppedAt: null };
+      return {
+        ...user,
+        followersCount: 0,
+        followingCount: 0,
+        postsCount: 0,
+        lastActiveAt: null,
+        timelineDroppedAt: null,
+      };
     },
 
     async get(id: string): Promise<UserRow | undefined> {

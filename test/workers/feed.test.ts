@@ -29,21 +29,27 @@ async function withFollowers(n: number): Promise<{ author: TestUser; followers: 
 
 /** Looks inside a timeline without reading it as its owner would (a read records activity, catches up). */
 async function timelineHas(user: TestUser, postId: string): Promise<boolean> {
-  return runInDurableObject(timelineOf(env, user.id), (_instance, state) =>
-    state.storage.sql.exec('SELECT 1 FROM entries WHERE post_id = ?', postId).toArray().length > 0,
+  return runInDurableObject(
+    timelineOf(env, user.id),
+    (_instance, state) =>
+      state.storage.sql.exec('SELECT 1 FROM entries WHERE post_id = ?', postId).toArray().length > 0,
   );
 }
 
 async function modeFor(user: TestUser, author: TestUser): Promise<string | undefined> {
-  return runInDurableObject(timelineOf(env, user.id), (_instance, state) =>
-    state.storage.sql.exec<{ mode: string }>('SELECT mode FROM follows WHERE author_id = ?', author.id).toArray()[0]?.mode,
+  return runInDurableObject(
+    timelineOf(env, user.id),
+    (_instance, state) =>
+      state.storage.sql.exec<{ mode: string }>('SELECT mode FROM follows WHERE author_id = ?', author.id).toArray()[0]
+        ?.mode,
   );
 }
 
 /** A celebrity: six followers, and every follower's timeline has switched to pulling them. */
 async function celebrity(): Promise<{ author: TestUser; followers: TestUser[] }> {
   const made = await withFollowers(6);
-  for (const f of made.followers) await vi.waitFor(async () => expect(await modeFor(f, made.author)).toBe('pull'), eventually);
+  for (const f of made.followers)
+    await vi.waitFor(async () => expect(await modeFor(f, made.author)).toBe('pull'), eventually);
   return made;
 }
 

@@ -70,10 +70,8 @@ describe('queue consumer', () => {
     expect(result.explicitAcks.sort()).toEqual(['r1', 'r2']);
     expect(await followers(b.id)).toBe(1);
     // An unfollow whose followee half was lost: the follower's edge is gone, so the repair removes the other.
-    await shardBindings()
-      [shardOf(map, a.id)]!.prepare('DELETE FROM follows_by_follower WHERE follower_id = ?')
-      .bind(a.id)
-      .run();
+    const followerShard = shardBindings()[shardOf(map, a.id)]!;
+    await followerShard.prepare('DELETE FROM follows_by_follower WHERE follower_id = ?').bind(a.id).run();
     await runBatch([{ id: 'r3', body: repair }]);
     expect(await followers(b.id)).toBe(0);
   });

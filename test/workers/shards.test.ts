@@ -9,9 +9,10 @@ import { shardBindings } from '../support/db.ts';
 const map = createShardMap(Number(env.SHARD_COUNT));
 
 async function rowsOn(shard: number, sql: string, ...params: string[]) {
+  const db = shardBindings()[shard]!;
   return (
-    await shardBindings()
-      [shard]!.prepare(sql)
+    await db
+      .prepare(sql)
       .bind(...params)
       .all()
   ).results;

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { api, createPost, feed, feedIds, follow, signup, unfollow, type TestUser } from '../support/api.ts';
+
+/**
+ * Model-based test of the whole write and read path: random posts, deletes, edits, follows, unfollows and
+ * reads over authors of all three classes (vitest.config.ts: small < 3 <= medium < 6 <= celebrity), run
+ * through the real API, queues, consumer and Durable Objects, then compared with an in-memory model of
+ * what every feed must contain once the queues have drained. Seeded, so a failure can be replayed.
+ */
+const SEED = 20261124;
+const USERS = 12;
+const OPERATIONS = 90;
+const CHECKPOINT_EVERY = 15;
+
+function mulberry32(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface ModelPost {
+  id: string;
+  authorId: string;
+  text: string;
+  deleted: boolean;
+}
+
+class Model {
+  readonly posts = new Map<string, ModelPost>();
+  readonly following = new Map<string, Set<string>>();
+
+  expectedFeed(userId: string): { id: string; text: string }[] {
+    const visible = new Set([userId, ...(this.following.get(userId) ?? [])]);
+    return [...this.posts.values()]
+      .filter((p) => !p.deleted && visible.has(p.authorId))
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .map((p) => ({ id: p.id, text: p.text }));
+  }
+
+  followers(userId: string): number {
+    return [...this.following.values()].filter((s) => s.has(userId)).length;
+  }
+}
+
+async function actualFeed(user: TestUser): Promise<{ id: string; text: string }[]> {
+  const ids = await feedIds(user);
+  const res = await feed(user, '?mode=latest&limit=100');
+  const texts = new Map(res.body.items.map((i) => [i.post.id, i.post.text]));
+  return ids.map((id) => ({ id, text: texts.get(id) ?? '(beyond first page)' }));
+}
+
+/**
+ * Eventual consistency: waits until fan-out and reclassification have drained and every feed equals the
+ * model, or fails listing the differences.
+ */
+async function settle(users: TestUser[], model: Model, when: string): Promise<void> {
+  let differences: string[];
+  const deadline = Date.now() + 25_000;
+  do {
+    differences = [];
+    for (const user of users) {
+      const expected = model.expectedFeed(user.id);
+      const actual = await actualFeed(user);
+      if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+        differences.push(`${user.handle}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+      }
+    }
+    if (differences.length > 0) await new Promise((r) => setTimeout(r, 500));
+  } while (differences.length > 0 && Date.now() < deadline);
+  expect(differences, when).toEqual([]);
+}
+
+describe('feed model', () => {
+  it(`random operations end with every feed equal to the model (seed ${SEED})`, async () => {
+    const random = mulberry32(SEED);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const model = new Model();
+    const users: TestUser[] = [];
+    for (let i = 0; i < USERS; i++) users.push(await signup());
+    for (const u of users) model.following.set(u.id, new Set());
+
+    // A head start so that all three classes exist from the beginning: users[0] a celebrity (7 followers),
+    // users[1] medium (4), the rest small; random follows and unfollows then move authors across classes.
+    const seedFollows: [number, number][] = [
+      ...[2, 3, 4, 5, 6, 7, 8].map((f): [number, number] => [f, 0]),
+      ...[2, 3, 9, 10].map((f): [number, number] => [f, 1]),
+    ];
+    for (const [f, a] of seedFollows) {
+      await follow(users[f]!, users[a]!);
+      model.following.get(users[f]!.id)!.add(users[a]!.id);
+    }
+
+    // Everyone starts with two posts, so follows, unfollows and deletes have something to act on.
+    for (const u of users) {
+      for (let i = 0; i < 2; i++) {
+        const text = `hello ${i} from ${u.handle}`;
+        const post = await createPost(u, text);
+        model.posts.set(post.id, { id: post.id, authorId: u.id, text, deleted: false });
+      }
+    }
+    await settle(users, model, 'after the head start');
+
+    const counts: Record<string, number> = {};
+    const postsByClass = { small: 0, medium: 0, celebrity: 0 };
+    const classOf = (u: TestUser) => {
+      const n = model.followers(u.id);
+      return n < 3 ? 'small' : n < 6 ? 'medium' : 'celebrity';
+    };
+    for (let op = 0; op < OPERATIONS; op++) {
+      const roll = random();
+      const kind =
+        roll < 0.4
+          ? 'post'
+          : roll < 0.5
+            ? 'delete'
+            : roll < 0.58
+              ? 'edit'
+              : roll < 0.74
+                ? 'follow'
+                : roll < 0.88
+                  ? 'unfollow'
+                  : 'read';
+      // Posts come from each class in turn (the class as it is now), so all three fan-out paths run often.
+      const postingClass = (['small', 'medium', 'celebrity'] as const)[op % 3]!;
+      const ofClass = users.filter((u) => classOf(u) === postingClass);
+      const actor = kind === 'post' && ofClass.length > 0 ? pick(ofClass) : pick(users);
+      const mine = [...model.posts.values()].filter((p) => p.authorId === actor.id && !p.deleted);
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      const followed = model.following.get(actor.id)!;
+      if (kind === 'post' || (kind !== 'read' && kind !== 'follow' && kind !== 'unfollow' && mine.length === 0)) {
+        const text = `op ${op} by ${actor.handle}`;
+        const post = await createPost(actor, text);
+        model.posts.set(post.id, { id: post.id, authorId: actor.id, text, deleted: false });
+        postsByClass[classOf(actor)]++;
+      } else if (kind === 'delete') {
+        const target = pick(mine);
+        expect((await api('DELETE', `/v1/posts/${target.id}`, { token: actor.token })).status).toBe(200);
+        target.deleted = true;
+        // Immediate, not eventual: a deleted post is gone from feeds as soon as the delete answers.
+        expect(await feedIds(actor)).not.toContain(target.id);
+      } else if (kind === 'edit') {
+        const target = pick(mine);
+        const text = `${target.text} (edited at ${op})`;
+        const res = await api('PATCH', `/v1/posts/${target.id}`, { token: actor.token, body: { text } });
+        expect(res.status).toBe(200);
+        target.text = text;
+      } else if (kind === 'follow' || kind === 'unfollow') {
+        // Mostly real changes (a new follow, an existing one undone), sometimes an idempotent repeat.
+        const candidates = users.filter(
+          (u) => u !== actor && (random() < 0.1 || followed.has(u.id) === (kind === 'unfollow')),
+        );
+        if (candidates.length === 0) continue;
+        const other = pick(candidates);
+        if (kind === 'follow') {
+          await follow(actor, other);
+          followed.add(other.id);
+        } else {
+          await unfollow(actor, other);
+          followed.delete(other.id);
+          // Immediate too: none of the unfollowed author's posts remain in the feed.
+          const left = (await feedIds(actor)).filter((id) => model.posts.get(id)?.authorId === other.id);
+          expect(left, `op ${op}: ${actor.handle} unfollowed ${other.handle}`).toEqual([]);
+        }
+      } else {
+        expect((await feed(actor)).status).toBe(200);
+      }
+      if (op % CHECKPOINT_EVERY === CHECKPOINT_EVERY - 1) await settle(users, model, `after op ${op}`);
+    }
+
+    // Every class of author posted during the run (classes as the model saw them at posting time).
+    expect(postsByClass.small).toBeGreaterThan(0);
+    expect(postsByClass.medium).toBeGreaterThan(0);
+    expect(postsByClass.celebrity).toBeGreaterThan(0);
+
+    await settle(users, model, `end; operations ${JSON.stringify(counts)}, posts ${JSON.stringify(postsByClass)}`);
+  }, 180_000);
+});
