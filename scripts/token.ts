@@ -1,6 +1,6 @@
 /**
  * `npm run -s token -- <handle>` prints a demo user's bearer token (and nothing else, so `$(...)` can use it);
- * without a handle it lists the demo users. `-s` keeps npm's own header lines out of stdout.
+ * `-- --id <handle>` prints the user's id instead; without a handle it lists the demo users. `-s` keeps npm's own header lines out of stdout.
  */
 import path from 'node:path';
 import { SEED_MARKER_PATH, readSeedMarker } from './demo-data.ts';
@@ -24,14 +24,15 @@ export function tokenExpiry(token: string): number | undefined {
 export function tokenCommand(marker: SeedMarker | null, argv: readonly string[]): { out?: string; error?: string } {
   const where = path.relative(process.cwd(), SEED_MARKER_PATH) || SEED_MARKER_PATH;
   if (!marker) return { error: `no demo seed at ${where}: run npm run dev first` };
-  const handle = argv.find((arg) => arg !== '--');
+  const wantId = argv.includes('--id');
+  const handle = argv.find((arg) => arg !== '--' && arg !== '--id');
   const listing = marker.users.map((user) => `${user.handle}\t${user.id}`).join('\n');
   if (handle === undefined)
     return { out: `demo users (handle, id); npm run -s token -- <handle> prints a token\n${listing}` };
   // Handles are unique case-insensitively and stored lower case.
   const user = marker.users.find((u) => u.handle === handle.replace(/^@/, '').toLowerCase());
   if (!user) return { error: `no demo user "${handle}" in ${where}; demo users:\n${listing}` };
-  return { out: user.token };
+  return { out: wantId ? user.id : user.token };
 }
 
 if (import.meta.main) {
@@ -42,7 +43,7 @@ if (import.meta.main) {
       process.exitCode = 1;
     } else {
       console.log(result.out);
-      const exp = result.out && tokenExpiry(result.out);
+      const exp = result.out && !process.argv.includes('--id') && tokenExpiry(result.out);
       // A stale token only fails later with a 401; say why now.
       if (exp && exp * 1000 < Date.now()) {
         console.error(
