@@ -11,6 +11,8 @@ export interface Shards {
   of(key: string): ShardDb;
   /** Keys grouped by shard, for one query per shard. */
   group(keys: Iterable<string>): Array<[ShardDb, string[]]>;
+  /** Runs `query` once per shard that holds any of `keys` (deduplicated), in parallel, and concatenates. */
+  queryByKeys<T>(keys: Iterable<string>, query: (db: ShardDb, keys: string[]) => Promise<T[]>): Promise<T[]>;
 }
 
 export function createShards(databases: readonly D1Database[], map: ShardMap): Shards {
@@ -23,6 +25,10 @@ export function createShards(databases: readonly D1Database[], map: ShardMap): S
     all,
     of: (key) => all[shardOf(map, key)]!,
     group: (keys) => [...groupByShard(map, keys)].map(([shard, group]) => [all[shard]!, group]),
+    async queryByKeys(keys, query) {
+      const groups = [...groupByShard(map, new Set(keys))];
+      return (await Promise.all(groups.map(([shard, group]) => query(all[shard]!, group)))).flat();
+    },
   };
 }
 

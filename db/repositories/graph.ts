@@ -127,49 +127,36 @@ export function createGraphRepository(shards: Shards) {
       return row !== undefined;
     },
 
-    async following(userId: string, limit: number, after?: EdgeKey): Promise<EdgePage> {
-      const t = followsByFollower;
-      const rows = await retry(() =>
-        shards
-          .of(userId)
-          .select({ createdAt: t.createdAt, userId: t.followeeId })
-          .from(t)
-          .where(
-            and(
-              eq(t.followerId, userId),
-              after ? sql`(${t.createdAt}, ${t.followeeId}) < (${after.createdAt}, ${after.userId})` : undefined,
-            ),
-          )
-          .orderBy(desc(t.createdAt), desc(t.followeeId))
-          .limit(limit + 1),
-      );
-      return page(rows, limit);
-    },
-
-    async followers(userId: string, limit: number, after?: EdgeKey): Promise<EdgePage> {
-      const t = followsByFollowee;
-      const rows = await retry(() =>
-        shards
-          .of(userId)
-          .select({ createdAt: t.createdAt, userId: t.followerId })
-          .from(t)
-          .where(
-            and(
-              eq(t.followeeId, userId),
-              after ? sql`(${t.createdAt}, ${t.followerId}) < (${after.createdAt}, ${after.userId})` : undefined,
-            ),
-          )
-          .orderBy(desc(t.createdAt), desc(t.followerId))
-          .limit(limit + 1),
-      );
-      return page(rows, limit);
-    },
+    following: (userId: string, limit: number, after?: EdgeKey) => edgePage('following', userId, limit, after),
+    followers: (userId: string, limit: number, after?: EdgeKey) => edgePage('followers', userId, limit, after),
   };
+
+  /** A user's edges in one direction, newest first, keyset on (created_at, the other user's id). */
+  async function edgePage(direction: keyof typeof EDGE_LISTS, userId: string, limit: number, after?: EdgeKey) {
+    const { table, owner, other } = EDGE_LISTS[direction];
+    const rows = await retry(() =>
+      shards
+        .of(userId)
+        .select({ createdAt: table.createdAt, userId: other })
+        .from(table)
+        .where(
+          and(
+            eq(owner, userId),
+            after ? sql`(${table.createdAt}, ${other}) < (${after.createdAt}, ${after.userId})` : undefined,
+          ),
+        )
+        .orderBy(desc(table.createdAt), desc(other))
+        .limit(limit + 1),
+    );
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? items[items.length - 1]! : null } satisfies EdgePage;
+  }
 }
 
-function page(rows: EdgeKey[], limit: number): EdgePage {
-  const items = rows.slice(0, limit);
-  return { items, next: rows.length > limit ? items[items.length - 1]! : null };
-}
+/** Each direction is stored on the shard of the user it is listed for (see db/schema.ts). */
+const EDGE_LISTS = {
+  following: { table: followsByFollower, owner: followsByFollower.followerId, other: followsByFollower.followeeId },
+  followers: { table: followsByFollowee, owner: followsByFollowee.followeeId, other: followsByFollowee.followerId },
+} as const;
 
 export type GraphRepository = ReturnType<typeof createGraphRepository>;

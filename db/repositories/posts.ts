@@ -15,19 +15,15 @@ export type EditOutcome =
 
 export function createPostRepository(shards: Shards) {
   const readMany = async (ids: Iterable<string>): Promise<Map<string, PostRecord>> => {
-    const found = new Map<string, PostRecord>();
-    await Promise.all(
-      shards.group(new Set(ids)).map(async ([db, group]) => {
-        const rows = await retry(() =>
-          db
-            .select()
-            .from(posts)
-            .where(sql`${posts.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
-        );
-        for (const row of rows) found.set(row.id, row);
-      }),
+    const rows = await shards.queryByKeys(ids, (db, group) =>
+      retry(() =>
+        db
+          .select()
+          .from(posts)
+          .where(sql`${posts.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+      ),
     );
-    return found;
+    return new Map(rows.map((row) => [row.id, row]));
   };
 
   return {
@@ -120,24 +116,22 @@ export function createPostRepository(shards: Shards) {
      * per shard, newest first, optionally only those newer than `afterId`.
      */
     async recentByAuthors(authorIds: readonly string[], limit: number, afterId?: string): Promise<TimelineEntry[]> {
-      const perShard = await Promise.all(
-        shards.group(new Set(authorIds)).map(([db, group]) =>
-          retry(() =>
-            db
-              .select({ postId: userPosts.postId, authorId: userPosts.userId, createdAt: userPosts.createdAt })
-              .from(userPosts)
-              .where(
-                and(
-                  sql`${userPosts.userId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
-                  afterId ? gt(userPosts.postId, afterId) : undefined,
-                ),
-              )
-              .orderBy(desc(userPosts.postId))
-              .limit(limit),
-          ),
+      const perShard = await shards.queryByKeys(authorIds, (db, group) =>
+        retry(() =>
+          db
+            .select({ postId: userPosts.postId, authorId: userPosts.userId, createdAt: userPosts.createdAt })
+            .from(userPosts)
+            .where(
+              and(
+                sql`${userPosts.userId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                afterId ? gt(userPosts.postId, afterId) : undefined,
+              ),
+            )
+            .orderBy(desc(userPosts.postId))
+            .limit(limit),
         ),
       );
-      return perShard.flat().sort(newestFirst).slice(0, limit);
+      return perShard.sort(newestFirst).slice(0, limit);
     },
 
     /** The author's post ids, newest first; keyset on the id, so posts arriving meanwhile shift nothing. */

@@ -53,19 +53,15 @@ export function createUserRepository(shards: Shards) {
     },
 
     async getMany(ids: readonly string[]): Promise<Map<string, UserRow>> {
-      const found = new Map<string, UserRow>();
-      await Promise.all(
-        shards.group(new Set(ids)).map(async ([db, group]) => {
-          const rows = await retry(() =>
-            db
-              .select()
-              .from(users)
-              .where(sql`${users.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
-          );
-          for (const row of rows) found.set(row.id, row);
-        }),
+      const rows = await shards.queryByKeys(ids, (db, group) =>
+        retry(() =>
+          db
+            .select()
+            .from(users)
+            .where(sql`${users.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+        ),
       );
-      return found;
+      return new Map(rows.map((row) => [row.id, row]));
     },
 
     /** Marks the user active now; also clears the dropped-timeline flag, as reading regenerates it. */

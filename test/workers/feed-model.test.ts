@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/random.ts';
 import { api, createPost, feed, feedIds, follow, signup, unfollow, type TestUser } from '../support/api.ts';
 
 /**
@@ -11,17 +12,6 @@ const SEED = 20261124;
 const USERS = 12;
 const OPERATIONS = 90;
 const CHECKPOINT_EVERY = 15;
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelPost {
   id: string;
@@ -77,7 +67,7 @@ async function settle(users: TestUser[], model: Model, when: string): Promise<vo
 
 describe('feed model', () => {
   it(`random operations end with every feed equal to the model (seed ${SEED})`, async () => {
-    const random = mulberry32(SEED);
+    const random = createRng(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const model = new Model();
     const users: TestUser[] = [];
