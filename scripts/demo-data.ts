@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LIMITS, codePointLength } from '../src/text.ts';
+import { createRng } from '../src/random.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const SHARED_DATA_DIR = path.resolve(ROOT, '..', 'shared', 'data');
@@ -91,18 +92,6 @@ export function subgraph(edges: readonly Edge[], users: number): Edge[] {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The generator used when ../shared/data is absent
-
-/** mulberry32: tiny, fast and good enough for test data; the same seed gives the same data on every machine. */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomInt(rng: () => number, below: number): number {
   return Math.floor(rng() * below);
