@@ -41,8 +41,11 @@ export const usersRoutes = new Hono<AppEnv>()
       displayName: body.displayName ?? body.handle,
       createdAt: at,
     });
-    // A ready, empty timeline: the first feed read needs no regeneration.
-    await timelineOf(c.env, user.id).init(user.id, at);
+    // A ready, empty timeline, so the first feed read needs no regeneration. Only an optimisation: if it
+    // fails, that first read regenerates instead, and the signup must not fail (a retry would find the handle taken).
+    await timelineOf(c.env, user.id)
+      .init(user.id, at)
+      .catch((error: unknown) => console.warn('signup: timeline init failed, first read will regenerate', error));
     return c.json({ user: toUserView(user), token: await issueToken(user.id, c.env.JWT_SECRET, at) }, 201);
   })
   .get('/:id', validate('param', idParam), async (c) => {
