@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { GeoPoint, Media } from '../src/model.ts';
 
 /**
@@ -71,6 +71,27 @@ export const posts = sqliteTable(
   },
   (t) => [index('posts_author_idx').on(t.authorId, t.id)],
 );
+
+/** A BLOB as a plain Uint8Array (drizzle's own blob mode wants Node's Buffer); D1 hands BLOBs back as arrays. */
+const bytes = customType<{ data: Uint8Array; driverData: ArrayBuffer | ArrayLike<number> }>({
+  dataType: () => 'blob',
+  toDriver: (value) => value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer,
+  fromDriver: (value) => (value instanceof ArrayBuffer ? new Uint8Array(value) : Uint8Array.from(value)),
+});
+
+/**
+ * Placement: post id. A post's sentence embedding (src/vectors.ts encoding), written by the queue consumer
+ * once per post and again after an edit. Kept apart from `posts` so that reads which do not rank never load it,
+ * and `model` says which model produced it, since vectors of different models are not comparable.
+ */
+export const postEmbeddings = sqliteTable('post_embeddings', {
+  postId: text('post_id').primaryKey(),
+  model: text('model').notNull(),
+  vector: bytes('vector').notNull(),
+  /** The post version the text was embedded at: a late write for an older version must not win. */
+  version: integer('version').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
 
 /** Placement: post id. */
 export const likes = sqliteTable(

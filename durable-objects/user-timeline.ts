@@ -9,6 +9,8 @@ import {
   type FollowMode,
 } from '../src/fanout.ts';
 import { minIdAt } from '../src/ids.ts';
+import { ENGAGEMENT_WINDOW_MS, addEngagement, interestVector, type Interest } from '../src/interest.ts';
+import type { Scored } from '../src/ranking.ts';
 import { TIMELINE_CAP, type TimelineEntry } from '../src/timeline.ts';
 
 export type TimelineState = 'cold' | 'regenerating' | 'ready';
@@ -28,7 +30,35 @@ interface Meta {
   regenerate_at: number;
   /** The last activity written to D1 (users.last_active_at). */
   activity_written_at: number;
+  /** The interest vector (src/interest.ts): the model, the running sum as float32 bytes, its weight and time. */
+  interest_model: string;
+  interest_sum: ArrayBuffer;
+  interest_weight: number;
+  interest_at: number;
 }
+
+/** An engagement as the timeline keeps it: enough for affinity counts and to apply it exactly once. */
+export interface EngagementNote {
+  /** `kind:refId`, the interaction log's key: a redelivered note changes nothing. */
+  key: string;
+  authorId: string;
+  at: number;
+  weight: number;
+  /** The post's vector and its model, when the post has one. */
+  vector?: { model: string; values: Float32Array };
+}
+
+export interface RankingInputs {
+  /** Engagements with each author (by id) within ENGAGEMENT_WINDOW_MS. */
+  affinity: Record<string, number>;
+  interest: { model: string; vector: Float32Array } | null;
+}
+
+const INTEREST_KEYS = ['interest_model', 'interest_sum', 'interest_weight', 'interest_at'] as const;
+
+/** How long a ranked page sequence stays valid, and how many a user keeps at once (several open tabs). */
+export const SNAPSHOT_TTL_MS = 5 * 60_000;
+const SNAPSHOTS_KEPT = 4;
 
 type EntryRow = { post_id: string; author_id: string; created_at: number };
 
@@ -60,6 +90,11 @@ export class UserTimeline extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS follows (
         author_id TEXT PRIMARY KEY, mode TEXT NOT NULL, changed_at INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS engagements (
+        key TEXT PRIMARY KEY, author_id TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS engagements_at ON engagements (at);
+      CREATE TABLE IF NOT EXISTS snapshots (
+        id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, items TEXT NOT NULL) WITHOUT ROWID;
     `);
   }
 
@@ -153,10 +188,104 @@ export class UserTimeline extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM entries');
       this.sql.exec('DELETE FROM follows');
-      for (const key of ['generated_at', 'regenerate_at', 'activity_written_at']) {
-        this.sql.exec('DELETE FROM meta WHERE key = ?', key);
-      }
+      // Engagements and the interest vector stay: they are small, and ranking needs them on return.
+      for (const key of ['generated_at', 'regenerate_at', 'activity_written_at'] as const) this.deleteMeta(key);
     });
+  }
+
+  /**
+   * An engagement, applied once: it counts towards affinity with the author for ENGAGEMENT_WINDOW_MS, and
+   * its post's vector is folded into the interest vector. Returns whether it was new.
+   */
+  noteEngagement(note: EngagementNote): boolean {
+    return this.ctx.storage.transactionSync(() => {
+      const fresh =
+        this.sql
+          .exec(
+            'INSERT OR IGNORE INTO engagements (key, author_id, at) VALUES (?, ?, ?) RETURNING key',
+            note.key,
+            note.authorId,
+            note.at,
+          )
+          .toArray().length > 0;
+      if (fresh && note.vector) {
+        const { model, values } = note.vector;
+        this.setInterest(addEngagement(this.interest(), { model, vector: values, weight: note.weight, at: note.at }));
+      }
+      this.sql.exec('DELETE FROM engagements WHERE at < ?', note.at - ENGAGEMENT_WINDOW_MS);
+      return fresh;
+    });
+  }
+
+  /** An unlike: the author's affinity drops now; the interest vector sheds it at the daily recomputation. */
+  forgetEngagement(key: string): void {
+    this.sql.exec('DELETE FROM engagements WHERE key = ?', key);
+  }
+
+  /** The daily recomputation from the interaction log: replaces what incremental updates built. */
+  replaceEngagements(notes: Array<Pick<EngagementNote, 'key' | 'authorId' | 'at'>>, interest: Interest | null): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM engagements');
+      for (const n of notes) {
+        this.sql.exec(
+          'INSERT OR IGNORE INTO engagements (key, author_id, at) VALUES (?, ?, ?)',
+          n.key,
+          n.authorId,
+          n.at,
+        );
+      }
+      if (interest) this.setInterest(interest);
+      else for (const key of INTEREST_KEYS) this.deleteMeta(key);
+    });
+  }
+
+  rankingInputs(now: number): RankingInputs {
+    const affinity: Record<string, number> = {};
+    for (const row of this.sql.exec<{ author_id: string; n: number }>(
+      'SELECT author_id, count(*) AS n FROM engagements WHERE at > ? GROUP BY author_id',
+      now - ENGAGEMENT_WINDOW_MS,
+    )) {
+      affinity[row.author_id] = row.n;
+    }
+    const interest = this.interest();
+    const vector = interestVector(interest);
+    return { affinity, interest: interest && vector ? { model: interest.model, vector } : null };
+  }
+
+  /** Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. */
+  saveSnapshot(items: Scored[], now: number): string {
+    const id = crypto.randomUUID();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('INSERT INTO snapshots (id, created_at, items) VALUES (?, ?, ?)', id, now, JSON.stringify(items));
+      this.sql.exec(
+        `DELETE FROM snapshots WHERE created_at <= ? OR id NOT IN
+           (SELECT id FROM snapshots ORDER BY created_at DESC LIMIT ?)`,
+        now - SNAPSHOT_TTL_MS,
+        SNAPSHOTS_KEPT,
+      );
+    });
+    return id;
+  }
+
+  /**
+   * Items [offset, offset + limit) of a snapshot, or null once it has expired (or never existed here).
+   * Positions are those of the snapshot as taken, so pages stay aligned; authors unfollowed since then drop
+   * out of the page, as they drop out of the timeline. `total` is the snapshot's length.
+   */
+  snapshotPage(id: string, offset: number, limit: number, now: number): { items: Scored[]; total: number } | null {
+    const row = this.sql
+      .exec<{ items: string }>('SELECT items FROM snapshots WHERE id = ? AND created_at > ?', id, now - SNAPSHOT_TTL_MS)
+      .toArray()[0];
+    if (!row) return null;
+    const order = JSON.parse(row.items) as Scored[];
+    const gone = new Set(
+      this.sql
+        .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE mode = 'none'")
+        .toArray()
+        .map((r) => r.author_id),
+    );
+    const items = order.slice(offset, offset + limit).filter((item) => !gone.has(item.authorId));
+    return { items, total: order.length };
   }
 
   size(): number {
@@ -197,7 +326,7 @@ export class UserTimeline extends DurableObject<Env> {
         );
       }
       this.setMeta('generated_at', startedAt);
-      this.sql.exec("DELETE FROM meta WHERE key = 'regenerate_at'");
+      this.deleteMeta('regenerate_at');
       this.insert(recent);
     });
   }
@@ -247,6 +376,26 @@ export class UserTimeline extends DurableObject<Env> {
       'DELETE FROM entries WHERE post_id < (SELECT post_id FROM entries ORDER BY post_id DESC LIMIT 1 OFFSET ?)',
       TIMELINE_CAP - 1,
     );
+  }
+
+  private interest(): Interest | null {
+    const model = this.meta('interest_model');
+    const sum = this.meta('interest_sum');
+    const weight = this.meta('interest_weight');
+    const at = this.meta('interest_at');
+    if (model === null || sum === null || weight === null || at === null) return null;
+    return { model, sum: new Float32Array(sum), weight, at };
+  }
+
+  private setInterest(interest: Interest): void {
+    this.setMeta('interest_model', interest.model);
+    this.setMeta('interest_sum', interest.sum.slice().buffer);
+    this.setMeta('interest_weight', interest.weight);
+    this.setMeta('interest_at', interest.at);
+  }
+
+  private deleteMeta(key: keyof Meta): void {
+    this.sql.exec('DELETE FROM meta WHERE key = ?', key);
   }
 
   private meta<K extends keyof Meta>(key: K): Meta[K] | null {

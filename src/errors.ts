@@ -5,7 +5,7 @@
 export class AppError extends Error {
   override name = 'AppError';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 503,
     readonly code: string,
     message: string,
     readonly details?: unknown,
@@ -25,6 +25,14 @@ export class InvalidCursorError extends AppError {
   override name = 'InvalidCursorError';
   constructor(message = 'cursor is malformed, forged or from another listing') {
     super(400, 'invalid_cursor', message);
+  }
+}
+
+/** A ranked feed's cursor outlived its snapshot: the client starts again from the first page. */
+export class CursorExpiredError extends AppError {
+  override name = 'CursorExpiredError';
+  constructor() {
+    super(410, 'cursor_expired', 'this ranked feed snapshot has expired; request the first page again');
   }
 }
 

@@ -14,13 +14,18 @@ export const queueMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('post.created'), entry }),
   /** Post deleted: small authors' followers have it removed from their timelines. */
   z.object({ type: z.literal('post.deleted'), entry }),
-  /** One page of a fan-out: insert into (or remove from) followers' timelines, then continue. */
+  /**
+   * A step of a fan-out (src/fanout.ts `planFanout`). With `followers`: a delivery page, insert into (or remove
+   * from) exactly these followers' timelines (`after` is null). Without: a planning step, read the audience from
+   * `after` (a follower id; null: from the start) and queue its delivery pages, then one more planning step.
+   */
   z.object({
     type: z.literal('fanout.page'),
     op: z.enum(['insert', 'remove']),
     audience: z.enum(['all', 'active']),
     entry,
     after: id.nullable(),
+    followers: z.array(id).min(1).optional(),
   }),
   /**
    * The author crossed the pull threshold: every follower's timeline switches how it gets their posts.
@@ -30,7 +35,27 @@ export const queueMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('author.reclassified'), authorId: id, after: id.nullable() }),
   /** A follow or unfollow whose later steps failed inline: replayed from the source of truth. */
   z.object({ type: z.literal('follow.repair'), followerId: id, followeeId: id, at: z.number().int() }),
+  /**
+   * A post was created or edited: embed its current text and count its hashtags (low priority; the post is
+   * read when the message is handled, so a late or repeated message works on the current version).
+   */
+  z.object({ type: z.literal('post.enrich'), postId: id }),
+  /**
+   * The reader engaged with a post (or took a like back): their timeline's affinity and interest vector
+   * follow. `key` is the interaction log's key, which makes applying it idempotent.
+   */
+  z.object({
+    type: z.literal('engagement'),
+    op: z.enum(['add', 'remove']),
+    userId: id,
+    key: z.string().min(1).max(64),
+    postId: id,
+    authorId: id,
+    weight: z.number().min(0).max(10),
+    at: z.number().int(),
+  }),
 ]);
 
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
 export type FanoutPage = Extract<QueueMessage, { type: 'fanout.page' }>;
+export type EngagementMessage = Extract<QueueMessage, { type: 'engagement' }>;

@@ -1,18 +1,28 @@
-import { BACKFILL_POSTS, classify, followModeOf, isActive, parseFanoutConfig } from '../src/fanout.ts';
+import {
+  BACKFILL_POSTS,
+  PLAN_PAGES,
+  classify,
+  followModeOf,
+  isActive,
+  parseFanoutConfig,
+  planFanout,
+  sendBatches,
+} from '../src/fanout.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import type { FanoutPage, QueueMessage } from '../src/messages.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 import type { Deps } from './api/context.ts';
 import { authorFeedOf, timelineOf } from './stubs.ts';
 
-/** Timeline RPCs in flight at once from one invocation: well under the platform's connection limits. */
+/** Timeline RPCs in flight at once per page; the pages of one batch run side by side (see wrangler.toml). */
 const DELIVERY_CONCURRENCY = 32;
 
 /**
  * Consumer side of a new post: makes sure the author index and both author-side DOs have it (the API
  * did this inline; after a failure there, this is the repair), then starts the fan-out its class calls for.
- * Small authors' first page runs here on the high-priority queue; medium authors' fan-out goes to the
- * low-priority queue; celebrities get none: their followers pull.
+ * Small authors' fan-out is planned here, on the high-priority queue (up to one page of followers is delivered
+ * right here); medium authors' is planned and delivered on the low-priority queue; celebrities get none: their
+ * followers pull.
  */
 export async function onPostCreated(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
   await deps.repos.posts.index(entry.authorId, entry.postId, entry.createdAt);
@@ -39,22 +49,35 @@ export async function onPostDeleted(deps: Deps, env: Env, entry: TimelineEntry):
 }
 
 /**
- * One page of followers. The continuation is queued before the page is delivered, so a long audience
- * proceeds in parallel and a retry of this page repeats only this page (deliveries are idempotent).
+ * One step of a fan-out. A delivery page (it lists its followers) delivers to them. A planning step reads the
+ * next PLAN_PAGES pages of follower ids (ids only: the followee's primary key) and either delivers a lone last
+ * page itself or queues all the pages at once, so that they are delivered in parallel rather than one hop after
+ * another, together with one continuation that plans the next step. Everything is queued before anything is
+ * delivered and every delivery is idempotent, so a retry of any step repeats work but loses and doubles nothing.
  */
 export async function fanoutPage(deps: Deps, env: Env, page: FanoutPage): Promise<void> {
+  if (page.followers) return deliver(deps, env, page, page.followers);
   const config = parseFanoutConfig(env);
   const { ids, next } = await deps.repos.graph.followerIds(
     page.entry.authorId,
-    config.pageSize,
+    config.pageSize * PLAN_PAGES,
     page.after ?? undefined,
   );
-  if (next) await queueFor(env, page).send({ ...page, after: next });
-  let audience = ids;
+  const plan = planFanout(ids, next, config.pageSize);
+  if (plan.kind === 'inline') return deliver(deps, env, page, plan.followers);
+  const messages: FanoutPage[] = plan.pages.map((followers) => ({ ...page, after: null, followers }));
+  if (plan.continueAfter !== null) messages.push({ ...page, after: plan.continueAfter });
+  const queue = page.audience === 'all' ? env.FANOUT_QUEUE : env.FANOUT_LOW_QUEUE;
+  for (const batch of sendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body })));
+}
+
+/** Medium authors reach only followers active in the last 24 h: one users read per page, not per follower. */
+async function deliver(deps: Deps, env: Env, page: FanoutPage, followers: string[]): Promise<void> {
+  let audience = followers;
   if (page.audience === 'active') {
-    const users = await deps.repos.users.getMany(ids);
+    const users = await deps.repos.users.getMany(followers);
     const now = deps.now();
-    audience = ids.filter((id) => isActive(users.get(id)?.lastActiveAt ?? null, now));
+    audience = followers.filter((id) => isActive(users.get(id)?.lastActiveAt ?? null, now));
   }
   await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) =>
     page.op === 'insert' ? timelineOf(env, id).insert([page.entry]) : timelineOf(env, id).removePost(page.entry.postId),
@@ -77,8 +100,4 @@ export async function reclassify(
   const backfill =
     mode === 'push' ? await authorFeedOf(env, message.authorId).recent(message.authorId, BACKFILL_POSTS) : [];
   await forEachLimit(ids, DELIVERY_CONCURRENCY, (id) => timelineOf(env, id).setMode(message.authorId, mode, backfill));
-}
-
-function queueFor(env: Env, page: FanoutPage): Queue {
-  return page.audience === 'all' ? env.FANOUT_QUEUE : env.FANOUT_LOW_QUEUE;
 }

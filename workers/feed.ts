@@ -1,9 +1,13 @@
 import type { TimelineState } from '../durable-objects/user-timeline.ts';
+import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
-import type { PostRecord } from '../src/model.ts';
+import type { GeoPoint, PostRecord } from '../src/model.ts';
+import { parseWeights, rank, type Scored, type Weights } from '../src/ranking.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
+import { decodeVector } from '../src/vectors.ts';
 import type { Deps } from './api/context.ts';
 import { authorFeedOf, timelineOf } from './stubs.ts';
+import { trendingTags } from './trending.ts';
 
 /** Stage timings for the Server-Timing header, in milliseconds. */
 export type Timings = Record<string, number>;
@@ -67,6 +71,123 @@ export async function latestFeed(
     posts: page,
     nextBefore: more ? page[page.length - 1]!.id : null,
     timings: { candidates: t1 - t0, hydrate: t2 - t1 },
+  };
+}
+
+export interface RankedItem extends Scored {
+  post: PostRecord;
+}
+
+export interface RankedPage {
+  state: TimelineState;
+  items: RankedItem[];
+  weights: Weights;
+  /** Where the next page continues: the snapshot and the position in it; null at the end. */
+  next: { snapshot: string; offset: number } | null;
+  timings: Timings;
+}
+
+const weightsByConfig = new Map<string, Weights>();
+
+/** RANKING_WEIGHTS, parsed once per isolate and value; a bad value fails loudly (RankingConfigError). */
+export function rankingWeights(env: Env): Weights {
+  const raw = env.RANKING_WEIGHTS ?? '';
+  let weights = weightsByConfig.get(raw);
+  if (!weights) {
+    weights = parseWeights(raw);
+    weightsByConfig.set(raw, weights);
+  }
+  return weights;
+}
+
+/**
+ * The ranked home feed's first page. Stage 1 gathers the candidates (as `latest` does, up to MAX_CANDIDATES);
+ * stage 2 hydrates all of them with what the scoring function needs (posts, the authors' follower counts,
+ * post vectors, the reader's affinities, interest vector and the trending tags), scores and sorts them.
+ * The whole order is kept as a snapshot in the reader's timeline object, and later pages read it back
+ * (rankedFeedPage), so a page sequence neither repeats nor skips items while new posts arrive.
+ */
+export async function rankedFeed(
+  deps: Deps,
+  env: Env,
+  userId: string,
+  limit: number,
+  location: GeoPoint | null,
+): Promise<RankedPage> {
+  const now = deps.now();
+  const weights = rankingWeights(env);
+  const timeline = timelineOf(env, userId);
+  const t0 = performance.now();
+  const [{ state, candidates }, inputs, trending] = await Promise.all([
+    skeleton(env, userId, now),
+    timeline.rankingInputs(now),
+    trendingTags(env, now),
+  ]);
+  const t1 = performance.now();
+  const postIds = candidates.map((c) => c.postId);
+  const [postsById, authors, vectors] = await Promise.all([
+    deps.repos.posts.getMany(postIds),
+    deps.repos.users.getMany([...new Set(candidates.map((c) => c.authorId))]),
+    inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
+  ]);
+  const posts = applyRules(candidates, postsById);
+  const t2 = performance.now();
+  const scored = rank(
+    posts.map((post) => {
+      const vector = vectors.get(post.id);
+      return {
+        post,
+        authorFollowers: authors.get(post.authorId)?.followersCount ?? 0,
+        vector: vector ? decodeVector(vector) : null,
+      };
+    }),
+    {
+      now,
+      weights,
+      affinity: new Map(Object.entries(inputs.affinity)),
+      trending,
+      location,
+      interest: inputs.interest?.vector ?? null,
+    },
+  );
+  const t3 = performance.now();
+  const snapshot = scored.length > limit ? await timeline.saveSnapshot(scored, now) : null;
+  const t4 = performance.now();
+  const byId = new Map(posts.map((p) => [p.id, p]));
+  return {
+    state,
+    items: scored.slice(0, limit).map((s) => ({ ...s, post: byId.get(s.postId)! })),
+    weights,
+    next: snapshot ? { snapshot, offset: limit } : null,
+    timings: { candidates: t1 - t0, hydrate: t2 - t1, rank: t3 - t2, snapshot: t4 - t3 },
+  };
+}
+
+/** A later page of a ranked sequence: the snapshot's order, with posts re-read (edits show, deletes drop out). */
+export async function rankedFeedPage(
+  deps: Deps,
+  env: Env,
+  userId: string,
+  limit: number,
+  cursor: { snapshot: string; offset: number },
+): Promise<RankedPage> {
+  const t0 = performance.now();
+  const page = await timelineOf(env, userId).snapshotPage(cursor.snapshot, cursor.offset, limit, deps.now());
+  if (!page) throw new CursorExpiredError();
+  const t1 = performance.now();
+  const posts = await deps.repos.posts.getMany(page.items.map((s) => s.postId));
+  const items = page.items.flatMap((s) => {
+    const post = posts.get(s.postId);
+    return post && post.deletedAt === null ? [{ ...s, post }] : [];
+  });
+  const t2 = performance.now();
+  const end = cursor.offset + limit;
+  return {
+    state: 'ready',
+    items,
+    weights: rankingWeights(env),
+    next: end < page.total ? { snapshot: cursor.snapshot, offset: end } : null,
+    timings: { snapshot: t1 - t0, hydrate: t2 - t1 },
   };
 }
 

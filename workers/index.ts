@@ -1,9 +1,11 @@
 import { createApp } from './api/app.ts';
 import { depsFor } from './api/context.ts';
 import { dropIdleTimelines } from './cron.ts';
+import { recomputeInterests } from './interest.ts';
 import { consumeBatch } from './queue/consumer.ts';
 
 export { AuthorFeed } from '../durable-objects/author-feed.ts';
+export { Trending } from '../durable-objects/trending.ts';
 export { UserTimeline } from '../durable-objects/user-timeline.ts';
 
 const app = createApp();
@@ -14,7 +16,10 @@ export default {
     await consumeBatch(depsFor(env), env, batch);
   },
   async scheduled(controller, env) {
-    const dropped = await dropIdleTimelines(depsFor(env), env, controller.scheduledTime);
+    const deps = depsFor(env);
+    const dropped = await dropIdleTimelines(deps, env, controller.scheduledTime);
     console.log(`cron: dropped ${dropped} idle timelines`);
+    const recomputed = await recomputeInterests(deps, env, controller.scheduledTime);
+    console.log(`cron: recomputed ${recomputed} users' affinities and interest vectors`);
   },
 } satisfies ExportedHandler<Env>;

@@ -42,3 +42,12 @@ export async function retractPost(env: Env, entry: TimelineEntry): Promise<void>
     console.warn('delete: could not queue timeline cleanup; reads filter the tombstone', error);
   }
 }
+
+/** After an edit: the new text needs a new vector and its tags a recount. A failure costs only freshness. */
+export async function reenrichPost(env: Env, postId: string): Promise<void> {
+  try {
+    await enqueue(env.FANOUT_LOW_QUEUE, { type: 'post.enrich', postId });
+  } catch (error) {
+    console.warn('edit: could not queue re-embedding; the post keeps its previous vector', error);
+  }
+}

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
@@ -113,6 +113,21 @@ export function createEngagementRepository(shards: Shards) {
           );
           return retry(() => db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]));
         }),
+      );
+    },
+
+    /** The user's engagements (everything but views) since `since`, newest first, at most `limit`. */
+    async engagementsSince(userId: string, since: number, limit: number): Promise<Interaction[]> {
+      return retry(() =>
+        shards
+          .of(userId)
+          .select()
+          .from(interactions)
+          .where(
+            and(eq(interactions.userId, userId), gte(interactions.createdAt, since), ne(interactions.kind, 'view')),
+          )
+          .orderBy(desc(interactions.createdAt))
+          .limit(limit),
       );
     },
 

@@ -76,7 +76,11 @@ export function createGraphRepository(shards: Shards) {
       return { changed: deleted.length > 0, followers: count[0]?.n ?? 0 };
     },
 
-    /** Fan-out's view of the audience: follower ids in id order, `limit` at a time. */
+    /**
+     * Fan-out's view of the audience: follower ids in id order, `limit` at a time, read from the primary key
+     * alone. One row more than asked says whether a next page exists, so the last page is known to be last
+     * and nobody queues a continuation that would find nothing.
+     */
     async followerIds(
       followeeId: string,
       limit: number,
@@ -90,10 +94,10 @@ export function createGraphRepository(shards: Shards) {
           .from(t)
           .where(and(eq(t.followeeId, followeeId), afterId ? gt(t.followerId, afterId) : undefined))
           .orderBy(asc(t.followerId))
-          .limit(limit),
+          .limit(limit + 1),
       );
-      const ids = rows.map((r) => r.id);
-      return { ids, next: ids.length === limit ? ids[ids.length - 1]! : null };
+      const ids = rows.slice(0, limit).map((r) => r.id);
+      return { ids, next: rows.length > limit ? ids[ids.length - 1]! : null };
     },
 
     /** Every account a user follows (for timeline regeneration), read in pages from the user's shard. */

@@ -1,4 +1,5 @@
 import type { Shards } from '../shards.ts';
+import { createEmbeddingRepository } from './embeddings.ts';
 import { createEngagementRepository } from './engagement.ts';
 import { createGraphRepository } from './graph.ts';
 import { createPostRepository } from './posts.ts';
@@ -11,6 +12,7 @@ export function createRepositories(shards: Shards) {
     posts: createPostRepository(shards),
     graph: createGraphRepository(shards),
     engagement: createEngagementRepository(shards),
+    embeddings: createEmbeddingRepository(shards),
   };
 }
 

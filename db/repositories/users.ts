@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, lt, sql } from 'drizzle-orm';
 import { ConflictError, UnavailableError } from '../../src/errors.ts';
 import { retry } from '../../src/retry.ts';
 import { handles, users } from '../schema.ts';
@@ -79,6 +79,24 @@ export function createUserRepository(shards: Shards) {
           .where(
             and(isNull(users.timelineDroppedAt), lt(sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`, cutoff)),
           )
+          .limit(limit),
+      );
+      return rows.map((r) => r.id);
+    },
+
+    /** Users on one shard active since `since` (with kept timelines), by id after `afterId`. */
+    async activeSince(shard: number, since: number, limit: number, afterId?: string): Promise<string[]> {
+      const rows = await retry(() =>
+        shards.all[shard]!.select({ id: users.id })
+          .from(users)
+          .where(
+            and(
+              isNull(users.timelineDroppedAt),
+              gte(sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`, since),
+              afterId ? gt(users.id, afterId) : undefined,
+            ),
+          )
+          .orderBy(asc(users.id))
           .limit(limit),
       );
       return rows.map((r) => r.id);

@@ -1,21 +1,32 @@
 import { queueMessageSchema, type QueueMessage } from '../../src/messages.ts';
 import type { Deps } from '../api/context.ts';
+import { enrichPost } from '../enrich.ts';
 import { fanoutPage, onPostCreated, onPostDeleted, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
+import { applyEngagement } from '../interest.ts';
+import { forgetTrending } from '../trending.ts';
 
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
 export async function handleMessage(deps: Deps, env: Env, message: QueueMessage): Promise<void> {
   switch (message.type) {
     case 'post.created':
-      return onPostCreated(deps, env, message.entry);
+      await onPostCreated(deps, env, message.entry);
+      // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
+      await env.FANOUT_LOW_QUEUE.send({ type: 'post.enrich', postId: message.entry.postId });
+      return;
     case 'post.deleted':
-      return onPostDeleted(deps, env, message.entry);
+      await onPostDeleted(deps, env, message.entry);
+      return forgetTrending(env, message.entry.postId);
     case 'fanout.page':
       return fanoutPage(deps, env, message);
     case 'author.reclassified':
       return reclassify(deps, env, message);
     case 'follow.repair':
       return repairFollow(deps, env, message.followerId, message.followeeId, message.at);
+    case 'post.enrich':
+      return enrichPost(deps, env, message.postId);
+    case 'engagement':
+      return applyEngagement(deps, env, message);
   }
 }
 

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError } from '../../../src/errors.ts';
 import { LIMITS } from '../../../src/text.ts';
+import { recordEngagements } from '../../interest.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idSchema, validate } from '../validation.ts';
@@ -39,6 +40,6 @@ export const eventsRoutes = new Hono<AppEnv>().post('/', requireUser, validate('
       },
     ];
   });
-  if (rows.length > 0) await repos.engagement.record(rows);
+  if (rows.length > 0) await recordEngagements(repos, c.env, rows);
   return c.json({ accepted: rows.length }, 202);
 });

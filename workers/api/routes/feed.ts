@@ -1,36 +1,87 @@
+import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
+import type { GeoPoint } from '../../../src/model.ts';
 import { toPostView } from '../../../src/model.ts';
-import { latestFeed, serverTiming } from '../../feed.ts';
+import type { TimelineState } from '../../../durable-objects/user-timeline.ts';
+import { latestFeed, rankedFeed, rankedFeedPage, serverTiming, type RankedPage, type Timings } from '../../feed.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idSchema, pageQuery, validate } from '../validation.ts';
 
-const feedQuery = pageQuery.extend({
-  mode: z.enum(['latest']).default('latest'),
-});
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+
+const feedQuery = pageQuery
+  .extend({
+    mode: z.enum(['ranked', 'latest']).default('ranked'),
+    explain: flag.default(false),
+    // The reader's position for the "nearby" context signal; by default the edge's estimate of it.
+    lat: z.coerce.number().min(-90).max(90).optional(),
+    lon: z.coerce.number().min(-180).max(180).optional(),
+  })
+  .refine((q) => (q.lat === undefined) === (q.lon === undefined), {
+    message: 'lat and lon go together',
+    path: ['lat'],
+  });
 
 const latestCursor = z.strictObject({ before: idSchema });
+const rankedCursor = z.strictObject({ snapshot: z.uuid(), offset: z.number().int().min(1).max(10_000) });
 
 /** How long a client should wait before reading a timeline that is being regenerated. */
 const REGENERATION_RETRY_SECONDS = 2;
 
-export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('query', feedQuery), async (c) => {
-  const { limit, cursor } = c.req.valid('query');
-  const codec = createCursorCodec('feed-latest', c.env.JWT_SECRET, latestCursor);
-  const before = cursor ? (await codec.decode(cursor)).before : undefined;
-  const page = await latestFeed(c.var.deps, c.env, c.var.userId, limit, before);
-  c.header('Server-Timing', serverTiming(page.timings));
+function readerLocation(c: Context<AppEnv>, lat?: number, lon?: number): GeoPoint | null {
+  if (lat !== undefined && lon !== undefined) return { lat, lon };
+  const cf = c.req.raw.cf;
+  const [cfLat, cfLon] = [Number(cf?.latitude), Number(cf?.longitude)];
+  return cf?.latitude !== undefined && Number.isFinite(cfLat) && Number.isFinite(cfLon)
+    ? { lat: cfLat, lon: cfLon }
+    : null;
+}
+
+function respond(
+  c: Context<AppEnv>,
+  state: TimelineState,
+  timings: Timings,
+  body: { items: unknown[]; nextCursor: string | null },
+) {
+  c.header('Server-Timing', serverTiming(timings));
   c.header('Cache-Control', 'private, no-store');
-  const body = {
-    items: page.posts.map((post) => ({ post: toPostView(post) })),
-    nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
-  };
-  if (page.state === 'regenerating') {
+  if (state === 'regenerating') {
     // Like Mastodon: the timeline is being rebuilt after a long absence; what is here is partial.
     c.header('Retry-After', String(REGENERATION_RETRY_SECONDS));
     return c.json({ ...body, timeline: { state: 'regenerating' } }, 206);
   }
   return c.json({ ...body, timeline: { state: 'ready' } });
+}
+
+function rankedItems(page: RankedPage, explain: boolean) {
+  return page.items.map((item) => ({
+    post: toPostView(item.post),
+    score: item.score,
+    ...(explain ? { reasons: { signals: item.signals, weights: page.weights, total: item.score } } : {}),
+  }));
+}
+
+export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('query', feedQuery), async (c) => {
+  const { limit, cursor, mode, explain, lat, lon } = c.req.valid('query');
+  const { deps } = c.var;
+  if (mode === 'latest') {
+    const codec = createCursorCodec('feed-latest', c.env.JWT_SECRET, latestCursor);
+    const before = cursor ? (await codec.decode(cursor)).before : undefined;
+    const page = await latestFeed(deps, c.env, c.var.userId, limit, before);
+    return respond(c, page.state, page.timings, {
+      items: page.posts.map((post) => ({ post: toPostView(post) })),
+      nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
+    });
+  }
+  const codec = createCursorCodec('feed-ranked', c.env.JWT_SECRET, rankedCursor);
+  const page = cursor
+    ? await rankedFeedPage(deps, c.env, c.var.userId, limit, await codec.decode(cursor))
+    : await rankedFeed(deps, c.env, c.var.userId, limit, readerLocation(c, lat, lon));
+  return respond(c, page.state, page.timings, {
+    items: rankedItems(page, explain),
+    nextCursor: page.next ? await codec.encode(page.next) : null,
+  });
 });

@@ -7,7 +7,8 @@ import { LIMITS, codePointLength, parseHashtags, parseMentions } from '../../../
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idParam, validate } from '../validation.ts';
-import { publishPost, retractPost } from '../../posts.ts';
+import { noteEngagements, recordEngagements } from '../../interest.ts';
+import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
 
 const text = (max: number) =>
   z
@@ -103,6 +104,7 @@ export const postsRoutes = new Hono<AppEnv>()
       case 'version_mismatch':
         throw new PreconditionFailedError(`post is at version ${outcome.current}, not ${version}`);
       case 'edited':
+        await reenrichPost(c.env, id);
         c.header('ETag', etag(outcome.post));
         return c.json({ post: toPostView(outcome.post) });
     }
@@ -123,16 +125,21 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, now } = c.var.deps;
     const at = now();
     const post = live(await repos.engagement.like(id, c.var.userId, at));
-    await repos.engagement.record([
+    await recordEngagements(repos, c.env, [
       { userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);
     return c.json({ post: toPostView(post), liked: true });
   })
   .delete('/:id/like', requireUser, validate('param', idParam), async (c) => {
     const { id } = c.req.valid('param');
-    const { repos } = c.var.deps;
+    const { repos, now } = c.var.deps;
     const post = live(await repos.engagement.unlike(id, c.var.userId));
     await repos.engagement.forget(c.var.userId, 'like', id);
+    await noteEngagements(
+      c.env,
+      [{ userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: now() }],
+      'remove',
+    );
     return c.json({ post: toPostView(post), liked: false });
   })
   .post('/:id/comments', requireUser, validate('param', idParam), validate('json', commentBody), async (c) => {
@@ -140,7 +147,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, newId, now } = c.var.deps;
     const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
     const post = live(await repos.engagement.comment(id, comment));
-    await repos.engagement.record([
+    await recordEngagements(repos, c.env, [
       {
         userId: c.var.userId,
         kind: 'comment',
@@ -163,7 +170,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, now } = c.var.deps;
     const at = now();
     const post = live(await repos.engagement.share(id, c.var.userId, at));
-    await repos.engagement.record([
+    await recordEngagements(repos, c.env, [
       { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);
     return c.json({ post: toPostView(post), shared: true }, 201);

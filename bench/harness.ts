@@ -1,0 +1,229 @@
+/**
+ * Runs the production bundle in workerd, driven from Node through Miniflare, for benchmarks: the bundle that
+ * `wrangler deploy` would upload, with the bindings, Durable Objects and queue consumers of wrangler.toml
+ * (converted by wrangler itself, so the consumers' batch settings are the configured ones, not Miniflare's
+ * defaults), four local D1 shards migrated from db/migrations, and all state in a throwaway directory.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import type { DurableObjectStorageHandle, V4MiniflareOptions, V4WorkerOptions } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+const WORKER_NAME = 'edge-feed';
+
+export interface QueueConsumerSettings {
+  maxBatchSize?: number;
+  maxBatchTimeout?: number;
+  maxRetries?: number;
+  deadLetterQueue?: string;
+}
+
+/**
+ * The part of a D1 binding that bulk loads need. Miniflare types its bindings with the Workers typings, which
+ * this Node project does not load, so they are narrowed to this.
+ */
+export interface D1Statement {
+  bind(...values: unknown[]): D1Statement;
+}
+export interface D1Handle {
+  prepare(query: string): D1Statement;
+  batch(statements: D1Statement[]): Promise<unknown[]>;
+}
+
+export interface ServiceOptions {
+  /** Overrides of wrangler.toml `[vars]`, e.g. fan-out thresholds. */
+  vars?: Record<string, string>;
+  /**
+   * Further Workers run beside the service (bench probes), on the service's compatibility settings unless they
+   * set their own. They may bind the service's Durable Objects (`scriptName: 'edge-feed'`).
+   */
+  extraWorkers?: V4WorkerOptions[];
+}
+
+export interface ApiResult<T> {
+  status: number;
+  body: T;
+}
+
+export interface Service {
+  readonly mf: Miniflare;
+  readonly vars: Record<string, string>;
+  readonly queueConsumers: Record<string, QueueConsumerSettings>;
+  /** The HS256 secret the service signs and verifies tokens with (random per run). */
+  readonly jwtSecret: string;
+  /** A JSON request to the service's API, as a client would make it. */
+  api<T>(method: string, route: string, options?: { token?: string; body?: unknown }): Promise<ApiResult<T>>;
+  /** A D1 shard (`DB_SHARD_<shard>`), e.g. for bulk loads that match db/schema.ts and db/shards.ts. */
+  d1(shard: number): Promise<D1Handle>;
+  /** A request to one of `extraWorkers`. */
+  callWorker<T>(workerName: string, route: string, body: unknown): Promise<T>;
+  /** SQL inside a Durable Object's own storage (Miniflare's inspection API), without calling the object. */
+  objectStorage(className: string, name: string): Promise<DurableObjectStorageHandle>;
+  /** Drops a Durable Object from memory, as idling does: its next request starts it again from storage. */
+  evictObject(className: string, name: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+}
+
+/** `wrangler deploy --dry-run`: the bundle exactly as it would be deployed, into `outDir`. */
+export async function buildBundle(outDir: string): Promise<void> {
+  const wrangler = path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+  const child = spawn(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new ServiceError(`wrangler deploy --dry-run failed (${code}):\n${stderr}`);
+}
+
+/** The bundle's modules: the entry first, then any further ESM chunks and WebAssembly it imports. */
+function bundleModules(outDir: string) {
+  const files = readdirSync(outDir).filter((f) => f.endsWith('.js') || f.endsWith('.mjs') || f.endsWith('.wasm'));
+  files.sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js') || a.localeCompare(b));
+  return files.map((f) => ({
+    type: f.endsWith('.wasm') ? ('CompiledWasm' as const) : ('ESModule' as const),
+    path: path.join(outDir, f),
+  }));
+}
+
+async function shardOf(mf: Miniflare, shard: number): Promise<D1Handle> {
+  const binding: unknown = await mf.getD1Database(`DB_SHARD_${shard}`);
+  return binding as D1Handle;
+}
+
+async function migrate(mf: Miniflare, shardCount: number): Promise<void> {
+  const dir = path.join(ROOT, 'db/migrations');
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  for (let shard = 0; shard < shardCount; shard++) {
+    const db = await shardOf(mf, shard);
+    for (const file of files) {
+      // wrangler's splitter keeps trigger bodies (BEGIN ... END) whole.
+      const statements = unstable_splitSqlQuery(readFileSync(path.join(dir, file), 'utf8'));
+      await db.batch(statements.map((s) => db.prepare(s)));
+    }
+  }
+}
+
+/** Builds the bundle, starts it with empty migrated shards, and returns handles to drive and inspect it. */
+export async function startService(options: ServiceOptions = {}): Promise<Service> {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'edge-feed-bench-'));
+  const outDir = path.join(workDir, 'dist');
+  await buildBundle(outDir);
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'));
+  const configured = (workerOptions.bindings ?? {}) as Record<string, string>;
+  const vars = { ...configured, ...options.vars };
+  const jwtSecret = randomBytes(32).toString('hex');
+  // Module rules and the root path describe how wrangler finds sources; the bundle lists its modules itself.
+  const { modulesRules: _rules, rootPath: _root, ...bindingOptions } = workerOptions;
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      log: new Log(LogLevel.WARN),
+      cf: false,
+      resourcePersistencePath: path.join(workDir, 'state'),
+      unsafeInspectDurableObjects: true,
+      workers: [
+        {
+          ...bindingOptions,
+          name: WORKER_NAME,
+          modules: bundleModules(outDir),
+          modulesRoot: outDir,
+          bindings: { ...vars, JWT_SECRET: jwtSecret },
+        },
+        // Each extra Worker answers on its own host name, which is how callWorker reaches it.
+        ...(options.extraWorkers ?? []).map((w) => ({
+          compatibilityDate: workerOptions.compatibilityDate,
+          compatibilityFlags: workerOptions.compatibilityFlags,
+          routes: [`${w.name}.bench/*`],
+          ...w,
+        })),
+      ],
+    } as V4MiniflareOptions),
+  );
+  try {
+    await mf.ready;
+    await migrate(mf, Number(vars.SHARD_COUNT ?? '1'));
+  } catch (error) {
+    await mf.dispose();
+    rmSync(workDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    mf,
+    vars,
+    jwtSecret,
+    queueConsumers: (workerOptions.queueConsumers ?? {}) as Record<string, QueueConsumerSettings>,
+    async api<T>(method: string, route: string, opts: { token?: string; body?: unknown } = {}) {
+      const headers: Record<string, string> = {};
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      if (opts.body !== undefined) headers['content-type'] = 'application/json';
+      const res = await mf.dispatchFetch(`http://edge-feed.bench${route}`, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+    },
+    d1: (shard) => shardOf(mf, shard),
+    async callWorker<T>(workerName: string, route: string, body: unknown) {
+      const res = await mf.dispatchFetch(`http://${workerName}.bench${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new ServiceError(`${workerName}${route}: ${res.status} ${text}`);
+      return JSON.parse(text) as T;
+    },
+    objectStorage: (className, name) => mf.unsafeGetDurableObjectStorage(WORKER_NAME, className, { name }),
+    async evictObject(className, name) {
+      try {
+        await mf.unsafeEvictDurableObject(WORKER_NAME, className, { name });
+      } catch (error) {
+        // Idle objects are evicted by workerd on its own: already where we wanted it.
+        if (!(error instanceof Error && error.message.includes('not currently running'))) throw error;
+      }
+    },
+    async dispose() {
+      await mf.dispose();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What the figures depend on: printed with every result. */
+export function machineInfo(): Record<string, string> {
+  const cpus = os.cpus();
+  const version = (pkg: string) =>
+    (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+      .version;
+  return {
+    cpu: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    workerd: version('workerd'),
+    miniflare: version('miniflare'),
+    wrangler: version('wrangler'),
+    loadAverage: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' '),
+  };
+}

@@ -1,0 +1,111 @@
+import type { Interaction } from '../db/repositories/engagement.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+import type { EngagementNote } from '../durable-objects/user-timeline.ts';
+import { forEachLimit } from '../src/concurrency.ts';
+import { ENGAGEMENT_WINDOW_MS, engagementWeight, foldEngagements, type Engagement } from '../src/interest.ts';
+import type { EngagementMessage } from '../src/messages.ts';
+import { decodeVector } from '../src/vectors.ts';
+import type { Deps } from './api/context.ts';
+import { embeddingModelId } from './embedding/index.ts';
+import { timelineOf } from './stubs.ts';
+
+/** Queue sendBatch takes at most 100 messages. */
+const SEND_BATCH = 100;
+/** The recomputation reads at most this many of a user's latest engagements. */
+const MAX_ENGAGEMENTS = 2_000;
+const USERS_PER_QUERY = 200;
+/** Bounds one cron run; the users left are recomputed the next day (incremental updates continue meanwhile). */
+const MAX_USERS_PER_RUN = 20_000;
+
+type Logged = Pick<Interaction, 'userId' | 'kind' | 'refId' | 'postId' | 'authorId' | 'createdAt' | 'durationMs'>;
+
+const keyOf = (row: Pick<Interaction, 'kind' | 'refId'>) => `${row.kind}:${row.refId}`;
+
+/**
+ * After engagements are in the interaction log (the source of truth): tells the readers' timelines, through
+ * the low-priority queue, so affinity and the interest vector follow within seconds. A failure to queue
+ * loses nothing the log does not have: the daily recomputation rebuilds both from it.
+ */
+export async function noteEngagements(env: Env, rows: readonly Logged[], op: 'add' | 'remove' = 'add'): Promise<void> {
+  const messages = rows
+    .map((row): EngagementMessage => ({
+      type: 'engagement',
+      op,
+      userId: row.userId,
+      key: keyOf(row),
+      postId: row.postId,
+      authorId: row.authorId,
+      weight: engagementWeight(row.kind, row.durationMs),
+      at: row.createdAt,
+    }))
+    .filter((message) => message.weight > 0 || op === 'remove');
+  try {
+    for (let i = 0; i < messages.length; i += SEND_BATCH) {
+      await env.FANOUT_LOW_QUEUE.sendBatch(messages.slice(i, i + SEND_BATCH).map((body) => ({ body })));
+    }
+  } catch (error) {
+    console.warn('engagement: could not queue timeline update; the daily recomputation will include it', error);
+  }
+}
+
+/** The interaction log first (the source of truth), then the readers' timelines. */
+export async function recordEngagements(repos: Repositories, env: Env, rows: readonly Interaction[]): Promise<void> {
+  await repos.engagement.record(rows);
+  await noteEngagements(env, rows);
+}
+
+/** Consumer: applies one engagement to the reader's timeline (idempotent by key). */
+export async function applyEngagement(deps: Deps, env: Env, message: EngagementMessage): Promise<void> {
+  const timeline = timelineOf(env, message.userId);
+  if (message.op === 'remove') return timeline.forgetEngagement(message.key);
+  const model = embeddingModelId(env);
+  const stored = (await deps.repos.embeddings.getMany([message.postId], model)).get(message.postId);
+  const note: EngagementNote = { key: message.key, authorId: message.authorId, at: message.at, weight: message.weight };
+  if (stored) note.vector = { model, values: decodeVector(stored) };
+  await timeline.noteEngagement(note);
+}
+
+/**
+ * Daily, from the interaction log: each recently active user's affinity counts and interest vector are
+ * rebuilt, which repairs what incremental updates missed (lost messages, posts embedded after they were
+ * liked, likes taken back) and lets old engagements decay away.
+ */
+export async function recomputeInterests(deps: Deps, env: Env, now: number): Promise<number> {
+  const model = embeddingModelId(env);
+  const since = now - ENGAGEMENT_WINDOW_MS;
+  let done = 0;
+  for (let shard = 0; shard < Number(env.SHARD_COUNT) && done < MAX_USERS_PER_RUN; shard++) {
+    let after: string | undefined;
+    for (;;) {
+      // Users who read in the last day: the others' vectors wait until they are back.
+      const ids = await deps.repos.users.activeSince(shard, now - 86_400_000, USERS_PER_QUERY, after);
+      await forEachLimit(ids, 8, async (userId) => {
+        const rows = await deps.repos.engagement.engagementsSince(userId, since, MAX_ENGAGEMENTS);
+        const vectors = await deps.repos.embeddings.getMany(
+          rows.map((r) => r.postId),
+          model,
+        );
+        const engagements = rows.flatMap((row): Engagement[] => {
+          const vector = vectors.get(row.postId);
+          if (!vector) return [];
+          return [
+            {
+              model,
+              vector: decodeVector(vector),
+              weight: engagementWeight(row.kind, row.durationMs),
+              at: row.createdAt,
+            },
+          ];
+        });
+        await timelineOf(env, userId).replaceEngagements(
+          rows.map((row) => ({ key: keyOf(row), authorId: row.authorId, at: row.createdAt })),
+          foldEngagements(engagements),
+        );
+      });
+      done += ids.length;
+      if (ids.length < USERS_PER_QUERY || done >= MAX_USERS_PER_RUN) break;
+      after = ids[ids.length - 1];
+    }
+  }
+  return done;
+}
