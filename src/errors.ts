@@ -71,6 +71,13 @@ export class PreconditionFailedError extends AppError {
   }
 }
 
+export class RateLimitedError extends AppError {
+  override name = 'RateLimitedError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, 'rate_limited', `too many requests; retry in ${retryAfterSeconds} s`);
+  }
+}
+
 export class UnavailableError extends AppError {
   override name = 'UnavailableError';
   constructor(message: string) {

@@ -5,6 +5,7 @@ import { recomputeInterests } from './interest.ts';
 import { consumeBatch } from './queue/consumer.ts';
 
 export { AuthorFeed } from '../durable-objects/author-feed.ts';
+export { RateLimiter } from '../durable-objects/rate-limiter.ts';
 export { Trending } from '../durable-objects/trending.ts';
 export { UserTimeline } from '../durable-objects/user-timeline.ts';
 

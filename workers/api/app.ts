@@ -4,6 +4,7 @@ import { AppError } from '../../src/errors.ts';
 import { LIMITS } from '../../src/text.ts';
 import { depsFor, type AppEnv, type Deps } from './context.ts';
 import { handleError, handleNotFound } from './errors.ts';
+import { rateLimits } from './rate-limit.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -26,6 +27,7 @@ export function createApp(overrides?: Partial<Deps>) {
     c.set('deps', depsFor(c.env, overrides));
     await next();
   });
+  app.use(rateLimits);
   return app
     .route('/v1/users', usersRoutes)
     .route('/v1/posts', postsRoutes)

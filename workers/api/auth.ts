@@ -16,7 +16,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-async function userIdFrom(token: string, secret: string): Promise<string> {
+export async function userIdFrom(token: string, secret: string): Promise<string> {
   let payload: Record<string, unknown>;
   try {
     payload = await verify(token, secret, 'HS256');
@@ -28,10 +28,15 @@ async function userIdFrom(token: string, secret: string): Promise<string> {
   return sub;
 }
 
-/** Every write acts as the token's subject; there is no way to name another actor. */
+/**
+ * Every write acts as the token's subject; there is no way to name another actor. The rate limiter may have
+ * verified the token already, earlier in the same request.
+ */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  const token = bearerToken(c.req.header('Authorization'));
-  if (!token) throw new UnauthorizedError();
-  c.set('userId', await userIdFrom(token, c.env.JWT_SECRET));
+  if (c.get('userId') === undefined) {
+    const token = bearerToken(c.req.header('Authorization'));
+    if (!token) throw new UnauthorizedError();
+    c.set('userId', await userIdFrom(token, c.env.JWT_SECRET));
+  }
   await next();
 });
