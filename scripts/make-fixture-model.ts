@@ -15,6 +15,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as Onnx } from 'onnx-proto';
+import { createRng } from '../src/random.ts';
 
 const { onnx } = onnxProto;
 
@@ -234,18 +235,6 @@ export function fixtureConfig(shape: FixtureShape): object {
 
 // ---------------------------------------------------------------------------------------------- graph
 
-/** mulberry32: small, seedable and identical on every platform, so a fixture's bytes depend only on its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Normal(0, std) by Box-Muller: BERT initialises its weights with std 0.02. */
 function normals(random: () => number, n: number, std: number): Float32Array {
   const out = new Float32Array(n);
@@ -375,7 +364,7 @@ export function buildBertOnnx(shape: FixtureShape, dtype: FixtureDtype, seed: nu
   const { hidden: H, heads, intermediate: I } = shape;
   if (H % heads !== 0) throw new RangeError('hidden size must be a multiple of the head count');
   const headDim = H / heads;
-  const g = new GraphBuilder(rng(seed), dtype);
+  const g = new GraphBuilder(createRng(seed), dtype);
 
   // Embeddings: word + position + token type, then LayerNorm (BertEmbeddings).
   const words = g.embedding('embeddings.word_embeddings', 'input_ids', shape.vocab, H);

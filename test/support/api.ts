@@ -92,6 +92,18 @@ export async function feedIds(user: TestUser, options: ApiOptions = {}): Promise
   return ids;
 }
 
+/** An author with `n` new followers. */
+export async function withFollowers(n: number): Promise<{ author: TestUser; followers: TestUser[] }> {
+  const author = await signup();
+  const followers: TestUser[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = await signup();
+    await follow(f, author);
+    followers.push(f);
+  }
+  return { author, followers };
+}
+
 export async function follow(follower: TestUser, followee: TestUser): Promise<void> {
   const res = await api('PUT', `/v1/users/${followee.id}/follow`, { token: follower.token });
   if (res.status !== 200) throw new Error(`follow failed: ${res.status} ${JSON.stringify(res.body)}`);

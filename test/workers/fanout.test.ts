@@ -4,7 +4,7 @@ import { PLAN_PAGES, parseFanoutConfig } from '../../src/fanout.ts';
 import { createIdGenerator } from '../../src/ids.ts';
 import worker from '../../workers/index.ts';
 import { timelineOf } from '../../workers/stubs.ts';
-import { createPost, follow, signup, type TestUser } from '../support/api.ts';
+import { createPost, withFollowers, type TestUser } from '../support/api.ts';
 
 // vitest.config.ts: FANOUT_PUSH_MAX=3, FANOUT_PAGE_SIZE=2, so one planning step covers PLAN_PAGES * 2 followers.
 const eventually = { timeout: 10_000, interval: 100 };
@@ -17,17 +17,6 @@ async function entries(user: TestUser): Promise<string[]> {
       .toArray()
       .map((r) => r.post_id),
   );
-}
-
-async function withFollowers(n: number): Promise<{ author: TestUser; followers: TestUser[] }> {
-  const author = await signup();
-  const followers: TestUser[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = await signup();
-    await follow(f, author);
-    followers.push(f);
-  }
-  return { author, followers };
 }
 
 async function consume(bodies: unknown[]) {

@@ -9,23 +9,13 @@ import {
   follow,
   signup,
   unfollow,
+  withFollowers,
   type PostView,
   type TestUser,
 } from '../support/api.ts';
 
 // vitest.config.ts sets FANOUT_PUSH_MAX=3, FANOUT_PULL_MIN=6: small < 3 <= medium < 6 <= celebrity.
 const eventually = { timeout: 8000, interval: 100 };
-
-async function withFollowers(n: number): Promise<{ author: TestUser; followers: TestUser[] }> {
-  const author = await signup();
-  const followers: TestUser[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = await signup();
-    await follow(f, author);
-    followers.push(f);
-  }
-  return { author, followers };
-}
 
 /** Looks inside a timeline without reading it as its owner would (a read records activity, catches up). */
 async function timelineHas(user: TestUser, postId: string): Promise<boolean> {
