@@ -190,3 +190,23 @@ export const interactions = sqliteTable(
 );
 
 export type InteractionKind = (typeof interactions.$inferSelect)['kind'];
+
+/**
+ * Placement: user id (the reader). A sample of the ranked items served, with the signals they were scored on:
+ * with the interaction log beside it on the same shard, what `npm run refit` learns the ranking weights from.
+ */
+export const impressions = sqliteTable(
+  'impressions',
+  {
+    userId: text('user_id').notNull(),
+    postId: text('post_id').notNull(),
+    servedAt: integer('served_at').notNull(),
+    position: integer('position').notNull(),
+    signals: text('signals', { mode: 'json' }).$type<Record<string, number>>().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.servedAt, t.postId] }),
+    // For the daily cron that drops impressions older than the refit looks at.
+    index('impressions_time_idx').on(t.servedAt),
+  ],
+);

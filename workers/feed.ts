@@ -2,7 +2,7 @@ import type { TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
 import type { GeoPoint, PostRecord } from '../src/model.ts';
-import { parseWeights, rank, type Scored, type Weights } from '../src/ranking.ts';
+import { RankingConfigError, parseWeights, rank, type Scored, type Weights } from '../src/ranking.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import type { Deps } from './api/context.ts';
@@ -98,6 +98,16 @@ export function rankingWeights(env: Env): Weights {
     weightsByConfig.set(raw, weights);
   }
   return weights;
+}
+
+/**
+ * IMPRESSION_SAMPLE_RATE: the share of ranked pages whose items are logged, with their signals, for the offline
+ * refit of the weights (`npm run refit`). Each logged page costs one D1 write batch.
+ */
+export function impressionSampleRate(env: Env): number {
+  const rate = Number(env.IMPRESSION_SAMPLE_RATE ?? '0');
+  if (!(rate >= 0 && rate <= 1)) throw new RankingConfigError('IMPRESSION_SAMPLE_RATE must be a number from 0 to 1');
+  return rate;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createApp } from './api/app.ts';
 import { depsFor } from './api/context.ts';
 import { dropIdleTimelines } from './cron.ts';
+import { IMPRESSION_RETENTION_MS } from '../src/refit.ts';
 import { recomputeInterests } from './interest.ts';
 import { consumeBatch } from './queue/consumer.ts';
 
@@ -22,5 +23,6 @@ export default {
     console.log(`cron: dropped ${dropped} idle timelines`);
     const recomputed = await recomputeInterests(deps, env, controller.scheduledTime);
     console.log(`cron: recomputed ${recomputed} users' affinities and interest vectors`);
+    await deps.repos.impressions.pruneBefore(controller.scheduledTime - IMPRESSION_RETENTION_MS);
   },
 } satisfies ExportedHandler<Env>;

@@ -2,6 +2,7 @@ import type { Shards } from '../shards.ts';
 import { createEmbeddingRepository } from './embeddings.ts';
 import { createEngagementRepository } from './engagement.ts';
 import { createGraphRepository } from './graph.ts';
+import { createImpressionRepository } from './impressions.ts';
 import { createPostRepository } from './posts.ts';
 import { createUserRepository } from './users.ts';
 
@@ -13,6 +14,7 @@ export function createRepositories(shards: Shards) {
     graph: createGraphRepository(shards),
     engagement: createEngagementRepository(shards),
     embeddings: createEmbeddingRepository(shards),
+    impressions: createImpressionRepository(shards),
   };
 }
 

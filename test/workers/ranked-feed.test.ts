@@ -1,6 +1,7 @@
 import { createExecutionContext, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { postEmbeddings } from '../../db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { impressions, postEmbeddings } from '../../db/schema.ts';
 import { shardsFromEnv } from '../../db/shards.ts';
 import { SNAPSHOT_TTL_MS } from '../../durable-objects/user-timeline.ts';
 import { DEFAULT_WEIGHTS, weightedScore, type Signals } from '../../src/ranking.ts';
@@ -141,6 +142,36 @@ describe('GET /v1/feed (ranked, the default)', () => {
     const signal = (id: string) => res.body.items.find((i) => i.post.id === id)?.reasons?.signals.similarity ?? NaN;
     expect(signal(similar.id)).toBeGreaterThan(0.9);
     expect(signal(similar.id)).toBeGreaterThan(signal(unrelated.id));
+  });
+});
+
+describe('impressions for the refit', () => {
+  function appWith(vars: Record<string, string>) {
+    const app = createApp();
+    const configured = { ...env, ...vars } as unknown as Env;
+    return { fetch: (r: Request) => Promise.resolve(app.fetch(r, configured, createExecutionContext())) };
+  }
+
+  const logged = (user: TestUser) =>
+    shardsFromEnv(env).of(user.id).select().from(impressions).where(eq(impressions.userId, user.id));
+
+  it('a sampled ranked page logs each item with its position and signals; rate 0 logs nothing', async () => {
+    const reader = await signup();
+    for (let i = 0; i < 3; i++) await createPost(reader, `own post ${i}`);
+    expect((await ranked(reader, '?limit=2', appWith({ IMPRESSION_SAMPLE_RATE: '0' }))).status).toBe(200);
+    const res = await ranked(reader, '?limit=2&explain=1', appWith({ IMPRESSION_SAMPLE_RATE: '1' }));
+    const rows = await vi.waitFor(async () => {
+      const found = await logged(reader);
+      expect(found).toHaveLength(2);
+      return found;
+    }, eventually);
+    expect(rows.map((r) => [r.postId, r.position]).sort()).toEqual(
+      res.body.items.map((item, i) => [item.post.id, i]).sort(),
+    );
+    for (const row of rows) {
+      const item = res.body.items.find((i) => i.post.id === row.postId)!;
+      expect(row.signals).toEqual(item.reasons!.signals);
+    }
   });
 });
 

@@ -5,7 +5,15 @@ import { createCursorCodec } from '../../../src/cursor.ts';
 import type { GeoPoint } from '../../../src/model.ts';
 import { toPostView } from '../../../src/model.ts';
 import type { TimelineState } from '../../../durable-objects/user-timeline.ts';
-import { latestFeed, rankedFeed, rankedFeedPage, serverTiming, type RankedPage, type Timings } from '../../feed.ts';
+import {
+  impressionSampleRate,
+  latestFeed,
+  rankedFeed,
+  rankedFeedPage,
+  serverTiming,
+  type RankedPage,
+  type Timings,
+} from '../../feed.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idSchema, pageQuery, validate } from '../validation.ts';
@@ -77,9 +85,25 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
     });
   }
   const codec = createCursorCodec('feed-ranked', c.env.JWT_SECRET, rankedCursor);
-  const page = cursor
-    ? await rankedFeedPage(deps, c.env, c.var.userId, limit, await codec.decode(cursor))
+  const position = cursor ? await codec.decode(cursor) : null;
+  const page = position
+    ? await rankedFeedPage(deps, c.env, c.var.userId, limit, position)
     : await rankedFeed(deps, c.env, c.var.userId, limit, readerLocation(c, lat, lon));
+  if (Math.random() < impressionSampleRate(c.env)) {
+    const impressions = page.items.map((item, i) => ({
+      userId: c.var.userId,
+      postId: item.postId,
+      servedAt: deps.now(),
+      position: (position?.offset ?? 0) + i,
+      signals: { ...item.signals },
+    }));
+    // After the response: a lost sample costs the refit one data point, never the reader anything.
+    c.executionCtx.waitUntil(
+      deps.repos.impressions
+        .record(impressions)
+        .catch((error: unknown) => console.warn('impressions: not logged', error)),
+    );
+  }
   return respond(c, page.state, page.timings, {
     items: rankedItems(page, explain),
     nextCursor: page.next ? await codec.encode(page.next) : null,

@@ -1,0 +1,80 @@
+/**
+ * `npm run refit [-- <shard.sqlite> ...]`: learns ranking weights from the logged impressions and the interaction
+ * log (src/refit.ts) and prints them as a RANKING_WEIGHTS value, with how well the current and the new weights
+ * order held-out impressions (AUC). By default it reads the local D1 shards of `npm run dev`; for production,
+ * export each shard (`wrangler d1 export <db> --remote --output shard.sql`, then `sqlite3 shard.sqlite < shard.sql`)
+ * and pass the files. Impressions are logged for a share of ranked pages (IMPRESSION_SAMPLE_RATE).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { parseArgs } from 'node:util';
+import type { Signals } from '../src/ranking.ts';
+import { LABEL_WINDOW_MS, refit, type Example } from '../src/refit.ts';
+import { bucketOf } from '../src/sharding.ts';
+
+const LOCAL_D1 = path.resolve(import.meta.dirname, '..', '.wrangler/state/v3/d1/miniflare-D1DatabaseObject');
+/** Fewer of either class than this and the fit would be noise. */
+const MIN_PER_CLASS = 20;
+
+/** Every logged impression of one shard, labelled by an engagement with the post within LABEL_WINDOW_MS. */
+export function examplesFrom(db: DatabaseSync): Array<Example & { userId: string; postId: string }> {
+  const rows = db
+    .prepare(
+      `SELECT i.user_id AS userId, i.post_id AS postId, i.signals AS signals,
+         EXISTS (SELECT 1 FROM interactions x
+                 WHERE x.user_id = i.user_id AND x.post_id = i.post_id
+                   AND x.kind IN ('like', 'comment', 'share', 'dwell')
+                   AND x.created_at >= i.served_at AND x.created_at < i.served_at + ?) AS engaged
+       FROM impressions i ORDER BY i.served_at, i.user_id, i.post_id`,
+    )
+    .all(LABEL_WINDOW_MS) as Array<{ userId: string; postId: string; signals: string; engaged: number }>;
+  return rows.map((r) => ({ ...r, signals: JSON.parse(r.signals) as Signals, engaged: r.engaged === 1 }));
+}
+
+function hasImpressions(db: DatabaseSync): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'impressions'").get() !== undefined;
+}
+
+function main(): void {
+  const { positionals } = parseArgs({ allowPositionals: true });
+  const files =
+    positionals.length > 0
+      ? positionals
+      : existsSync(LOCAL_D1)
+        ? readdirSync(LOCAL_D1)
+            .filter((f) => f.endsWith('.sqlite'))
+            .map((f) => path.join(LOCAL_D1, f))
+        : [];
+  const examples = files.flatMap((file) => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      return hasImpressions(db) ? examplesFrom(db) : [];
+    } finally {
+      db.close();
+    }
+  });
+  const engaged = examples.filter((e) => e.engaged).length;
+  console.log(`refit: ${examples.length} impressions from ${files.length} databases, ${engaged} engaged`);
+  if (engaged < MIN_PER_CLASS || examples.length - engaged < MIN_PER_CLASS) {
+    console.error(
+      `refit: need at least ${MIN_PER_CLASS} engaged and ${MIN_PER_CLASS} ignored impressions. Log more: run ` +
+        '`npm run dev -- --var IMPRESSION_SAMPLE_RATE:1`, read ranked feeds, like and comment.',
+    );
+    process.exitCode = 1;
+    return;
+  }
+  // Held out by reader, a third of them, so the figure is about readers the fit has not seen.
+  const holdout = (e: { userId: string }) => bucketOf(e.userId) % 3 === 0;
+  const result = refit(
+    examples.filter((e) => !holdout(e)),
+    examples.filter(holdout),
+  );
+  console.log(
+    `refit: held-out AUC ${result.current.toFixed(3)} with the current weights, ${result.fitted.toFixed(3)} refitted`,
+  );
+  const rounded = Object.fromEntries(Object.entries(result.weights).map(([k, w]) => [k, Math.round(w * 1000) / 1000]));
+  console.log(`RANKING_WEIGHTS='${JSON.stringify(rounded)}'`);
+}
+
+if (import.meta.main) main();

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/random.ts';
+import { DEFAULT_WEIGHTS, type Signals, type Weights } from '../../src/ranking.ts';
+import { auc, aucOf, fitLogistic, refit, rescale, type Example } from '../../src/refit.ts';
+
+/** Examples whose engagement truly depends on the signals through `truth` (a logistic model), seeded. */
+function synthetic(n: number, truth: Weights, bias: number, seed: number): Example[] {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, () => {
+    const signals: Signals = {
+      recency: rng(),
+      engagement: rng() ** 3,
+      affinity: rng() ** 2,
+      content: 0.4 + rng() * 0.6,
+      context: 0.5 + rng() * 0.5,
+      similarity: rng() * 2 - 1,
+    };
+    let z = bias;
+    for (const k of Object.keys(truth) as (keyof Weights)[]) z += truth[k] * signals[k];
+    return { signals, engaged: rng() < 1 / (1 + Math.exp(-z)) };
+  });
+}
+
+describe('auc', () => {
+  it('is 1 for a perfect order, 0 for a reversed one, 0.5 for ties', () => {
+    expect(auc([0.1, 0.2, 0.8, 0.9], [false, false, true, true])).toBe(1);
+    expect(auc([0.9, 0.8, 0.2, 0.1], [false, false, true, true])).toBe(0);
+    expect(auc([0.5, 0.5, 0.5, 0.5], [false, true, false, true])).toBe(0.5);
+    expect(auc([0.1, 0.4, 0.35, 0.8], [false, false, true, true])).toBeCloseTo(0.75, 12);
+    expect(auc([0.1, 0.2], [true, true])).toBeNaN();
+  });
+});
+
+describe('refit', () => {
+  // Readers here care mostly about affinity and similarity, hardly about recency: not the defaults' view.
+  const truth: Weights = { recency: 0.3, engagement: 2, affinity: 4, content: 0.5, context: 0, similarity: 3 };
+  const train = synthetic(4000, truth, -3, 1);
+  const holdout = synthetic(2000, truth, -3, 2);
+
+  it('recovers which signals matter, in order', () => {
+    const { weights } = fitLogistic(train);
+    expect(weights.affinity).toBeGreaterThan(weights.similarity);
+    expect(weights.similarity).toBeGreaterThan(weights.engagement);
+    expect(weights.engagement).toBeGreaterThan(weights.recency);
+  });
+
+  it('orders the held-out impressions better than the defaults did, and close to the truth', () => {
+    const result = refit(train, holdout);
+    expect(result.fitted).toBeGreaterThan(result.current);
+    expect(result.fitted).toBeGreaterThan(aucOf(truth, holdout) - 0.01);
+  });
+
+  it('rescaling keeps the order and the defaults’ total', () => {
+    const weights = rescale(truth);
+    const sum = (w: Weights) => (Object.keys(w) as (keyof Weights)[]).reduce((s, k) => s + Math.abs(w[k]), 0);
+    const [total, defaults] = [sum(weights), sum(DEFAULT_WEIGHTS)];
+    expect(total).toBeCloseTo(defaults, 12);
+    expect(aucOf(weights, holdout)).toBeCloseTo(aucOf(truth, holdout), 12);
+  });
+});
