@@ -1,11 +1,54 @@
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { ensureFixtureModel, fixtureBinding } from './scripts/make-fixture-model.ts';
 
 const migrations = await readD1Migrations('db/migrations');
 // A generated model with random weights (cached in .fixtures/): it proves the embedding path, not its quality.
 const embeddingFixture = await fixtureBinding(await ensureFixtureModel('tiny'));
+
+/** The Worker as wrangler.toml declares it, with test settings; `extra` adds bindings (the L2 project's Redis). */
+function workersPool(extra: Record<string, string> = {}) {
+  return {
+    wrangler: { configPath: './wrangler.toml' },
+    miniflare: {
+      bindings: {
+        TEST_MIGRATIONS: migrations,
+        JWT_SECRET: 'test-secret-0123456789abcdef0123456789abcdef',
+        ADMIN_TOKEN: 'test-admin-token',
+        // Small thresholds, so a handful of followers exercises all three fan-out classes and
+        // paging: small < 3 <= medium < 6 <= celebrity, two followers per fan-out page.
+        FANOUT_PUSH_MAX: '3',
+        FANOUT_PULL_MIN: '6',
+        FANOUT_PAGE_SIZE: '2',
+        // The embedder reads the fixture model; a test puts it into MODELS (test/support/fixture-model.ts).
+        TEST_EMBEDDING_FIXTURE: embeddingFixture,
+        EMBEDDING_MODEL: embeddingFixture.model,
+        EMBEDDING_REVISION: embeddingFixture.revision,
+        ...extra,
+      },
+    },
+  };
+}
+
+// As wrangler.toml's [alias]: ONNX Runtime's plain WASM build instead of its WebGPU one (workers/embedding).
+const resolve = {
+  alias: {
+    'onnxruntime-web/webgpu': fileURLToPath(
+      new URL('./node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs', import.meta.url),
+    ),
+  },
+};
+
+const workersTest = {
+  // End-to-end tests wait on real queues (batch timeouts of 1-2 s locally).
+  testTimeout: 30_000,
+  setupFiles: ['test/support/apply-migrations.ts'],
+};
+
+// Tests that also run with L2 on (real Redis through the Upstash bridge), and those that only make sense with it.
+const L2_ONLY = ['test/workers/upstash*.test.ts', 'test/workers/**/*.l2.test.ts'];
+const WITH_L2 = ['test/workers/cache*.test.ts', 'test/workers/rate-limit*.test.ts', ...L2_ONLY];
 
 export default defineConfig({
   test: {
@@ -14,41 +57,31 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
-        plugins: [
-          cloudflareTest({
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              bindings: {
-                TEST_MIGRATIONS: migrations,
-                JWT_SECRET: 'test-secret-0123456789abcdef0123456789abcdef',
-                ADMIN_TOKEN: 'test-admin-token',
-                // Small thresholds, so a handful of followers exercises all three fan-out classes and
-                // paging: small < 3 <= medium < 6 <= celebrity, two followers per fan-out page.
-                FANOUT_PUSH_MAX: '3',
-                FANOUT_PULL_MIN: '6',
-                FANOUT_PAGE_SIZE: '2',
-                // The embedder reads the fixture model; a test puts it into MODELS (test/support/fixture-model.ts).
-                TEST_EMBEDDING_FIXTURE: embeddingFixture,
-                EMBEDDING_MODEL: embeddingFixture.model,
-                EMBEDDING_REVISION: embeddingFixture.revision,
-              },
-            },
-          }),
-        ],
-        // As wrangler.toml's [alias]: ONNX Runtime's plain WASM build instead of its WebGPU one (workers/embedding).
-        resolve: {
-          alias: {
-            'onnxruntime-web/webgpu': fileURLToPath(
-              new URL('./node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs', import.meta.url),
-            ),
-          },
-        },
+        plugins: [cloudflareTest(workersPool())],
+        resolve,
         test: {
           name: 'workers',
-          // End-to-end tests wait on real queues (batch timeouts of 1-2 s locally).
-          testTimeout: 30_000,
+          ...workersTest,
           include: ['test/workers/**/*.test.ts'],
-          setupFiles: ['test/support/apply-migrations.ts'],
+          exclude: [...configDefaults.exclude, ...L2_ONLY],
+        },
+      },
+      {
+        // The bridge's URL and token exist only once the global setup has started it, hence inject().
+        plugins: [
+          cloudflareTest(({ inject }) =>
+            workersPool({
+              UPSTASH_REDIS_REST_URL: inject('upstashUrl'),
+              UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'),
+            }),
+          ),
+        ],
+        resolve,
+        test: {
+          name: 'workers-l2',
+          ...workersTest,
+          include: WITH_L2,
+          globalSetup: ['test/support/redis-global-setup.ts'],
         },
       },
     ],

@@ -1,6 +1,7 @@
 /**
- * `npm run dev [-- <wrangler dev args>]`: a local API that is ready to explore. Creates .dev.vars, migrates every
- * shard, starts `wrangler dev`, and the first time loads a small demo data set through the HTTP API.
+ * `npm run dev [-- [--redis] <wrangler dev args>]`: a local API that is ready to explore. Creates .dev.vars, migrates
+ * every shard, starts `wrangler dev`, and the first time loads a small demo data set through the HTTP API.
+ * `--redis` (or REDIS=1) turns L2 on: a local Redis behind the Upstash bridge, passed to the Worker with --var.
  */
 import type { ChildProcess } from 'node:child_process';
 import { constants, copyFileSync } from 'node:fs';
@@ -17,6 +18,8 @@ import {
 } from './demo-data.ts';
 import type { SeedMarker } from './demo-data.ts';
 import { ROOT, exitCodeOf, migrateLocal, spawnWrangler } from './migrate-local.ts';
+import { ensureRedis, redact } from './redis-server.ts';
+import { randomBridgeToken, startUpstashBridge } from './upstash-bridge.ts';
 
 const DEFAULT_IP = '127.0.0.1';
 const DEFAULT_PORT = '8787';
@@ -36,6 +39,8 @@ export function optionValue(args: readonly string[], name: string): string | und
 
 export interface DevSettings {
   wranglerArgs: string[];
+  /** `--redis` (ours, not wrangler's) or REDIS=1: start Redis and the Upstash bridge, so L2 is on. */
+  redis: boolean;
   migrateArgs: string[];
   baseUrl: string;
   /** Demo seeding needs plain HTTP: Node's fetch rejects the self-signed certificate of --local-protocol https. */
@@ -46,7 +51,8 @@ export interface DevSettings {
  * Our defaults only fill in what the user did not pass: yargs turns a repeated `--port` into an array, so
  * appending the user's flags after ours would break rather than override.
  */
-export function devSettings(userArgs: readonly string[]): DevSettings {
+export function devSettings(allArgs: readonly string[], environment: NodeJS.ProcessEnv = {}): DevSettings {
+  const userArgs = allArgs.filter((arg) => arg !== '--redis');
   const ip = optionValue(userArgs, '--ip');
   const port = optionValue(userArgs, '--port') ?? DEFAULT_PORT;
   const defaults = [
@@ -56,6 +62,7 @@ export function devSettings(userArgs: readonly string[]): DevSettings {
   const persistTo = optionValue(userArgs, '--persist-to');
   return {
     wranglerArgs: ['dev', ...defaults, ...userArgs],
+    redis: userArgs.length < allArgs.length || environment.REDIS === '1',
     // The migrations must land in the same local state that wrangler dev reads.
     migrateArgs: persistTo === undefined ? [] : ['--persist-to', persistTo],
     baseUrl: `http://${clientHost(ip)}:${port}`,
@@ -163,9 +170,38 @@ function forwardSignals(current: () => ChildProcess | undefined, onSignal: () =>
   process.on('SIGTERM', forward);
 }
 
+/** Redis (the running one, or a throwaway server) behind the Upstash bridge, and the --var flags that point at it. */
+async function startL2(): Promise<{ vars: string[]; stop(): Promise<void> }> {
+  const redis = await ensureRedis();
+  const bridge = await startUpstashBridge({ redisUrl: redis.url, token: randomBridgeToken() }).catch(
+    async (error: unknown) => {
+      await redis.stop();
+      throw error;
+    },
+  );
+  log(`L2 on: Upstash bridge ${bridge.url} in front of ${redact(redis.url)} (${redis.source})`);
+  return {
+    vars: ['--var', `UPSTASH_REDIS_REST_URL:${bridge.url}`, '--var', `UPSTASH_REDIS_REST_TOKEN:${bridge.token}`],
+    async stop() {
+      await bridge.close();
+      await redis.stop();
+    },
+  };
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const userArgs = argv[0] === '--' ? argv.slice(1) : [...argv];
-  const settings = devSettings(userArgs);
+  const settings = devSettings(userArgs, process.env);
+  if (!settings.redis) return serve(settings);
+  const l2 = await startL2();
+  try {
+    return await serve({ ...settings, wranglerArgs: [...settings.wranglerArgs, ...l2.vars] });
+  } finally {
+    await l2.stop();
+  }
+}
+
+async function serve(settings: DevSettings): Promise<number> {
   const stop = new AbortController();
   let child: ChildProcess | undefined;
   forwardSignals(
