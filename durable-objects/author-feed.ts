@@ -1,12 +1,24 @@
 import { DurableObject } from 'cloudflare:workers';
 import { createRepositories } from '../db/repositories/index.ts';
 import { shardsFromEnv } from '../db/shards.ts';
+import { CACHE_POLICIES, HOT_AUTHOR } from '../src/cache-policy.ts';
+import { createSlidingCounter, isHot, readsInWindow, recordReads } from '../src/hot-keys.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 
 /** How many recent posts an author's feed keeps: enough for pull readers' pages and follow backfills. */
 export const AUTHOR_FEED_CAP = 200;
 
 type EntryRow = { post_id: string; author_id: string; created_at: number };
+
+/** What feed readers get: the list, and how long they may cache it (longer, and at the edge, when hot). */
+export interface RecentAnswer {
+  entries: TimelineEntry[];
+  hot: boolean;
+  ttlMs: number;
+}
+
+/** The most reads one call may report: a bound on what a misbehaving caller can do to the counter. */
+const MAX_REPORTED_READS = 1_000_000;
 
 /**
  * One per author (name = author id): the author's recent post ids, newest first. It is a cache of the
@@ -15,12 +27,19 @@ type EntryRow = { post_id: string; author_id: string; created_at: number };
  *
  * Hot keys: a Durable Object handles one event at a time and keeps this list in memory, so however many
  * followers of a celebrity read concurrently, storage is read once per object lifetime, and the first
- * D1 warm-up is shared by every caller that arrives while it runs (single flight).
+ * D1 warm-up is shared by every caller that arrives while it runs (single flight). On top of that, feed readers
+ * (`readRecent`) report how many reads they served from their own caches since they last asked; a sliding
+ * window of those reads tells whether the author is hot, and a hot author's answer says so, so callers keep
+ * it longer and in the edge cache, and this one object is not read once per follower (workers/cache).
  */
 export class AuthorFeed extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private cache: TimelineEntry[] | undefined;
   private warming: Promise<void> | undefined;
+  private readonly reads = createSlidingCounter(HOT_AUTHOR.windowMs, HOT_AUTHOR.buckets);
+  /** Whether the author is hot now, and how many readRecent calls reached the object past the caches (tests, benchmarks). */
+  hot = false;
+  feedReads = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -51,6 +70,18 @@ export class AuthorFeed extends DurableObject<Env> {
       .toArray()
       .map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
     return this.cache.slice(0, limit);
+  }
+
+  /**
+   * The recent list for feed readers, who cache it. `reads` is how many reads the caller served since its last
+   * call (this one included); `now` comes from the caller, as every time in these objects.
+   */
+  async readRecent(authorId: string, now: number, reads = 1): Promise<RecentAnswer> {
+    this.feedReads++;
+    recordReads(this.reads, now, Math.min(MAX_REPORTED_READS, Math.max(1, Math.floor(reads) || 1)));
+    this.hot = isHot(HOT_AUTHOR, readsInWindow(this.reads, now), this.hot);
+    const policy = this.hot ? CACHE_POLICIES.authorRecentHot : CACHE_POLICIES.authorRecent;
+    return { entries: await this.recent(authorId), hot: this.hot, ttlMs: policy.freshMs };
   }
 
   private warm(authorId: string): Promise<void> {

@@ -6,6 +6,7 @@ import { RankingConfigError, parseWeights, rank, type Scored, type Weights } fro
 import type { TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import type { Deps } from './api/context.ts';
+import { cachedAuthorRecent, cachedPosts, cachedPostsOf, clockFrom } from './cache/index.ts';
 import { authorFeedOf, timelineOf } from './stubs.ts';
 import { trendingTags } from './trending.ts';
 
@@ -21,11 +22,20 @@ export interface Skeleton {
  * Stage 1, candidates: the reader's pushed entries, the recent posts of followed authors who are pulled
  * (celebrities), and the reader's own recent posts, merged below the cursor, at most MAX_CANDIDATES.
  */
-export async function skeleton(env: Env, userId: string, now: number, beforeId?: string): Promise<Skeleton> {
+export async function skeleton(
+  env: Env,
+  userId: string,
+  now: number,
+  beforeId?: string,
+  clock: () => number = clockFrom(now),
+): Promise<Skeleton> {
   const timeline = await timelineOf(env, userId).read(userId, now, MAX_CANDIDATES, beforeId);
-  const pulled = await Promise.all(
-    [userId, ...timeline.pullAuthors].map((authorId) => authorFeedOf(env, authorId).recent(authorId)),
-  );
+  // Pulled authors' lists go through the caches (hot authors' also through the edge); the reader's own list
+  // does not, for read-your-writes.
+  const pulled = await Promise.all([
+    authorFeedOf(env, userId).recent(userId),
+    ...timeline.pullAuthors.map((authorId) => cachedAuthorRecent(env, authorId, clock)),
+  ]);
   return { state: timeline.state, candidates: mergeCandidates([timeline.entries, ...pulled], beforeId) };
 }
 
@@ -37,7 +47,7 @@ export async function hydrate(deps: Deps, candidates: readonly TimelineEntry[], 
   const kept: PostRecord[] = [];
   for (let i = 0; i < candidates.length && kept.length < want;) {
     const slice = candidates.slice(i, i + want - kept.length + 8);
-    kept.push(...applyRules(slice, await deps.repos.posts.getMany(slice.map((c) => c.postId))));
+    kept.push(...applyRules(slice, await cachedPostsOf(deps, slice)));
     i += slice.length;
   }
   return kept.slice(0, want);
@@ -60,7 +70,7 @@ export async function latestFeed(
   beforeId?: string,
 ): Promise<LatestPage> {
   const t0 = performance.now();
-  const { state, candidates } = await skeleton(env, userId, deps.now(), beforeId);
+  const { state, candidates } = await skeleton(env, userId, deps.now(), beforeId, deps.now);
   const t1 = performance.now();
   const posts = await hydrate(deps, candidates, limit + 1);
   const t2 = performance.now();
@@ -129,14 +139,14 @@ export async function rankedFeed(
   const timeline = timelineOf(env, userId);
   const t0 = performance.now();
   const [{ state, candidates }, inputs, trending] = await Promise.all([
-    skeleton(env, userId, now),
+    skeleton(env, userId, now, undefined, deps.now),
     timeline.rankingInputs(now),
     trendingTags(env, now),
   ]);
   const t1 = performance.now();
   const postIds = candidates.map((c) => c.postId);
   const [postsById, authors, vectors] = await Promise.all([
-    deps.repos.posts.getMany(postIds),
+    cachedPosts(deps, postIds),
     deps.repos.users.getMany([...new Set(candidates.map((c) => c.authorId))]),
     inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
   ]);
@@ -185,7 +195,7 @@ export async function rankedFeedPage(
   const page = await timelineOf(env, userId).snapshotPage(cursor.snapshot, cursor.offset, limit, deps.now());
   if (!page) throw new CursorExpiredError();
   const t1 = performance.now();
-  const posts = await deps.repos.posts.getMany(page.items.map((s) => s.postId));
+  const posts = await cachedPostsOf(deps, page.items);
   const items = page.items.flatMap((s) => {
     const post = posts.get(s.postId);
     return post && post.deletedAt === null ? [{ ...s, post }] : [];

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import pkg from '../../../package.json' with { type: 'json' };
 import { shardsFromEnv } from '../../../db/shards.ts';
 import { embedderHealth } from '../../embedding/index.ts';
+import { cacheStats } from '../../cache/index.ts';
 import type { AppEnv } from '../context.ts';
 
 async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
@@ -39,6 +40,8 @@ export const healthRoutes = new Hono<AppEnv>().get('/', async (c) => {
         queues: { FANOUT_QUEUE: Boolean(c.env.FANOUT_QUEUE), FANOUT_LOW_QUEUE: Boolean(c.env.FANOUT_LOW_QUEUE) },
       },
       embedder,
+      // This isolate's cache counters since it started (hit ratios, origin loads: the benchmark reads them).
+      cache: { l2: Boolean(c.var.deps.cache?.l2), stats: cacheStats() },
       config: {
         shardCount: shards.map.shardCount,
         fanoutPushMax: Number(c.env.FANOUT_PUSH_MAX),

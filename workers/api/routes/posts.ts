@@ -5,7 +5,9 @@ import type { PostRecord } from '../../../src/model.ts';
 import { toPostView } from '../../../src/model.ts';
 import { LIMITS, codePointLength, parseHashtags, parseMentions } from '../../../src/text.ts';
 import { requireUser } from '../auth.ts';
+import { cachedPosts, invalidateAuthorRecent, invalidatePosts } from '../../cache/index.ts';
 import type { AppEnv } from '../context.ts';
+import { edgeCachedPost, publicReadFreshness, purgePublicAuthorPosts, purgePublicPost } from '../edge-cache.ts';
 import { idParam, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
@@ -37,16 +39,28 @@ const createBody = z.strictObject({
 const editBody = z.strictObject({ text: text(LIMITS.postText) });
 const commentBody = z.strictObject({ text: text(LIMITS.commentText) });
 
-/** `If-Match: "3"` (or W/"3", or 3): the version the editor last saw. */
+/**
+ * `If-Match: "3"` (or W/"3", or 3): the version the editor last saw. A read's ETag (`"3.10.2.1"`, see
+ * representationTag) is accepted too: only its version matters to an edit.
+ */
 function expectedVersion(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
-  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  const match = /^\s*(?:W\/)?"?(\d{1,9})(?:\.\d{1,15}\.\d{1,15}\.\d{1,15})?"?\s*$/.exec(header);
   if (!match) throw new ValidationError('If-Match must be the post\'s version as an ETag, e.g. "3"');
   return Number(match[1]);
 }
 
 function etag(post: PostRecord): string {
   return `"${post.version}"`;
+}
+
+/**
+ * The ETag of a read: the counts are part of what a read returns and change without a new version, so a
+ * validator of the version alone would answer 304 over changed counts. Every other field changes only with
+ * the version (or the post is gone), so version and counts identify the representation.
+ */
+function representationTag(post: PostRecord): string {
+  return `"${post.version}.${post.likeCount}.${post.commentCount}.${post.shareCount}"`;
 }
 
 function live(post: PostRecord | undefined): PostRecord {
@@ -72,13 +86,17 @@ export const postsRoutes = new Hono<AppEnv>()
     });
     const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
     await publishPost(c.env, repos, entry);
+    await Promise.all([invalidateAuthorRecent(c.env, post.authorId), purgePublicAuthorPosts(post.authorId)]);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
   })
-  .get('/:id', validate('param', idParam), async (c) => {
-    const post = live(await c.var.deps.repos.posts.get(c.req.valid('param').id));
-    c.header('ETag', etag(post));
+  .get('/:id', edgeCachedPost, validate('param', idParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const post = live(
+      (await cachedPosts(c.var.deps, [id], publicReadFreshness(c.req.header('Authorization')))).get(id),
+    );
+    c.header('ETag', representationTag(post));
     return c.json({ post: toPostView(post) });
   })
   .patch('/:id', requireUser, validate('param', idParam), validate('json', editBody), async (c) => {
@@ -104,6 +122,11 @@ export const postsRoutes = new Hono<AppEnv>()
       case 'version_mismatch':
         throw new PreconditionFailedError(`post is at version ${outcome.current}, not ${version}`);
       case 'edited':
+        await Promise.all([
+          invalidatePosts(c.var.deps, [id]),
+          purgePublicPost(id),
+          purgePublicAuthorPosts(outcome.post.authorId),
+        ]);
         await reenrichPost(c.env, id);
         c.header('ETag', etag(outcome.post));
         return c.json({ post: toPostView(outcome.post) });
@@ -117,6 +140,7 @@ export const postsRoutes = new Hono<AppEnv>()
     if (post.authorId !== c.var.userId) throw new ForbiddenError('only the author can delete a post');
     const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
     await repos.posts.unindex(post.authorId, id);
+    await Promise.all([invalidatePosts(c.var.deps, [id]), purgePublicPost(id), purgePublicAuthorPosts(post.authorId)]);
     await retractPost(c.env, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
     return c.json({ post: toPostView(tombstone) });
   })
@@ -125,6 +149,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, now } = c.var.deps;
     const at = now();
     const post = live(await repos.engagement.like(id, c.var.userId, at));
+    await invalidatePosts(c.var.deps, [id]);
     await recordEngagements(repos, c.env, [
       { userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);
@@ -134,6 +159,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const post = live(await repos.engagement.unlike(id, c.var.userId));
+    await invalidatePosts(c.var.deps, [id]);
     await repos.engagement.forget(c.var.userId, 'like', id);
     await noteEngagements(
       c.env,
@@ -147,6 +173,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, newId, now } = c.var.deps;
     const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
     const post = live(await repos.engagement.comment(id, comment));
+    await invalidatePosts(c.var.deps, [id]);
     await recordEngagements(repos, c.env, [
       {
         userId: c.var.userId,
@@ -170,6 +197,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, now } = c.var.deps;
     const at = now();
     const post = live(await repos.engagement.share(id, c.var.userId, at));
+    await invalidatePosts(c.var.deps, [id]);
     await recordEngagements(repos, c.env, [
       { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);

@@ -6,7 +6,9 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/err
 import { toPostView, toUserView } from '../../../src/model.ts';
 import { HANDLE_PATTERN, LIMITS, codePointLength, normalizeHandle } from '../../../src/text.ts';
 import { bearerToken, issueToken, requireUser } from '../auth.ts';
+import { cachedPosts } from '../../cache/index.ts';
 import type { AppEnv, Deps } from '../context.ts';
+import { edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
 import { idParam, idSchema, pageQuery, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
 import { timelineOf } from '../../stubs.ts';
@@ -65,16 +67,17 @@ export const usersRoutes = new Hono<AppEnv>()
   .get('/:id/following', validate('param', idParam), validate('query', pageQuery), async (c) =>
     c.json(await edges(c.var.deps, c.env, 'following', c.req.valid('param').id, c.req.valid('query'))),
   )
-  .get('/:id/posts', validate('param', idParam), validate('query', pageQuery), async (c) => {
+  .get('/:id/posts', edgeCachedAuthorPosts, validate('param', idParam), validate('query', pageQuery), async (c) => {
     const { id } = c.req.valid('param');
     const { limit, cursor } = c.req.valid('query');
-    const { repos } = c.var.deps;
+    const { deps } = c.var;
+    const { repos } = deps;
     const codec = createCursorCodec('user-posts', c.env.JWT_SECRET, postsCursor);
     const before = cursor ? (await codec.decode(cursor)).before : undefined;
     const [user, ids] = await Promise.all([repos.users.get(id), repos.posts.idsByAuthor(id, limit + 1, before)]);
     if (!user) throw new NotFoundError('user');
     const page = ids.slice(0, limit);
-    const records = await repos.posts.getMany(page);
+    const records = await cachedPosts(deps, page, publicReadFreshness(c.req.header('Authorization')));
     const items = page.flatMap((postId) => {
       const post = records.get(postId);
       return post && post.deletedAt === null ? [toPostView(post)] : [];

@@ -1,0 +1,34 @@
+import { CACHE_POLICIES } from '../../src/cache-policy.ts';
+import type { PostRecord } from '../../src/model.ts';
+import type { Deps } from '../api/context.ts';
+import { createReadThrough } from './read-through.ts';
+
+/** Post bodies by id, for this isolate (L1) and, through Deps, the environment's L2. Tombstones included. */
+export const postBodies = createReadThrough<PostRecord>({ policy: CACHE_POLICIES.post });
+
+/**
+ * Batch hydration through the cache: one origin query per shard for the posts no level holds, however many
+ * ids are asked for; what comes back is never older than the post policy's staleness bound, or `maxAgeMs`.
+ */
+export function cachedPosts(
+  deps: Deps,
+  ids: readonly string[],
+  options: { maxAgeMs?: number } = {},
+): Promise<Map<string, PostRecord>> {
+  return postBodies.getMany(ids, (missing) => deps.repos.posts.getMany(missing), {
+    now: deps.now,
+    l2: deps.cache?.l2 ?? null,
+    ...options,
+  });
+}
+
+/** After a write to the posts (edit, delete, an engagement count): the next read in this isolate or via L2 sees it. */
+export async function invalidatePosts(deps: Deps, ids: readonly string[]): Promise<void> {
+  await postBodies.invalidate(ids, deps.cache?.l2 ?? null);
+}
+
+/** The posts of timeline entries or snapshot items, by their `postId`. */
+export function cachedPostsOf(deps: Deps, items: readonly { postId: string }[]): Promise<Map<string, PostRecord>> {
+  const ids = items.map((item) => item.postId);
+  return cachedPosts(deps, ids);
+}
