@@ -1,6 +1,6 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import { L2_LOCK, L2_RETRY_AFTER_MS, L2_TIMEOUT_MS } from '../../src/cache-policy.ts';
-import { redisFor } from '../redis.ts';
+import { upstashConfig } from '../redis.ts';
 
 /** An entry as stored in Redis: the value and its stamp (src/cache-policy.ts), short keys to keep it small. */
 export interface StoredEntry<T> {
@@ -131,19 +131,14 @@ export function createL2(redis: Redis, label = 'cache'): L2 {
   };
 }
 
-interface UpstashEnv {
-  UPSTASH_REDIS_REST_URL?: string;
-  UPSTASH_REDIS_REST_TOKEN?: string;
-}
-
 const byEnv = new WeakMap<object, L2 | null>();
 
-/** The environment's L2, or null when Redis is not configured (redisFor(env) decides, as for rate limits). */
+/** The environment's L2, or null when Redis is not configured (the same setting that turns Redis rate limits on). */
 export function l2For(env: Env): L2 | null {
   let l2 = byEnv.get(env);
   if (l2 === undefined) {
-    const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env as UpstashEnv;
-    l2 = redisFor(env) && url ? createL2(cacheRedisClient(url, token ?? '')) : null;
+    const config = upstashConfig(env);
+    l2 = config ? createL2(cacheRedisClient(config.url, config.token)) : null;
     byEnv.set(env, l2);
   }
   return l2;
