@@ -14,8 +14,9 @@ export const PROBE_WORKER = 'fanout-probe';
 
 /**
  * A bench-only Worker beside the service, bound to the service's UserTimeline class. It only calls the
- * objects' public methods: `size()` (read-only: counts entries) to see whether fan-out has arrived, and
- * `insert()` for the no-queue baseline. Nothing of it is in the production bundle.
+ * objects' public methods: `size()` (read-only: counts entries) to see whether fan-out has arrived, `insert()`
+ * for the no-queue baselines, and `init()` and `follow()` to give bulk-loaded users the timelines that signup and
+ * follows through the API would have left. Nothing of it is in the production bundle.
  */
 const PROBE_SCRIPT = `
 const timeline = (env, id) => env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(id));
@@ -40,6 +41,26 @@ export default {
     }
     if (pathname === '/deliver') {
       await eachLimit(body.ids, body.concurrency, (id) => timeline(env, id).insert([body.entry]));
+      return Response.json({ ok: true });
+    }
+    if (pathname === '/count') {
+      // Entries held by all of these timelines together.
+      let total = 0;
+      await eachLimit(body.ids, 64, async (id) => {
+        // Not \`total += await ...\`: that reads total before the await and loses concurrent additions.
+        const size = await timeline(env, id).size();
+        total += size;
+      });
+      return Response.json({ total });
+    }
+    if (pathname === '/init') {
+      // What signup and follows through the API leave in the timelines of bulk-loaded users: ready, following
+      // their owner, and each followed author in the mode the service would give it (no posts to backfill yet).
+      await eachLimit(body.users, 32, async ({ id, follows }) => {
+        const t = timeline(env, id);
+        await t.init(id, body.now);
+        for (const f of follows) await t.follow(f.authorId, f.mode, [], body.now);
+      });
       return Response.json({ ok: true });
     }
     return new Response('not found', { status: 404 });
@@ -69,6 +90,11 @@ export interface FanoutBenchOptions {
   floorConcurrency: number;
   /** Runs of each baseline. */
   floorRuns: number;
+  /**
+   * Creates an author with `followers` followers of their own (`active`: who read their feed in the last 24 h);
+   * through the API (signup, follow, feed read) unless given, e.g. bulk-loaded by the feed bench.
+   */
+  makeAudience?: (tag: string, followers: number, active: boolean) => Promise<Audience>;
   log: (line: string) => void;
 }
 
@@ -104,9 +130,14 @@ export interface FanoutResult {
   classes: ClassResult[];
 }
 
-interface User {
+export interface User {
   id: string;
   token: string;
+}
+
+export interface Audience {
+  author: User;
+  followers: User[];
 }
 
 class FanoutBenchError extends Error {
@@ -153,7 +184,7 @@ async function signup(service: Service, handle: string): Promise<User> {
 }
 
 /** One author and `count` followers of their own, through the API: signup, follow, and for medium a feed read. */
-async function audience(service: Service, tag: string, count: number, active: boolean) {
+async function audience(service: Service, tag: string, count: number, active: boolean): Promise<Audience> {
   const author = await signup(service, `${tag}_author`);
   const followers = await pool(count, SETUP_CONCURRENCY, async (i) => {
     const user = await signup(service, `${tag}_f${i}`);
@@ -251,7 +282,7 @@ async function verify(service: Service, author: User, followers: User[], postIds
   return { timelines: followers.length, feeds: sample.length };
 }
 
-async function evictAll(service: Service, users: User[]): Promise<void> {
+export async function evictAll(service: Service, users: ReadonlyArray<{ id: string }>): Promise<void> {
   await pool(users.length, SETUP_CONCURRENCY, (i) => service.evictObject('UserTimeline', users[i]!.id));
 }
 
@@ -259,12 +290,44 @@ async function evictAll(service: Service, users: User[]): Promise<void> {
 async function floor(service: Service, author: User, followers: User[], concurrency: number, cold: boolean) {
   const entry = { postId: newId(), authorId: author.id, createdAt: Date.now() };
   if (cold) await evictAll(service, followers);
-  const started = performance.now();
-  await service.callWorker(PROBE_WORKER, '/deliver', { ids: followers.map((f) => f.id), entry, concurrency });
-  return performance.now() - started;
+  return deliverDirectly(
+    service,
+    followers.map((f) => f.id),
+    entry,
+    concurrency,
+  );
 }
 
 const newId = createIdGenerator();
+
+/** Entries held by all of these timelines together (the probe asks each one's `size()`). */
+export async function countEntries(service: Service, ids: readonly string[]): Promise<number> {
+  return (await service.callWorker<{ total: number }>(PROBE_WORKER, '/count', { ids })).total;
+}
+
+/** Gives users ready timelines that follow the given authors, as signup and API follows would. */
+export async function initTimelines(
+  service: Service,
+  users: ReadonlyArray<{ id: string; follows: ReadonlyArray<{ authorId: string; mode: 'push' | 'pull' }> }>,
+  now: number = Date.now(),
+): Promise<void> {
+  // A few hundred per call keeps each invocation short.
+  for (let i = 0; i < users.length; i += 500) {
+    await service.callWorker(PROBE_WORKER, '/init', { users: users.slice(i, i + 500), now });
+  }
+}
+
+/** The probe's baseline delivery: `entry` inserted into each timeline directly, `concurrency` at a time. */
+export async function deliverDirectly(
+  service: Service,
+  ids: readonly string[],
+  entry: { postId: string; authorId: string; createdAt: number },
+  concurrency: number,
+): Promise<number> {
+  const started = performance.now();
+  await service.callWorker(PROBE_WORKER, '/deliver', { ids, entry, concurrency });
+  return performance.now() - started;
+}
 
 function series(label: string, kind: Series['kind'], timelines: Series['timelines'], samples: number[]): Series {
   return { label, kind, timelines, samples, summary: summarize(samples) };
@@ -284,9 +347,10 @@ export async function runFanoutBench(service: Service, options: FanoutBenchOptio
       throw new FanoutBenchError(`${followers} followers is not a ${name} author under ${JSON.stringify(config)}`);
     }
     options.log(`${name}: creating ${options.authorsPerClass} authors with ${followers} followers each`);
-    const audiences: Array<{ author: User; followers: User[] }> = [];
+    const makeAudience = options.makeAudience ?? ((tag, n, active) => audience(service, tag, n, active));
+    const audiences: Audience[] = [];
     for (let k = 0; k < options.authorsPerClass; k++) {
-      audiences.push(await audience(service, `${name.slice(0, 3)}${k}`, followers, name === 'medium'));
+      audiences.push(await makeAudience(`${name.slice(0, 3)}${k}`, followers, name === 'medium'));
     }
     const posted = audiences.map(() => [] as string[]);
     const postTimes: number[] = [];
@@ -354,7 +418,7 @@ export async function runFanoutBench(service: Service, options: FanoutBenchOptio
       verified,
     });
   }
-  const { log: _log, ...rest } = options;
+  const { log: _log, makeAudience: _make, ...rest } = options;
   return { options: rest, vars: service.vars, queueConsumers: service.queueConsumers, classes };
 }
 

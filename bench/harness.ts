@@ -5,7 +5,7 @@
  * defaults), four local D1 shards migrated from db/migrations, and all state in a throwaway directory.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +45,9 @@ export interface ServiceOptions {
   extraWorkers?: V4WorkerOptions[];
 }
 
+/** Request options of Miniflare's dispatchFetch (undici's, which Node's DOM typings do not match exactly). */
+export type FetchInit = Parameters<Miniflare['dispatchFetch']>[1];
+
 export interface ApiResult<T> {
   status: number;
   body: T;
@@ -62,6 +65,8 @@ export interface Service {
   d1(shard: number): Promise<D1Handle>;
   /** A request to one of `extraWorkers`. */
   callWorker<T>(workerName: string, route: string, body: unknown): Promise<T>;
+  /** A raw request to the service (or, with `workerName`, to one of `extraWorkers`), for load generation. */
+  fetch(route: string, init?: FetchInit, workerName?: string): ReturnType<Miniflare['dispatchFetch']>;
   /** SQL inside a Durable Object's own storage (Miniflare's inspection API), without calling the object. */
   objectStorage(className: string, name: string): Promise<DurableObjectStorageHandle>;
   /** Drops a Durable Object from memory, as idling does: its next request starts it again from storage. */
@@ -118,6 +123,18 @@ async function migrate(mf: Miniflare, shardCount: number): Promise<void> {
       await db.batch(statements.map((s) => db.prepare(s)));
     }
   }
+}
+
+/**
+ * wrangler.toml's vars and D1 bindings as Miniflare options, for bench-only Workers that read the same shards:
+ * Miniflare keys a database's storage by its id, so a Worker binding the same ids sees the same rows.
+ */
+export function wranglerBindings(): { vars: Record<string, string>; d1Databases: V4WorkerOptions['d1Databases'] } {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'));
+  return {
+    vars: (workerOptions.bindings ?? {}) as Record<string, string>,
+    d1Databases: workerOptions.d1Databases as V4WorkerOptions['d1Databases'],
+  };
 }
 
 /** Builds the bundle, starts it with empty migrated shards, and returns handles to drive and inspect it. */
@@ -191,6 +208,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       if (!res.ok) throw new ServiceError(`${workerName}${route}: ${res.status} ${text}`);
       return JSON.parse(text) as T;
     },
+    fetch: (route, init = {}, workerName = WORKER_NAME) => mf.dispatchFetch(`http://${workerName}.bench${route}`, init),
     objectStorage: (className, name) => mf.unsafeGetDurableObjectStorage(WORKER_NAME, className, { name }),
     async evictObject(className, name) {
       try {
@@ -205,6 +223,17 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A bearer token for a user who never signed up through the API (bulk-loaded): an HS256 JWT `{sub, iat, exp}`,
+ * what the service's signup issues, signed with `service.jwtSecret`.
+ */
+export function signToken(userId: string, secret: string, nowMs: number = Date.now()): string {
+  const iat = Math.floor(nowMs / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: userId, iat, exp: iat + 30 * 24 * 3600 })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
 }
 
 /** What the figures depend on: printed with every result. */
