@@ -13,10 +13,11 @@ import { formatMs, summarize, table, type Summary } from './stats.ts';
 export const PROBE_WORKER = 'fanout-probe';
 
 /**
- * A bench-only Worker beside the service, bound to the service's UserTimeline class. It only calls the
- * objects' public methods: `size()` (read-only: counts entries) to see whether fan-out has arrived, `insert()`
- * for the no-queue baselines, and `init()` and `follow()` to give bulk-loaded users the timelines that signup and
- * follows through the API would have left. Nothing of it is in the production bundle.
+ * A bench-only Worker beside the service, bound to the service's UserTimeline and AuthorFeed classes. It only
+ * calls the objects' public methods: `size()` (read-only: counts entries) to see whether fan-out has arrived,
+ * `insert()` for the no-queue baselines, `init()` and `follow()` to give bulk-loaded users the timelines that signup
+ * and follows through the API would have left, and AuthorFeed's `readCounters()` (read-only) to count the feed reads
+ * that got past the caches. Nothing of it is in the production bundle.
  */
 const PROBE_SCRIPT = `
 const timeline = (env, id) => env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(id));
@@ -63,6 +64,14 @@ export default {
       });
       return Response.json({ ok: true });
     }
+    if (pathname === '/author-feed') {
+      // Read-only: how many feed reads reached each author's AuthorFeed past the caches, and whether it is hot.
+      const authors = await Promise.all(body.ids.map(async (id) => {
+        const feed = env.AUTHOR_FEED.get(env.AUTHOR_FEED.idFromName(id));
+        return { id, ...(await feed.readCounters()) };
+      }));
+      return Response.json({ authors });
+    }
     return new Response('not found', { status: 404 });
   },
 };
@@ -73,7 +82,10 @@ export function fanoutProbeWorker(): V4WorkerOptions {
     name: PROBE_WORKER,
     modules: true,
     script: PROBE_SCRIPT,
-    durableObjects: { USER_TIMELINE: { className: 'UserTimeline', scriptName: 'edge-feed' } },
+    durableObjects: {
+      USER_TIMELINE: { className: 'UserTimeline', scriptName: 'edge-feed' },
+      AUTHOR_FEED: { className: 'AuthorFeed', scriptName: 'edge-feed' },
+    },
   };
 }
 
@@ -303,6 +315,18 @@ const newId = createIdGenerator();
 /** Entries held by all of these timelines together (the probe asks each one's `size()`). */
 export async function countEntries(service: Service, ids: readonly string[]): Promise<number> {
   return (await service.callWorker<{ total: number }>(PROBE_WORKER, '/count', { ids })).total;
+}
+
+/** An AuthorFeed's counters as the object reports them (`readCounters()`): feed reads that reached it, hot or not. */
+export interface AuthorFeedCounters {
+  id: string;
+  feedReads: number;
+  hot: boolean;
+}
+
+/** The AuthorFeed counters of these authors, read through the probe (starting an object that is not in memory). */
+export async function authorFeedCounters(service: Service, ids: readonly string[]): Promise<AuthorFeedCounters[]> {
+  return (await service.callWorker<{ authors: AuthorFeedCounters[] }>(PROBE_WORKER, '/author-feed', { ids })).authors;
 }
 
 /** Gives users ready timelines that follow the given authors, as signup and API follows would. */

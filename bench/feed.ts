@@ -13,7 +13,9 @@
  * 5. timeline writes per celebrity post: the hybrid design's (none: followers pull), counted in a sample of the
  *    celebrity's followers' timelines, and baseline (b), full push: the post inserted into each of those
  *    timelines directly, timed warm and cold and extrapolated to the whole audience;
- * 6. fan-out delivery to 999 and 1,000 followers (bench/fanout.ts) with bulk-loaded audiences;
+ * 6. hot celebrity: concurrent feed reads by followers of the celebrities, and how many of them reached each
+ *    celebrity's AuthorFeed object past the caches (its own counter, read through the probe Worker);
+ * 7. fan-out delivery to 999 and 1,000 followers (bench/fanout.ts) with bulk-loaded audiences;
  * and, around the read phases, the service's cache counters when its health report carries them.
  */
 import { parseFanoutConfig } from '../src/fanout.ts';
@@ -24,12 +26,14 @@ import { bulkLoad, verifyCounters, type BulkData, type CounterCheck, type TableL
 import { renderChart } from './chart.ts';
 import { FANOUT_ON_READ_WORKER, type ReadStrategy } from './fanout-on-read.ts';
 import {
+  authorFeedCounters,
   countEntries,
   deliverDirectly,
   evictAll,
   initTimelines,
   runFanoutBench,
   type Audience,
+  type AuthorFeedCounters,
   type FanoutBenchOptions,
   type FanoutResult,
 } from './fanout.ts';
@@ -58,6 +62,9 @@ export interface FeedBenchSizes {
   postsPerClass: number;
   /** Celebrity followers whose timelines are counted and pushed to (baseline b). */
   pushSample: number;
+  /** Hot celebrity: feed reads by those followers, and how many run at once. */
+  celebrityReads: number;
+  celebrityReadConcurrency: number;
   fanout: Omit<FanoutBenchOptions, 'log' | 'makeAudience'>;
   seed: number;
 }
@@ -78,6 +85,8 @@ export const FULL_SIZES: FeedBenchSizes = {
   loadSeconds: 10,
   postsPerClass: 30,
   pushSample: 5_000,
+  celebrityReads: 2_000,
+  celebrityReadConcurrency: 32,
   fanout: { sequentialPosts: 20, coldPosts: 5, bursts: 3, authorsPerClass: 3, floorConcurrency: 32, floorRuns: 2 },
   seed: 6,
 };
@@ -93,6 +102,7 @@ export const QUICK_SIZES: FeedBenchSizes = {
   loadSeconds: 4,
   postsPerClass: 10,
   pushSample: 1_000,
+  celebrityReads: 500,
   fanout: { sequentialPosts: 6, coldPosts: 2, bursts: 1, authorsPerClass: 2, floorConcurrency: 32, floorRuns: 1 },
 };
 
@@ -160,6 +170,7 @@ export interface FeedResult {
   writes: WriteResult[];
   celebrity: { sampled: number; posts: number; entriesBefore: number; entriesAfter: number; pulledByFan: boolean };
   fullPush: { sample: number; audience: number; warmMs: number; coldMs: number; entries: number };
+  hotCelebrity: HotCelebrityResult;
   fanout: FanoutResult;
   vars: Record<string, string>;
   /**
@@ -179,8 +190,23 @@ export interface CacheCounters {
 
 export interface CachePhase {
   phase: string;
+  /** How long the phase ran, between the two counter readings. */
+  seconds: number;
   /** Counter changes over the phase, by cache (and level) name. */
   stats: Record<string, CacheCounters>;
+}
+
+/** Concurrent feed reads by celebrity followers, and what reached each celebrity's AuthorFeed. */
+export interface HotCelebrityResult {
+  /** Distinct followers reading, each with a ready timeline that pulls every celebrity. */
+  readers: number;
+  reads: number;
+  errors: number;
+  concurrency: number;
+  seconds: number;
+  summary: Summary;
+  /** Per celebrity: the object's counters before and after the phase. */
+  authors: Array<{ id: string; followers: number; before: AuthorFeedCounters; after: AuthorFeedCounters }>;
 }
 
 class FeedBenchError extends Error {
@@ -396,10 +422,17 @@ export async function runFeedBench(
   // --- 2. Latency per reader -------------------------------------------------------------------------------
   const cachePhases: CachePhase[] = [];
   let cacheMark = await cacheCounters(service);
+  let cacheMarkAt = performance.now();
+  const openCachePhase = async () => {
+    cacheMark = await cacheCounters(service);
+    cacheMarkAt = performance.now();
+  };
   const closeCachePhase = async (phase: string) => {
     const current = await cacheCounters(service);
-    if (cacheMark && current) cachePhases.push({ phase, stats: counterDelta(cacheMark, current) });
+    const seconds = (performance.now() - cacheMarkAt) / 1000;
+    if (cacheMark && current) cachePhases.push({ phase, seconds, stats: counterDelta(cacheMark, current) });
     cacheMark = current;
+    cacheMarkAt = performance.now();
   };
   log(`feed latency: ${sizes.rounds} rounds of latest, ranked and fan-out on read per reader, one at a time`);
   const kinds = ['latest', 'ranked', 'grouped'] as const;
@@ -456,7 +489,7 @@ export async function runFeedBench(
   const throughput: LoadResult[] = [];
   for (const t of targets) {
     log(`throughput: ${t.kind}, ${sizes.concurrency} clients for ${sizes.loadSeconds} s`);
-    cacheMark = await cacheCounters(service);
+    await openCachePhase();
     const figures = await closedLoop(sizes.concurrency, sizes.loadSeconds, t.request, t.expected);
     throughput.push({ kind: t.kind, label: t.label, ...figures });
     if (t.kind === 'latest' || t.kind === 'ranked') await closeCachePhase(`throughput: ${t.label}`);
@@ -561,7 +594,48 @@ export async function runFeedBench(
   if (pushed !== 2 * fans.length)
     throw new FeedBenchError(`full push left ${pushed} entries, expected ${2 * fans.length}`);
 
-  // --- 6. Fan-out delivery ---------------------------------------------------------------------------------
+  // --- 6. Hot celebrity ----------------------------------------------------------------------------------
+  // The fans' timelines are ready and pull every celebrity, so each feed read asks for each celebrity's recent
+  // list; the AuthorFeed counts the asks that got past L1, L2 and the edge.
+  const hotReaders = fans.slice(0, Math.min(fans.length, sizes.celebrityReads));
+  log(
+    `hot celebrity: ${sizes.celebrityReads} feed reads by ${hotReaders.length} followers, ` +
+      `${sizes.celebrityReadConcurrency} at a time`,
+  );
+  const hotTokens = hotReaders.map((id) => signToken(id, service.jwtSecret));
+  const feedsBefore = await authorFeedCounters(service, graph.celebrities);
+  await openCachePhase();
+  const hotSamples: number[] = [];
+  let hotErrors = 0;
+  const hotStarted = performance.now();
+  await pool(
+    Array.from({ length: sizes.celebrityReads }, (_, i) => i),
+    sizes.celebrityReadConcurrency,
+    async (i) => {
+      const r = await timed(service, '/v1/feed?mode=latest', feedRequest(hotTokens[i % hotTokens.length]!));
+      if (r.status === 200) hotSamples.push(r.ms);
+      else hotErrors++;
+    },
+  );
+  const hotSeconds = (performance.now() - hotStarted) / 1000;
+  await closeCachePhase(`hot celebrity: ${n(sizes.celebrityReads)} feed reads by followers`);
+  const feedsAfter = await authorFeedCounters(service, graph.celebrities);
+  const hotCelebrity: HotCelebrityResult = {
+    readers: hotReaders.length,
+    reads: sizes.celebrityReads,
+    errors: hotErrors,
+    concurrency: sizes.celebrityReadConcurrency,
+    seconds: hotSeconds,
+    summary: summarize(hotSamples),
+    authors: graph.celebrities.map((id, i) => ({
+      id,
+      followers: celebrityFollowers[i]!,
+      before: feedsBefore.find((f) => f.id === id)!,
+      after: feedsAfter.find((f) => f.id === id)!,
+    })),
+  };
+
+  // --- 7. Fan-out delivery ---------------------------------------------------------------------------------
   // Lets the fan-out of the posts above finish, so that it does not run into the first measurements.
   await sleep(5000);
   const makeAudience = async (tag: string, followers: number, active: boolean): Promise<Audience> => {
@@ -595,6 +669,7 @@ export async function runFeedBench(
     writes,
     celebrity: { sampled: fans.length, posts: celebrityPosts.length, entriesBefore, entriesAfter, pulledByFan },
     fullPush: { sample: fans.length, audience: Math.min(...celebrityFollowers), warmMs, coldMs, entries: pushed / 2 },
+    hotCelebrity,
     fanout,
     vars: service.vars,
     cache: cacheMark ? cachePhases : null,
@@ -771,6 +846,37 @@ export function renderFeed(result: FeedResult): string {
     '',
   );
 
+  // Hot celebrity.
+  const hot = result.hotCelebrity;
+  const state = (c: AuthorFeedCounters) => (c.hot ? 'hot' : 'cool');
+  out.push(
+    `#### Readers of a celebrity: feed reads that reach its AuthorFeed`,
+    '',
+    `${n(hot.reads)} \`GET /v1/feed?mode=latest\` by ${n(hot.readers)} followers of the celebrities (ready ` +
+      `timelines that pull every celebrity), ${hot.concurrency} at a time: ${(hot.reads / hot.seconds).toFixed(0)} ` +
+      `reads/s, p50 ${formatMs(hot.summary.p50)}, p99 ${formatMs(hot.summary.p99)}` +
+      `${hot.errors > 0 ? `, ${hot.errors} errors` : ''}. Every read needs each celebrity's recent list; ` +
+      `"reached the object" is the AuthorFeed's own count of the reads that got past L1, L2 and the edge cache ` +
+      `(\`readCounters()\`, read through the probe Worker before and after). Without the caches it would be one ` +
+      `per feed read, 1,000 per 1,000.`,
+    '',
+    table(
+      ['celebrity', 'followers', 'feed reads', 'reached the object', 'per 1,000 feed reads', 'before → after'],
+      hot.authors.map((a) => {
+        const reached = a.after.feedReads - a.before.feedReads;
+        return [
+          `\`${a.id}\``,
+          n(a.followers),
+          n(hot.reads),
+          n(reached),
+          ((1000 * reached) / hot.reads).toFixed(1),
+          `${state(a.before)} → ${state(a.after)}`,
+        ];
+      }),
+    ),
+    '',
+  );
+
   // Fan-out.
   out.push(
     `#### Fan-out delivery (\`bench/fanout.ts\`, bulk-loaded audiences)`,
@@ -853,6 +959,8 @@ export function renderFeed(result: FeedResult): string {
   return out.join('\n');
 }
 
+const perSecond = (rate: number) => (rate < 100 ? rate.toFixed(1) : n(Math.round(rate)));
+
 function renderCache(phases: FeedResult['cache']): string[] {
   if (phases === null)
     return ['Cache hit ratios: not reported; this build of the service exposes no cache statistics.'];
@@ -868,14 +976,16 @@ function renderCache(phases: FeedResult['cache']): string[] {
         c.hits + c.misses > 0 ? `${((100 * c.hits) / (c.hits + c.misses)).toFixed(1)}%` : '–',
         n(c.stale),
         n(c.loads),
+        p.seconds > 0 ? perSecond(c.loads / p.seconds) : '–',
       ]),
   );
   return [
     "Cache counters of the service's isolate over each phase (`GET /v1/health` → `cache.stats`; hits include " +
-      'stale ones; loads are reads from the level below):',
+      'stale ones; loads are reads from the level below, the origin of that level, and loads/s divides them by the ' +
+      "phase's duration):",
     '',
     rows.length > 0
-      ? table(['phase', 'cache', 'hits', 'misses', 'hit ratio', 'stale', 'loads'], rows)
+      ? table(['phase', 'cache', 'hits', 'misses', 'hit ratio', 'stale', 'loads', 'loads/s'], rows)
       : 'No cache was used in these phases.',
   ];
 }

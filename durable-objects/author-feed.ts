@@ -84,6 +84,14 @@ export class AuthorFeed extends DurableObject<Env> {
     return { entries: await this.recent(authorId), hot: this.hot, ttlMs: policy.freshMs };
   }
 
+  /**
+   * Read-only: the counters above, for callers outside the object (the benchmark's probe Worker), since RPC does not
+   * expose instance fields. `hot` is as of the last feed read: the window only moves when reads arrive.
+   */
+  readCounters(): { feedReads: number; hot: boolean } {
+    return { feedReads: this.feedReads, hot: this.hot };
+  }
+
   private warm(authorId: string): Promise<void> {
     if (this.cache !== undefined || this.sql.exec("SELECT 1 FROM meta WHERE key = 'warm'").toArray().length > 0) {
       return Promise.resolve();

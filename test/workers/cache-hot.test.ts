@@ -35,9 +35,12 @@ async function celebrity(): Promise<{ author: TestUser; followers: TestUser[] }>
   return { author, followers };
 }
 
-/** Reads of the celebrity's list that reached its AuthorFeed object (counted inside it). */
-function objectReads(author: TestUser): Promise<number> {
-  return runInDurableObject(authorFeedOf(env, author.id), (instance) => instance.feedReads);
+/** Reads of the celebrity's list that reached its AuthorFeed object (counted inside it, and reported over RPC). */
+async function objectReads(author: TestUser): Promise<number> {
+  const inside = await runInDurableObject(authorFeedOf(env, author.id), (instance) => instance.feedReads);
+  const reported = await authorFeedOf(env, author.id).readCounters();
+  expect(reported.feedReads).toBe(inside);
+  return inside;
 }
 
 describe('hot authors', () => {
