@@ -38,18 +38,11 @@ import {
   type FanoutResult,
 } from './fanout.ts';
 import { signToken, type D1Handle, type FetchInit, type Service } from './harness.ts';
-import { buildAudience, buildSocialGraph, type GraphChoice, type SocialGraph } from './social-graph.ts';
+import { buildAudience, buildSocialGraph, type SocialGraph, type SocialGraphOptions } from './social-graph.ts';
 import { formatMs, summarize, table, type Summary } from './stats.ts';
 
-export interface FeedBenchSizes {
-  graph: GraphChoice;
-  generatedUsers: number;
-  celebrities: number;
-  celebrityFollowers: number;
-  celebrityRealShare: number;
-  postsPerUser: number;
-  postsPerCelebrity: number;
-  postDays: number;
+/** The graph's shape (bench/social-graph.ts), and how hard each phase reads and writes it. */
+export interface FeedBenchSizes extends Omit<SocialGraphOptions, 'now' | 'dataDir'> {
   /** Readers sampled per following-count bucket (fewer where the graph has fewer). */
   readersPerBucket: number;
   /** Reads of each kind per reader, one request at a time. */
@@ -66,7 +59,6 @@ export interface FeedBenchSizes {
   celebrityReads: number;
   celebrityReadConcurrency: number;
   fanout: Omit<FanoutBenchOptions, 'log' | 'makeAudience'>;
-  seed: number;
 }
 
 export const FULL_SIZES: FeedBenchSizes = {
