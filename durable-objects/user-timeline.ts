@@ -20,6 +20,8 @@ export interface TimelineRead {
   entries: TimelineEntry[];
   /** Followed authors whose posts are never pushed: the reader merges their recent posts. */
   pullAuthors: string[];
+  /** With `withRanking`: the reader's affinities and interest vector. */
+  ranking?: RankingInputs;
 }
 
 interface Meta {
@@ -113,7 +115,13 @@ export class UserTimeline extends DurableObject<Env> {
    * sees this reader as active from then on; then, if that activity had lapsed, catches up on what
    * fan-out skipped; a cold timeline starts regenerating. Returns a page of entries and the pull set.
    */
-  async read(ownerId: string, now: number, limit: number, beforeId?: string): Promise<TimelineRead> {
+  async read(
+    ownerId: string,
+    now: number,
+    limit: number,
+    beforeId?: string,
+    withRanking = false,
+  ): Promise<TimelineRead> {
     if (this.meta('owner') === null) this.setMeta('owner', ownerId);
     const written = this.meta('activity_written_at');
     if (written === null || now - written >= ACTIVITY_WRITE_INTERVAL_MS) {
@@ -128,7 +136,10 @@ export class UserTimeline extends DurableObject<Env> {
     } else if (state === 'ready' && (written === null || now - written > CATCH_UP_AFTER_MS)) {
       await this.catchUp(written ?? this.meta('generated_at') ?? 0);
     }
-    return { state, entries: this.page(limit, beforeId), pullAuthors: this.pullAuthors() };
+    const read: TimelineRead = { state, entries: this.page(limit, beforeId), pullAuthors: this.pullAuthors() };
+    // The ranked feed's reader-side inputs come along, rather than in a second round trip.
+    if (withRanking) read.ranking = this.rankingInputs(now);
+    return read;
   }
 
   /** Fan-out delivery. Entries of authors this user does not follow (any more) are ignored. */
@@ -239,7 +250,7 @@ export class UserTimeline extends DurableObject<Env> {
     });
   }
 
-  rankingInputs(now: number): RankingInputs {
+  private rankingInputs(now: number): RankingInputs {
     const affinity: Record<string, number> = {};
     for (const row of this.sql.exec<{ author_id: string; n: number }>(
       'SELECT author_id, count(*) AS n FROM engagements WHERE at > ? GROUP BY author_id',

@@ -1,4 +1,4 @@
-import type { TimelineState } from '../durable-objects/user-timeline.ts';
+import type { RankingInputs, TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
 import type { GeoPoint, PostRecord } from '../src/model.ts';
@@ -6,7 +6,7 @@ import { RankingConfigError, parseWeights, rank, type Scored, type Weights } fro
 import type { TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import type { Deps } from './api/context.ts';
-import { cachedAuthorRecent, cachedPosts, cachedPostsOf, clockFrom } from './cache/index.ts';
+import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
 import { authorFeedOf, timelineOf } from './stubs.ts';
 import { trendingTags } from './trending.ts';
 
@@ -16,6 +16,8 @@ export type Timings = Record<string, number>;
 export interface Skeleton {
   state: TimelineState;
   candidates: TimelineEntry[];
+  /** Asked for by the ranked feed. */
+  ranking?: RankingInputs;
 }
 
 /**
@@ -25,18 +27,22 @@ export interface Skeleton {
 export async function skeleton(
   env: Env,
   userId: string,
-  now: number,
+  clock: () => number,
   beforeId?: string,
-  clock: () => number = clockFrom(now),
+  withRanking = false,
 ): Promise<Skeleton> {
-  const timeline = await timelineOf(env, userId).read(userId, now, MAX_CANDIDATES, beforeId);
+  const timeline = await timelineOf(env, userId).read(userId, clock(), MAX_CANDIDATES, beforeId, withRanking);
   // Pulled authors' lists go through the caches (hot authors' also through the edge); the reader's own list
   // does not, for read-your-writes.
   const pulled = await Promise.all([
     authorFeedOf(env, userId).recent(userId),
     ...timeline.pullAuthors.map((authorId) => cachedAuthorRecent(env, authorId, clock)),
   ]);
-  return { state: timeline.state, candidates: mergeCandidates([timeline.entries, ...pulled], beforeId) };
+  return {
+    state: timeline.state,
+    candidates: mergeCandidates([timeline.entries, ...pulled], beforeId),
+    ranking: timeline.ranking,
+  };
 }
 
 /**
@@ -70,7 +76,7 @@ export async function latestFeed(
   beforeId?: string,
 ): Promise<LatestPage> {
   const t0 = performance.now();
-  const { state, candidates } = await skeleton(env, userId, deps.now(), beforeId, deps.now);
+  const { state, candidates } = await skeleton(env, userId, deps.now, beforeId);
   const t1 = performance.now();
   const posts = await hydrate(deps, candidates, limit + 1);
   const t2 = performance.now();
@@ -136,13 +142,12 @@ export async function rankedFeed(
 ): Promise<RankedPage> {
   const now = deps.now();
   const weights = rankingWeights(env);
-  const timeline = timelineOf(env, userId);
   const t0 = performance.now();
-  const [{ state, candidates }, inputs, trending] = await Promise.all([
-    skeleton(env, userId, now, undefined, deps.now),
-    timeline.rankingInputs(now),
+  const [{ state, candidates, ranking }, trending] = await Promise.all([
+    skeleton(env, userId, deps.now, undefined, true),
     trendingTags(env, now),
   ]);
+  const inputs = ranking ?? { affinity: {}, interest: null };
   const t1 = performance.now();
   const postIds = candidates.map((c) => c.postId);
   const [postsById, authors, vectors] = await Promise.all([
@@ -171,7 +176,7 @@ export async function rankedFeed(
     },
   );
   const t3 = performance.now();
-  const snapshot = scored.length > limit ? await timeline.saveSnapshot(scored, now) : null;
+  const snapshot = scored.length > limit ? await timelineOf(env, userId).saveSnapshot(scored, now) : null;
   const t4 = performance.now();
   const byId = new Map(posts.map((p) => [p.id, p]));
   return {

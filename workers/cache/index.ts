@@ -5,7 +5,6 @@ import { postBodies } from './posts.ts';
 export { cacheStats, resetCacheStats, type CacheCounters } from './stats.ts';
 export { cachedAuthorRecent, invalidateAuthorRecent } from './author-recent.ts';
 export { cachedPosts, cachedPostsOf, invalidatePosts } from './posts.ts';
-export { clockFrom } from './clock.ts';
 
 /** What Deps carries for the caches: the environment's L2 (null when Redis is off). L1 is per isolate. */
 export interface CacheDeps {
