@@ -40,15 +40,21 @@ function subjectKey(subject: Subject): string {
   return subject.kind === 'user' ? `user:${subject.id}` : `ip:${subject.address}`;
 }
 
-const upstashLimiters = new Map<string, Ratelimit>();
+/** Per Redis client (one per environment), one limiter per rule and limit, so a config change takes. */
+const upstashLimiters = new WeakMap<object, Map<string, Ratelimit>>();
 
-/** With Redis: @upstash/ratelimit's sliding window, one limiter per rule and limit (so a config change takes). */
+/** With Redis: @upstash/ratelimit's sliding window. */
 async function hitUpstash(env: Env, rules: Rule[], key: string, waitUntil: (p: Promise<unknown>) => void) {
   const redis = redisFor(env)!;
+  let limiters = upstashLimiters.get(redis);
+  if (!limiters) {
+    limiters = new Map();
+    upstashLimiters.set(redis, limiters);
+  }
   const decisions: Decision[] = [];
   for (const rule of rules) {
     const id = `${rule.name}:${rule.limit}/${rule.windowMs}`;
-    let limiter = upstashLimiters.get(id);
+    let limiter = limiters.get(id);
     if (!limiter) {
       limiter = new Ratelimit({
         redis,
@@ -56,7 +62,7 @@ async function hitUpstash(env: Env, rules: Rule[], key: string, waitUntil: (p: P
         prefix: `edge-feed:rl:${id}`,
         analytics: false,
       });
-      upstashLimiters.set(id, limiter);
+      limiters.set(id, limiter);
     }
     const result = await limiter.limit(key);
     waitUntil(result.pending);
