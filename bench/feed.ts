@@ -328,7 +328,9 @@ async function closedLoop(
 
 /** The service's cache counters, or null when its health report has none (no caching in this build). */
 async function cacheCounters(service: Service): Promise<Record<string, CacheCounters> | null> {
-  const r = await service.api<{ cache?: { stats?: Record<string, CacheCounters> } }>('GET', '/v1/health');
+  const r = await service.api<{ cache?: { stats?: Record<string, CacheCounters> } }>('GET', '/v1/health', {
+    token: service.adminToken,
+  });
   return r.body.cache?.stats ?? null;
 }
 

@@ -59,6 +59,8 @@ export interface Service {
   readonly queueConsumers: Record<string, QueueConsumerSettings>;
   /** The HS256 secret the service signs and verifies tokens with (random per run). */
   readonly jwtSecret: string;
+  /** The admin token (random per run): the health report's details need it. */
+  readonly adminToken: string;
   /** A JSON request to the service's API, as a client would make it. */
   api<T>(method: string, route: string, options?: { token?: string; body?: unknown }): Promise<ApiResult<T>>;
   /** A D1 shard (`DB_SHARD_<shard>`), e.g. for bulk loads that match db/schema.ts and db/shards.ts. */
@@ -146,6 +148,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const configured = (workerOptions.bindings ?? {}) as Record<string, string>;
   const vars = { ...configured, ...options.vars };
   const jwtSecret = randomBytes(32).toString('hex');
+  const adminToken = randomBytes(16).toString('hex');
   // Module rules and the root path describe how wrangler finds sources; the bundle lists its modules itself.
   const { modulesRules: _rules, rootPath: _root, ...bindingOptions } = workerOptions;
   const mf = new Miniflare(
@@ -160,7 +163,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
           name: WORKER_NAME,
           modules: bundleModules(outDir),
           modulesRoot: outDir,
-          bindings: { ...vars, JWT_SECRET: jwtSecret },
+          bindings: { ...vars, JWT_SECRET: jwtSecret, ADMIN_TOKEN: adminToken },
         },
         // Each extra Worker answers on its own host name, which is how callWorker reaches it.
         ...(options.extraWorkers ?? []).map((w) => ({
@@ -184,6 +187,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     mf,
     vars,
     jwtSecret,
+    adminToken,
     queueConsumers: (workerOptions.queueConsumers ?? {}) as Record<string, QueueConsumerSettings>,
     async api<T>(method: string, route: string, opts: { token?: string; body?: unknown } = {}) {
       const headers: Record<string, string> = {};

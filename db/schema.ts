@@ -34,11 +34,15 @@ export const users = sqliteTable(
   ],
 );
 
-/** Placement: handle (lower case). Claiming a handle is the uniqueness check. */
+/**
+ * Placement: handle (lower case). Claiming a handle is the uniqueness check. The password hash lives here too
+ * (src/password.ts), so a login is one read on one shard; null for accounts without a password.
+ */
 export const handles = sqliteTable('handles', {
   handle: text('handle').primaryKey(),
   userId: text('user_id').notNull(),
   createdAt: integer('created_at').notNull(),
+  passwordHash: text('password_hash'),
 });
 
 /** Placement: post id. A delete keeps a tombstone (deleted_at) so caches and timelines can drop it. */

@@ -1,5 +1,5 @@
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
-import { createShardMap, groupByShard, shardOf, type ShardMap } from '../src/sharding.ts';
+import { groupByShard, shardOf, type ShardMap } from '../src/sharding.ts';
 import * as schema from './schema.ts';
 
 export type ShardDb = DrizzleD1Database<typeof schema>;
@@ -30,30 +30,6 @@ export function createShards(databases: readonly D1Database[], map: ShardMap): S
       return (await Promise.all(groups.map(([shard, group]) => query(all[shard]!, group)))).flat();
     },
   };
-}
-
-/** The shard bindings are `DB_SHARD_0..SHARD_COUNT-1`; their number is configuration, not a type. */
-export interface ShardEnv {
-  SHARD_COUNT?: string;
-  SHARD_MAP?: string;
-}
-
-const cache = new WeakMap<object, Shards>();
-
-/** Shards for an environment: `DB_SHARD_0..SHARD_COUNT-1`, placed by `SHARD_MAP` when set. Cached per env. */
-export function shardsFromEnv(env: ShardEnv): Shards {
-  let shards = cache.get(env);
-  if (!shards) {
-    const count = Number(env.SHARD_COUNT ?? '1');
-    const databases = Array.from({ length: count }, (_, i) => {
-      const db = Reflect.get(env, `DB_SHARD_${i}`) as D1Database | undefined;
-      if (!db) throw new Error(`SHARD_COUNT is ${count} but binding DB_SHARD_${i} is missing`);
-      return db;
-    });
-    shards = createShards(databases, createShardMap(count, env.SHARD_MAP));
-    cache.set(env, shards);
-  }
-  return shards;
 }
 
 /** Makes `x IN (...)` one bound parameter, so a batch read never meets D1's 100-parameter limit. */

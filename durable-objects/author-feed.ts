@@ -1,9 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
-import { createRepositories } from '../db/repositories/index.ts';
-import { shardsFromEnv } from '../db/shards.ts';
 import { CACHE_POLICIES, HOT_AUTHOR } from '../src/cache-policy.ts';
 import { createSlidingCounter, isHot, readsInWindow, recordReads } from '../src/hot-keys.ts';
+import { createSingleFlight } from '../src/single-flight.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
+import { depsFor } from '../workers/composition.ts';
 
 /** How many recent posts an author's feed keeps: enough for pull readers' pages and follow backfills. */
 export const AUTHOR_FEED_CAP = 200;
@@ -35,7 +35,7 @@ const MAX_REPORTED_READS = 1_000_000;
 export class AuthorFeed extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private cache: TimelineEntry[] | undefined;
-  private warming: Promise<void> | undefined;
+  private readonly warming = createSingleFlight<'warm', void>();
   private readonly reads = createSlidingCounter(HOT_AUTHOR.windowMs, HOT_AUTHOR.buckets);
   /** Whether the author is hot now, and how many readRecent calls reached the object past the caches (tests, benchmarks). */
   hot = false;
@@ -96,16 +96,11 @@ export class AuthorFeed extends DurableObject<Env> {
     if (this.cache !== undefined || this.sql.exec("SELECT 1 FROM meta WHERE key = 'warm'").toArray().length > 0) {
       return Promise.resolve();
     }
-    this.warming ??= (async () => {
-      try {
-        const repos = createRepositories(shardsFromEnv(this.env));
-        this.insert(await repos.posts.recentByAuthors([authorId], AUTHOR_FEED_CAP));
-        this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('warm', 1)");
-      } finally {
-        this.warming = undefined;
-      }
-    })();
-    return this.warming;
+    return this.warming.run('warm', async () => {
+      const { repos } = depsFor(this.env);
+      this.insert(await repos.posts.recentByAuthors([authorId], AUTHOR_FEED_CAP));
+      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('warm', 1)");
+    });
   }
 
   private insert(entries: readonly TimelineEntry[]): void {

@@ -1,17 +1,11 @@
 import { DurableObject } from 'cloudflare:workers';
-import { createRepositories, type Repositories } from '../db/repositories/index.ts';
-import { shardsFromEnv } from '../db/shards.ts';
-import {
-  ACTIVE_WINDOW_MS,
-  ACTIVITY_WRITE_INTERVAL_MS,
-  followModeOf,
-  parseFanoutConfig,
-  type FollowMode,
-} from '../src/fanout.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+import { ACTIVE_WINDOW_MS, ACTIVITY_WRITE_INTERVAL_MS, followModeOf, type FollowMode } from '../src/fanout.ts';
 import { minIdAt } from '../src/ids.ts';
 import { ENGAGEMENT_WINDOW_MS, addEngagement, interestVector, type Interest } from '../src/interest.ts';
 import type { Scored } from '../src/ranking.ts';
 import { TIMELINE_CAP, type TimelineEntry } from '../src/timeline.ts';
+import { depsFor } from '../workers/composition.ts';
 
 export type TimelineState = 'cold' | 'regenerating' | 'ready';
 
@@ -80,7 +74,6 @@ const CATCH_UP_AFTER_MS = ACTIVE_WINDOW_MS - ACTIVITY_WRITE_INTERVAL_MS;
  */
 export class UserTimeline extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private repos: Repositories | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -314,7 +307,7 @@ export class UserTimeline extends DurableObject<Env> {
     const startedAt = this.meta('regenerate_at');
     if (owner === null || startedAt === null) return;
     const repos = this.repositories();
-    const config = parseFanoutConfig(this.env);
+    const config = depsFor(this.env).config.fanout;
     const following = await repos.graph.allFollowing(owner);
     const authors = await repos.users.getMany(following);
     const modes = new Map<string, FollowMode>(
@@ -419,6 +412,6 @@ export class UserTimeline extends DurableObject<Env> {
   }
 
   private repositories(): Repositories {
-    return (this.repos ??= createRepositories(shardsFromEnv(this.env)));
+    return depsFor(this.env).repos;
   }
 }

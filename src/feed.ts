@@ -1,4 +1,4 @@
-import type { PostRecord } from './model.ts';
+import { isLive, type PostRecord } from './model.ts';
 import type { TimelineEntry } from './timeline.ts';
 
 /** Stage 1 never hands more than this many candidates to hydration and ranking. */
@@ -31,7 +31,7 @@ export function applyRules(candidates: readonly TimelineEntry[], posts: Readonly
   const kept: PostRecord[] = [];
   for (const candidate of candidates) {
     const post = posts.get(candidate.postId);
-    if (post && post.deletedAt === null) kept.push(post);
+    if (isLive(post)) kept.push(post);
   }
   return kept;
 }

@@ -77,6 +77,11 @@ export interface UserRecord {
   postsCount: number;
 }
 
+/** A post is live until it is deleted: the one definition every read, write and rule uses. */
+export function isLive(post: PostRecord | undefined | null): post is PostRecord {
+  return post != null && post.deletedAt === null;
+}
+
 export function toPostView(record: PostRecord): Post {
   const post: Post = {
     id: record.id,

@@ -5,12 +5,14 @@
  * the sliding window, plus the current one's), so a deployment behaves alike with or without Redis.
  */
 
+import { parseDuration } from './duration.ts';
+
 export interface Limit {
   limit: number;
   windowMs: number;
 }
 
-export type RuleName = 'posts' | 'celebrityPosts' | 'writes' | 'signups';
+export type RuleName = 'posts' | 'celebrityPosts' | 'writes' | 'signups' | 'sessions';
 
 export interface Rule extends Limit {
   name: RuleName;
@@ -20,27 +22,30 @@ export class RateLimitConfigError extends Error {
   override name = 'RateLimitConfigError';
 }
 
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
 /**
  * Defaults: Twitter's long-standing 300 posts per 3 hours; the seed's 100 posts per hour for celebrities (on top
- * of the former); 1,000 other writes per hour; 1,000 signups per hour from one IP address.
+ * of the former); 1,000 other writes per hour; 1,000 signups per hour from one IP address; 100 logins per hour from
+ * one IP address (password guessing costs a PBKDF2 run each).
  */
 export const DEFAULT_LIMITS: Readonly<Record<RuleName, string>> = {
   posts: '300/3h',
   celebrityPosts: '100/1h',
   writes: '1000/1h',
   signups: '1000/1h',
+  sessions: '100/1h',
 };
 
 /** `<count>/<n><s|m|h|d>`, e.g. `300/3h`. */
 export function parseLimit(text: string): Limit {
-  const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,6})\s*([smhd])\s*$/.exec(text);
+  const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,6}\s*[smhd])\s*$/.exec(text);
   if (!match) throw new RateLimitConfigError(`rate limit "${text}" is not <count>/<n><s|m|h|d>, e.g. 300/3h`);
   const limit = Number(match[1]);
-  const windowMs = Number(match[2]) * UNIT_MS[match[3] as keyof typeof UNIT_MS];
-  if (limit < 1 || windowMs < 1000) throw new RateLimitConfigError(`rate limit "${text}" must allow at least 1 per 1s`);
-  return { limit, windowMs };
+  if (limit < 1) throw new RateLimitConfigError(`rate limit "${text}" must allow at least 1 per 1s`);
+  try {
+    return { limit, windowMs: parseDuration(match[2]!, `rate limit "${text}"`) };
+  } catch (error) {
+    throw new RateLimitConfigError(`rate limit "${text}" must allow at least 1 per 1s`, { cause: error });
+  }
 }
 
 /** The configured limits, each from its variable or the default. */
@@ -56,26 +61,19 @@ export function parseLimits(vars: Partial<Record<RuleName, string | undefined>>)
 export type Subject = { kind: 'user'; id: string } | { kind: 'ip'; address: string };
 
 /** What a request is limited as. Reads are not limited here (caches absorb them); every write is. */
-export type Action = 'signup' | 'post' | 'write' | 'none';
-
-export function actionOf(method: string, path: string): Action {
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return 'none';
-  if (method === 'POST' && /^\/v1\/users\/?$/.test(path)) return 'signup';
-  if (method === 'POST' && /^\/v1\/posts\/?$/.test(path)) return 'post';
-  return 'write';
-}
+export type Action = 'signup' | 'session' | 'post' | 'write';
 
 /** The rules an action counts against: posts by celebrities count against both post limits. */
 export function rulesFor(action: Action, rules: Record<RuleName, Rule>, celebrity: boolean): Rule[] {
   switch (action) {
     case 'signup':
       return [rules.signups];
+    case 'session':
+      return [rules.sessions];
     case 'post':
       return celebrity ? [rules.posts, rules.celebrityPosts] : [rules.posts];
     case 'write':
       return [rules.writes];
-    case 'none':
-      return [];
   }
 }
 

@@ -9,8 +9,21 @@ declare const crypto: {
       extractable: boolean,
       keyUsages: ['sign'],
     ): Promise<CryptoKey>;
+    importKey(
+      format: 'raw',
+      keyData: Uint8Array,
+      algorithm: 'PBKDF2',
+      extractable: false,
+      keyUsages: ['deriveBits'],
+    ): Promise<CryptoKey>;
     sign(algorithm: 'HMAC', key: CryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
+    deriveBits(
+      algorithm: { name: 'PBKDF2'; hash: 'SHA-256'; salt: Uint8Array; iterations: number },
+      baseKey: CryptoKey,
+      length: number,
+    ): Promise<ArrayBuffer>;
   };
+  getRandomValues<T extends Uint8Array>(array: T): T;
 };
 interface CryptoKey {
   readonly type: string;

@@ -1,5 +1,6 @@
 import { encodeVector } from '../src/vectors.ts';
-import type { Deps } from './api/context.ts';
+import { isLive } from '../src/model.ts';
+import type { Deps } from './composition.ts';
 import { embedTexts } from './embedding/index.ts';
 import { forgetTrending, recordTrending } from './trending.ts';
 
@@ -8,11 +9,11 @@ import { forgetTrending, recordTrending } from './trending.ts';
  * text gets a vector. The post is read now, so a late or repeated message works on the current version. With
  * no model available, nothing is stored: ranking goes on with the other signals (and /v1/health says why).
  */
-export async function enrichPost(deps: Deps, env: Env, postId: string): Promise<void> {
+export async function enrichPost(deps: Deps, postId: string): Promise<void> {
   const post = await deps.repos.posts.get(postId);
-  if (!post || post.deletedAt !== null) return forgetTrending(env, postId);
-  await recordTrending(env, post);
-  const embedded = await embedTexts(env, [post.text]);
+  if (!isLive(post)) return forgetTrending(deps, postId);
+  await recordTrending(deps, post);
+  const embedded = await embedTexts(deps, [post.text]);
   const vector = embedded?.vectors[0];
   if (!embedded || !vector) return;
   await deps.repos.embeddings.put({

@@ -4,15 +4,13 @@ import {
   classify,
   followModeOf,
   isActive,
-  parseFanoutConfig,
   planFanout,
   sendBatches,
 } from '../src/fanout.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import type { FanoutPage, QueueMessage } from '../src/messages.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
-import type { Deps } from './api/context.ts';
-import { authorFeedOf, timelineOf } from './stubs.ts';
+import type { Deps } from './composition.ts';
 
 /** Timeline RPCs in flight at once per page; the pages of one batch run side by side (see wrangler.toml). */
 const DELIVERY_CONCURRENCY = 32;
@@ -24,27 +22,30 @@ const DELIVERY_CONCURRENCY = 32;
  * right here); medium authors' is planned and delivered on the low-priority queue; celebrities get none: their
  * followers pull.
  */
-export async function onPostCreated(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
+export async function onPostCreated(deps: Deps, entry: TimelineEntry): Promise<void> {
   await deps.repos.posts.index(entry.authorId, entry.postId, entry.createdAt);
-  await Promise.all([authorFeedOf(env, entry.authorId).add(entry), timelineOf(env, entry.authorId).insert([entry])]);
+  await Promise.all([
+    deps.objects.authorFeed(entry.authorId).add(entry),
+    deps.objects.timeline(entry.authorId).insert([entry]),
+  ]);
   const author = await deps.repos.users.get(entry.authorId);
-  const authorClass = classify(author?.followersCount ?? 0, parseFanoutConfig(env));
+  const authorClass = classify(author?.followersCount ?? 0, deps.config.fanout);
   if (authorClass === 'small') {
-    await fanoutPage(deps, env, { type: 'fanout.page', op: 'insert', audience: 'all', entry, after: null });
+    await fanoutPage(deps, { type: 'fanout.page', op: 'insert', audience: 'all', entry, after: null });
   } else if (authorClass === 'medium') {
-    await env.FANOUT_LOW_QUEUE.send({ type: 'fanout.page', op: 'insert', audience: 'active', entry, after: null });
+    await deps.queues.low.send({ type: 'fanout.page', op: 'insert', audience: 'active', entry, after: null });
   }
 }
 
 /** Small authors' deleted posts leave their followers' timelines; larger ones are filtered at read. */
-export async function onPostDeleted(deps: Deps, env: Env, entry: TimelineEntry): Promise<void> {
+export async function onPostDeleted(deps: Deps, entry: TimelineEntry): Promise<void> {
   await Promise.all([
-    authorFeedOf(env, entry.authorId).remove(entry.postId),
-    timelineOf(env, entry.authorId).removePost(entry.postId),
+    deps.objects.authorFeed(entry.authorId).remove(entry.postId),
+    deps.objects.timeline(entry.authorId).removePost(entry.postId),
   ]);
   const author = await deps.repos.users.get(entry.authorId);
-  if (classify(author?.followersCount ?? 0, parseFanoutConfig(env)) === 'small') {
-    await fanoutPage(deps, env, { type: 'fanout.page', op: 'remove', audience: 'all', entry, after: null });
+  if (classify(author?.followersCount ?? 0, deps.config.fanout) === 'small') {
+    await fanoutPage(deps, { type: 'fanout.page', op: 'remove', audience: 'all', entry, after: null });
   }
 }
 
@@ -55,24 +56,24 @@ export async function onPostDeleted(deps: Deps, env: Env, entry: TimelineEntry):
  * another, together with one continuation that plans the next step. Everything is queued before anything is
  * delivered and every delivery is idempotent, so a retry of any step repeats work but loses and doubles nothing.
  */
-export async function fanoutPage(deps: Deps, env: Env, page: FanoutPage): Promise<void> {
-  if (page.followers) return deliver(deps, env, page, page.followers);
-  const config = parseFanoutConfig(env);
+export async function fanoutPage(deps: Deps, page: FanoutPage): Promise<void> {
+  if (page.followers) return deliver(deps, page, page.followers);
+  const config = deps.config.fanout;
   const { ids, next } = await deps.repos.graph.followerIds(
     page.entry.authorId,
     config.pageSize * PLAN_PAGES,
     page.after ?? undefined,
   );
   const plan = planFanout(ids, next, config.pageSize);
-  if (plan.kind === 'inline') return deliver(deps, env, page, plan.followers);
+  if (plan.kind === 'inline') return deliver(deps, page, plan.followers);
   const messages: FanoutPage[] = plan.pages.map((followers) => ({ ...page, after: null, followers }));
   if (plan.continueAfter !== null) messages.push({ ...page, after: plan.continueAfter });
-  const queue = page.audience === 'all' ? env.FANOUT_QUEUE : env.FANOUT_LOW_QUEUE;
+  const queue = page.audience === 'all' ? deps.queues.fanout : deps.queues.low;
   for (const batch of sendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body })));
 }
 
 /** Medium authors reach only followers active in the last 24 h: one users read per page, not per follower. */
-async function deliver(deps: Deps, env: Env, page: FanoutPage, followers: string[]): Promise<void> {
+async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promise<void> {
   let audience = followers;
   if (page.audience === 'active') {
     const users = await deps.repos.users.getMany(followers);
@@ -80,24 +81,27 @@ async function deliver(deps: Deps, env: Env, page: FanoutPage, followers: string
     audience = followers.filter((id) => isActive(users.get(id)?.lastActiveAt ?? null, now));
   }
   await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) =>
-    page.op === 'insert' ? timelineOf(env, id).insert([page.entry]) : timelineOf(env, id).removePost(page.entry.postId),
+    page.op === 'insert'
+      ? deps.objects.timeline(id).insert([page.entry])
+      : deps.objects.timeline(id).removePost(page.entry.postId),
   );
 }
 
 /** Every follower's timeline switches the author to the mode their current follower count calls for. */
 export async function reclassify(
   deps: Deps,
-  env: Env,
   message: Extract<QueueMessage, { type: 'author.reclassified' }>,
 ): Promise<void> {
-  const config = parseFanoutConfig(env);
+  const config = deps.config.fanout;
   const [author, { ids, next }] = await Promise.all([
     deps.repos.users.get(message.authorId),
     deps.repos.graph.followerIds(message.authorId, config.pageSize, message.after ?? undefined),
   ]);
-  if (next) await env.FANOUT_LOW_QUEUE.send({ ...message, after: next });
+  if (next) await deps.queues.low.send({ ...message, after: next });
   const mode = followModeOf(author?.followersCount ?? 0, config);
   const backfill =
-    mode === 'push' ? await authorFeedOf(env, message.authorId).recent(message.authorId, BACKFILL_POSTS) : [];
-  await forEachLimit(ids, DELIVERY_CONCURRENCY, (id) => timelineOf(env, id).setMode(message.authorId, mode, backfill));
+    mode === 'push' ? await deps.objects.authorFeed(message.authorId).recent(message.authorId, BACKFILL_POSTS) : [];
+  await forEachLimit(ids, DELIVERY_CONCURRENCY, (id) =>
+    deps.objects.timeline(id).setMode(message.authorId, mode, backfill),
+  );
 }

@@ -1,13 +1,12 @@
 import type { RankingInputs, TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
-import type { GeoPoint, PostRecord } from '../src/model.ts';
-import { RankingConfigError, parseWeights, rank, type Scored, type Weights } from '../src/ranking.ts';
+import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
+import { rank, type Scored, type Weights } from '../src/ranking.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
-import type { Deps } from './api/context.ts';
 import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
-import { authorFeedOf, timelineOf } from './stubs.ts';
+import type { Deps } from './composition.ts';
 import { trendingTags } from './trending.ts';
 
 /** Stage timings for the Server-Timing header, in milliseconds. */
@@ -24,19 +23,13 @@ export interface Skeleton {
  * Stage 1, candidates: the reader's pushed entries, the recent posts of followed authors who are pulled
  * (celebrities), and the reader's own recent posts, merged below the cursor, at most MAX_CANDIDATES.
  */
-export async function skeleton(
-  env: Env,
-  userId: string,
-  clock: () => number,
-  beforeId?: string,
-  withRanking = false,
-): Promise<Skeleton> {
-  const timeline = await timelineOf(env, userId).read(userId, clock(), MAX_CANDIDATES, beforeId, withRanking);
+export async function skeleton(deps: Deps, userId: string, beforeId?: string, withRanking = false): Promise<Skeleton> {
+  const timeline = await deps.objects.timeline(userId).read(userId, deps.now(), MAX_CANDIDATES, beforeId, withRanking);
   // Pulled authors' lists go through the caches (hot authors' also through the edge); the reader's own list
   // does not, for read-your-writes.
   const pulled = await Promise.all([
-    authorFeedOf(env, userId).recent(userId),
-    ...timeline.pullAuthors.map((authorId) => cachedAuthorRecent(env, authorId, clock)),
+    deps.objects.authorFeed(userId).recent(userId),
+    ...timeline.pullAuthors.map((authorId) => cachedAuthorRecent(deps, authorId)),
   ]);
   return {
     state: timeline.state,
@@ -68,15 +61,9 @@ export interface LatestPage {
 }
 
 /** The reverse-chronological home feed: keyset-paged by post id, which orders by creation time. */
-export async function latestFeed(
-  deps: Deps,
-  env: Env,
-  userId: string,
-  limit: number,
-  beforeId?: string,
-): Promise<LatestPage> {
+export async function latestFeed(deps: Deps, userId: string, limit: number, beforeId?: string): Promise<LatestPage> {
   const t0 = performance.now();
-  const { state, candidates } = await skeleton(env, userId, deps.now, beforeId);
+  const { state, candidates } = await skeleton(deps, userId, beforeId);
   const t1 = performance.now();
   const posts = await hydrate(deps, candidates, limit + 1);
   const t2 = performance.now();
@@ -103,29 +90,6 @@ export interface RankedPage {
   timings: Timings;
 }
 
-const weightsByConfig = new Map<string, Weights>();
-
-/** RANKING_WEIGHTS, parsed once per isolate and value; a bad value fails loudly (RankingConfigError). */
-export function rankingWeights(env: Env): Weights {
-  const raw = env.RANKING_WEIGHTS ?? '';
-  let weights = weightsByConfig.get(raw);
-  if (!weights) {
-    weights = parseWeights(raw);
-    weightsByConfig.set(raw, weights);
-  }
-  return weights;
-}
-
-/**
- * IMPRESSION_SAMPLE_RATE: the share of ranked pages whose items are logged, with their signals, for the offline
- * refit of the weights (`npm run refit`). Each logged page costs one D1 write batch.
- */
-export function impressionSampleRate(env: Env): number {
-  const rate = Number(env.IMPRESSION_SAMPLE_RATE ?? '0');
-  if (!(rate >= 0 && rate <= 1)) throw new RankingConfigError('IMPRESSION_SAMPLE_RATE must be a number from 0 to 1');
-  return rate;
-}
-
 /**
  * The ranked home feed's first page. Stage 1 gathers the candidates (as `latest` does, up to MAX_CANDIDATES);
  * stage 2 hydrates all of them with what the scoring function needs (posts, the authors' follower counts,
@@ -135,17 +99,16 @@ export function impressionSampleRate(env: Env): number {
  */
 export async function rankedFeed(
   deps: Deps,
-  env: Env,
   userId: string,
   limit: number,
   location: GeoPoint | null,
 ): Promise<RankedPage> {
   const now = deps.now();
-  const weights = rankingWeights(env);
+  const { weights } = deps.config.ranking;
   const t0 = performance.now();
   const [{ state, candidates, ranking }, trending] = await Promise.all([
-    skeleton(env, userId, deps.now, undefined, true),
-    trendingTags(env, now),
+    skeleton(deps, userId, undefined, true),
+    trendingTags(deps, now),
   ]);
   const inputs = ranking ?? { affinity: {}, interest: null };
   const t1 = performance.now();
@@ -176,7 +139,7 @@ export async function rankedFeed(
     },
   );
   const t3 = performance.now();
-  const snapshot = scored.length > limit ? await timelineOf(env, userId).saveSnapshot(scored, now) : null;
+  const snapshot = scored.length > limit ? await deps.objects.timeline(userId).saveSnapshot(scored, now) : null;
   const t4 = performance.now();
   const byId = new Map(posts.map((p) => [p.id, p]));
   return {
@@ -191,26 +154,25 @@ export async function rankedFeed(
 /** A later page of a ranked sequence: the snapshot's order, with posts re-read (edits show, deletes drop out). */
 export async function rankedFeedPage(
   deps: Deps,
-  env: Env,
   userId: string,
   limit: number,
   cursor: { snapshot: string; offset: number },
 ): Promise<RankedPage> {
   const t0 = performance.now();
-  const page = await timelineOf(env, userId).snapshotPage(cursor.snapshot, cursor.offset, limit, deps.now());
+  const page = await deps.objects.timeline(userId).snapshotPage(cursor.snapshot, cursor.offset, limit, deps.now());
   if (!page) throw new CursorExpiredError();
   const t1 = performance.now();
   const posts = await cachedPostsOf(deps, page.items);
   const items = page.items.flatMap((s) => {
     const post = posts.get(s.postId);
-    return post && post.deletedAt === null ? [{ ...s, post }] : [];
+    return isLive(post) ? [{ ...s, post }] : [];
   });
   const t2 = performance.now();
   const end = cursor.offset + limit;
   return {
     state: 'ready',
     items,
-    weights: rankingWeights(env),
+    weights: deps.config.ranking.weights,
     next: end < page.total ? { snapshot: cursor.snapshot, offset: end } : null,
     timings: { snapshot: t1 - t0, hydrate: t2 - t1 },
   };

@@ -1,8 +1,7 @@
 import type { FolloweeChange } from '../db/repositories/graph.ts';
 import { UnavailableError } from '../src/errors.ts';
-import { BACKFILL_POSTS, crossedPullThreshold, followModeOf, parseFanoutConfig } from '../src/fanout.ts';
-import type { Deps } from './api/context.ts';
-import { authorFeedOf, timelineOf } from './stubs.ts';
+import { BACKFILL_POSTS, crossedPullThreshold, followModeOf } from '../src/fanout.ts';
+import type { Deps } from './composition.ts';
 
 /**
  * A follow or unfollow, in order: the follower's edge (the source of truth, and the answer), then the
@@ -12,7 +11,6 @@ import { authorFeedOf, timelineOf } from './stubs.ts';
  */
 export async function setFollowing(
   deps: Deps,
-  env: Env,
   followerId: string,
   followeeId: string,
   following: boolean,
@@ -22,11 +20,11 @@ export async function setFollowing(
     ? deps.repos.graph.writeFollowerSide(followerId, followeeId, at)
     : deps.repos.graph.deleteFollowerSide(followerId, followeeId));
   try {
-    await applyFollow(deps, env, followerId, followeeId, following, at);
+    await applyFollow(deps, followerId, followeeId, following, at);
   } catch (error) {
     console.warn('follow: completing inline failed, queueing repair', error);
     try {
-      await env.FANOUT_QUEUE.send({ type: 'follow.repair', followerId, followeeId, at });
+      await deps.queues.fanout.send({ type: 'follow.repair', followerId, followeeId, at });
     } catch {
       throw new UnavailableError('the follow could not be completed, retry the request');
     }
@@ -34,32 +32,32 @@ export async function setFollowing(
 }
 
 /** Replays a follow from the follower's edge, so a stale repair cannot undo a later change. */
-export async function repairFollow(deps: Deps, env: Env, followerId: string, followeeId: string, at: number) {
+export async function repairFollow(deps: Deps, followerId: string, followeeId: string, at: number) {
   const following = await deps.repos.graph.isFollowing(followerId, followeeId);
-  await applyFollow(deps, env, followerId, followeeId, following, at);
+  await applyFollow(deps, followerId, followeeId, following, at);
 }
 
 async function applyFollow(
   deps: Deps,
-  env: Env,
   followerId: string,
   followeeId: string,
   following: boolean,
   at: number,
 ): Promise<void> {
-  const config = parseFanoutConfig(env);
+  const config = deps.config.fanout;
   const change: FolloweeChange = following
     ? await deps.repos.graph.writeFolloweeSide(followerId, followeeId, at)
     : await deps.repos.graph.deleteFolloweeSide(followerId, followeeId);
-  const timeline = timelineOf(env, followerId);
+  const timeline = deps.objects.timeline(followerId);
   if (following) {
     const mode = followModeOf(change.followers, config);
-    const backfill = mode === 'push' ? await authorFeedOf(env, followeeId).recent(followeeId, BACKFILL_POSTS) : [];
+    const backfill =
+      mode === 'push' ? await deps.objects.authorFeed(followeeId).recent(followeeId, BACKFILL_POSTS) : [];
     await timeline.follow(followeeId, mode, backfill, at);
   } else {
     await timeline.unfollow(followeeId, at);
   }
   if (change.changed && crossedPullThreshold(change.followers, following ? 1 : -1, config)) {
-    await env.FANOUT_LOW_QUEUE.send({ type: 'author.reclassified', authorId: followeeId, after: null });
+    await deps.queues.low.send({ type: 'author.reclassified', authorId: followeeId, after: null });
   }
 }

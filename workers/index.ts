@@ -1,5 +1,5 @@
 import { createApp } from './api/app.ts';
-import { depsFor } from './api/context.ts';
+import { depsFor } from './composition.ts';
 import { dropIdleTimelines } from './cron.ts';
 import { IMPRESSION_RETENTION_MS } from '../src/refit.ts';
 import { recomputeInterests } from './interest.ts';
@@ -15,13 +15,13 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
-    await consumeBatch(depsFor(env), env, batch);
+    await consumeBatch(depsFor(env), batch);
   },
   async scheduled(controller, env) {
     const deps = depsFor(env);
-    const dropped = await dropIdleTimelines(deps, env, controller.scheduledTime);
+    const dropped = await dropIdleTimelines(deps, controller.scheduledTime);
     console.log(`cron: dropped ${dropped} idle timelines`);
-    const recomputed = await recomputeInterests(deps, env, controller.scheduledTime);
+    const recomputed = await recomputeInterests(deps, controller.scheduledTime);
     console.log(`cron: recomputed ${recomputed} users' affinities and interest vectors`);
     await deps.repos.impressions.pruneBefore(controller.scheduledTime - IMPRESSION_RETENTION_MS);
   },

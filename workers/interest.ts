@@ -1,13 +1,11 @@
 import type { Interaction } from '../db/repositories/engagement.ts';
-import type { Repositories } from '../db/repositories/index.ts';
 import type { EngagementNote } from '../durable-objects/user-timeline.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import { ENGAGEMENT_WINDOW_MS, engagementWeight, foldEngagements, type Engagement } from '../src/interest.ts';
 import type { EngagementMessage } from '../src/messages.ts';
 import { decodeVector } from '../src/vectors.ts';
-import type { Deps } from './api/context.ts';
-import { embeddingModelId } from './embedding/index.ts';
-import { timelineOf } from './stubs.ts';
+import type { Deps } from './composition.ts';
+import { modelIdOf } from './embedding/config.ts';
 
 /** Queue sendBatch takes at most 100 messages. */
 const SEND_BATCH = 100;
@@ -26,7 +24,11 @@ const keyOf = (row: Pick<Interaction, 'kind' | 'refId'>) => `${row.kind}:${row.r
  * the low-priority queue, so affinity and the interest vector follow within seconds. A failure to queue
  * loses nothing the log does not have: the daily recomputation rebuilds both from it.
  */
-export async function noteEngagements(env: Env, rows: readonly Logged[], op: 'add' | 'remove' = 'add'): Promise<void> {
+export async function noteEngagements(
+  deps: Pick<Deps, 'queues'>,
+  rows: readonly Logged[],
+  op: 'add' | 'remove' = 'add',
+): Promise<void> {
   const messages = rows
     .map((row): EngagementMessage => ({
       type: 'engagement',
@@ -41,7 +43,7 @@ export async function noteEngagements(env: Env, rows: readonly Logged[], op: 'ad
     .filter((message) => message.weight > 0 || op === 'remove');
   try {
     for (let i = 0; i < messages.length; i += SEND_BATCH) {
-      await env.FANOUT_LOW_QUEUE.sendBatch(messages.slice(i, i + SEND_BATCH).map((body) => ({ body })));
+      await deps.queues.low.sendBatch(messages.slice(i, i + SEND_BATCH).map((body) => ({ body })));
     }
   } catch (error) {
     console.warn('engagement: could not queue timeline update; the daily recomputation will include it', error);
@@ -49,16 +51,16 @@ export async function noteEngagements(env: Env, rows: readonly Logged[], op: 'ad
 }
 
 /** The interaction log first (the source of truth), then the readers' timelines. */
-export async function recordEngagements(repos: Repositories, env: Env, rows: readonly Interaction[]): Promise<void> {
-  await repos.engagement.record(rows);
-  await noteEngagements(env, rows);
+export async function recordEngagements(deps: Deps, rows: readonly Interaction[]): Promise<void> {
+  await deps.repos.engagement.record(rows);
+  await noteEngagements(deps, rows);
 }
 
 /** Consumer: applies one engagement to the reader's timeline (idempotent by key). */
-export async function applyEngagement(deps: Deps, env: Env, message: EngagementMessage): Promise<void> {
-  const timeline = timelineOf(env, message.userId);
+export async function applyEngagement(deps: Deps, message: EngagementMessage): Promise<void> {
+  const timeline = deps.objects.timeline(message.userId);
   if (message.op === 'remove') return timeline.forgetEngagement(message.key);
-  const model = embeddingModelId(env);
+  const model = modelIdOf(deps.config.embedding);
   const stored = (await deps.repos.embeddings.getMany([message.postId], model)).get(message.postId);
   const note: EngagementNote = { key: message.key, authorId: message.authorId, at: message.at, weight: message.weight };
   if (stored) note.vector = { model, values: decodeVector(stored) };
@@ -70,42 +72,36 @@ export async function applyEngagement(deps: Deps, env: Env, message: EngagementM
  * rebuilt, which repairs what incremental updates missed (lost messages, posts embedded after they were
  * liked, likes taken back) and lets old engagements decay away.
  */
-export async function recomputeInterests(deps: Deps, env: Env, now: number): Promise<number> {
-  const model = embeddingModelId(env);
+export async function recomputeInterests(deps: Deps, now: number): Promise<number> {
+  const model = modelIdOf(deps.config.embedding);
   const since = now - ENGAGEMENT_WINDOW_MS;
   let done = 0;
-  for (let shard = 0; shard < Number(env.SHARD_COUNT) && done < MAX_USERS_PER_RUN; shard++) {
-    let after: string | undefined;
-    for (;;) {
-      // Users who read in the last day: the others' vectors wait until they are back.
-      const ids = await deps.repos.users.activeSince(shard, now - 86_400_000, USERS_PER_QUERY, after);
-      await forEachLimit(ids, 8, async (userId) => {
-        const rows = await deps.repos.engagement.engagementsSince(userId, since, MAX_ENGAGEMENTS);
-        const vectors = await deps.repos.embeddings.getMany(
-          rows.map((r) => r.postId),
-          model,
-        );
-        const engagements = rows.flatMap((row): Engagement[] => {
-          const vector = vectors.get(row.postId);
-          if (!vector) return [];
-          return [
-            {
-              model,
-              vector: decodeVector(vector),
-              weight: engagementWeight(row.kind, row.durationMs),
-              at: row.createdAt,
-            },
-          ];
-        });
-        await timelineOf(env, userId).replaceEngagements(
-          rows.map((row) => ({ key: keyOf(row), authorId: row.authorId, at: row.createdAt })),
-          foldEngagements(engagements),
-        );
+  // Users who read in the last day: the others' vectors wait until they are back.
+  for await (const ids of deps.repos.users.activeSince(now - 86_400_000, USERS_PER_QUERY, MAX_USERS_PER_RUN)) {
+    await forEachLimit(ids, 8, async (userId) => {
+      const rows = await deps.repos.engagement.engagementsSince(userId, since, MAX_ENGAGEMENTS);
+      const vectors = await deps.repos.embeddings.getMany(
+        rows.map((r) => r.postId),
+        model,
+      );
+      const engagements = rows.flatMap((row): Engagement[] => {
+        const vector = vectors.get(row.postId);
+        if (!vector) return [];
+        return [
+          {
+            model,
+            vector: decodeVector(vector),
+            weight: engagementWeight(row.kind, row.durationMs),
+            at: row.createdAt,
+          },
+        ];
       });
-      done += ids.length;
-      if (ids.length < USERS_PER_QUERY || done >= MAX_USERS_PER_RUN) break;
-      after = ids[ids.length - 1];
-    }
+      await deps.objects.timeline(userId).replaceEngagements(
+        rows.map((row) => ({ key: keyOf(row), authorId: row.authorId, at: row.createdAt })),
+        foldEngagements(engagements),
+      );
+    });
+    done += ids.length;
   }
   return done;
 }

@@ -1,11 +1,10 @@
-import type { Repositories } from '../db/repositories/index.ts';
 import { UnavailableError } from '../src/errors.ts';
 import type { QueueMessage } from '../src/messages.ts';
 import { retry } from '../src/retry.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
-import { authorFeedOf, timelineOf } from './stubs.ts';
+import type { Deps } from './composition.ts';
 
-async function enqueue(queue: Queue, message: QueueMessage): Promise<void> {
+async function enqueue(queue: Queue<QueueMessage>, message: QueueMessage): Promise<void> {
   await retry(() => queue.send(message), { attempts: 3, isRetryable: () => true });
 }
 
@@ -14,18 +13,22 @@ async function enqueue(queue: Queue, message: QueueMessage): Promise<void> {
  * the fan-out message. The post is accepted only once that message is queued; if it cannot be, the post
  * is withdrawn (tombstoned) and the client told to retry, so no accepted post is silently never delivered.
  */
-export async function publishPost(env: Env, repos: Repositories, entry: TimelineEntry): Promise<void> {
+export async function publishPost(deps: Deps, entry: TimelineEntry): Promise<void> {
+  const { objects, queues, repos } = deps;
   try {
-    await Promise.all([authorFeedOf(env, entry.authorId).add(entry), timelineOf(env, entry.authorId).insert([entry])]);
+    await Promise.all([
+      objects.authorFeed(entry.authorId).add(entry),
+      objects.timeline(entry.authorId).insert([entry]),
+    ]);
   } catch (error) {
     // The consumer repeats both steps; the author sees the post once it has run.
     console.warn('post: author-side delivery failed, left to the consumer', error);
   }
   try {
-    await enqueue(env.FANOUT_QUEUE, { type: 'post.created', entry });
+    await enqueue(queues.fanout, { type: 'post.created', entry });
   } catch (error) {
     console.error('post: could not queue fan-out, withdrawing the post', error);
-    await repos.posts.tombstone(entry.postId, Date.now());
+    await repos.posts.tombstone(entry.postId, deps.now());
     await repos.posts.unindex(entry.authorId, entry.postId);
     throw new UnavailableError('the post could not be published, retry the request');
   }
@@ -35,18 +38,18 @@ export async function publishPost(env: Env, repos: Repositories, entry: Timeline
  * Removal from timelines is asynchronous, and only a cleanup: every read drops tombstones at hydration,
  * so the delete is already effective when the tombstone is written, and a failed enqueue loses nothing.
  */
-export async function retractPost(env: Env, entry: TimelineEntry): Promise<void> {
+export async function retractPost(deps: Deps, entry: TimelineEntry): Promise<void> {
   try {
-    await enqueue(env.FANOUT_QUEUE, { type: 'post.deleted', entry });
+    await enqueue(deps.queues.fanout, { type: 'post.deleted', entry });
   } catch (error) {
     console.warn('delete: could not queue timeline cleanup; reads filter the tombstone', error);
   }
 }
 
 /** After an edit: the new text needs a new vector and its tags a recount. A failure costs only freshness. */
-export async function reenrichPost(env: Env, postId: string): Promise<void> {
+export async function reenrichPost(deps: Deps, postId: string): Promise<void> {
   try {
-    await enqueue(env.FANOUT_LOW_QUEUE, { type: 'post.enrich', postId });
+    await enqueue(deps.queues.low, { type: 'post.enrich', postId });
   } catch (error) {
     console.warn('edit: could not queue re-embedding; the post keeps its previous vector', error);
   }

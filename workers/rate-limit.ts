@@ -1,40 +1,7 @@
 import { Ratelimit } from '@upstash/ratelimit';
-import {
-  actionOf,
-  combine,
-  parseLimits,
-  rulesFor,
-  type Decision,
-  type Rule,
-  type RuleName,
-  type Subject,
-} from '../src/rate-limit.ts';
-import { redisFor } from './redis.ts';
-
-interface RateLimitVars {
-  RATE_LIMIT_POSTS?: string;
-  RATE_LIMIT_POSTS_CELEBRITY?: string;
-  RATE_LIMIT_WRITES?: string;
-  RATE_LIMIT_SIGNUPS_PER_IP?: string;
-}
-
-const rulesByEnv = new WeakMap<object, Record<RuleName, Rule>>();
-
-/** The configured rules, parsed once per environment; a malformed value fails loudly (RateLimitConfigError). */
-export function rateLimitRules(env: Env): Record<RuleName, Rule> {
-  let rules = rulesByEnv.get(env);
-  if (!rules) {
-    const vars = env as RateLimitVars;
-    rules = parseLimits({
-      posts: vars.RATE_LIMIT_POSTS,
-      celebrityPosts: vars.RATE_LIMIT_POSTS_CELEBRITY,
-      writes: vars.RATE_LIMIT_WRITES,
-      signups: vars.RATE_LIMIT_SIGNUPS_PER_IP,
-    });
-    rulesByEnv.set(env, rules);
-  }
-  return rules;
-}
+import type { Redis } from '@upstash/redis/cloudflare';
+import { combine, rulesFor, type Action, type Decision, type Rule, type Subject } from '../src/rate-limit.ts';
+import type { Deps } from './composition.ts';
 
 function subjectKey(subject: Subject): string {
   return subject.kind === 'user' ? `user:${subject.id}` : `ip:${subject.address}`;
@@ -43,27 +10,36 @@ function subjectKey(subject: Subject): string {
 /** Per Redis client (one per environment), one limiter per rule and limit, so a config change takes. */
 const upstashLimiters = new WeakMap<object, Map<string, Ratelimit>>();
 
-/** With Redis: @upstash/ratelimit's sliding window. */
-async function hitUpstash(env: Env, rules: Rule[], key: string, waitUntil: (p: Promise<unknown>) => void) {
-  const redis = redisFor(env)!;
+function limiterFor(redis: Redis, rule: Rule): Ratelimit {
   let limiters = upstashLimiters.get(redis);
   if (!limiters) {
     limiters = new Map();
     upstashLimiters.set(redis, limiters);
   }
+  const id = `${rule.name}:${rule.limit}/${rule.windowMs}`;
+  let limiter = limiters.get(id);
+  if (!limiter) {
+    limiter = new Ratelimit({
+      redis,
+      limiter: Ratelimit.slidingWindow(rule.limit, `${rule.windowMs} ms`),
+      prefix: `edge-feed:rl:${id}`,
+      analytics: false,
+    });
+    limiters.set(id, limiter);
+  }
+  return limiter;
+}
+
+/**
+ * With Redis: @upstash/ratelimit's sliding window, one rule after another. A refused rule counts nothing (its
+ * script checks before it increments); the rules already counted for the request are refunded (a negative
+ * rate), so a request is counted only if every rule allows it, as the Durable Object limiter does atomically.
+ */
+async function hitUpstash(redis: Redis, rules: Rule[], key: string, waitUntil: (p: Promise<unknown>) => void) {
   const decisions: Decision[] = [];
+  const counted: Ratelimit[] = [];
   for (const rule of rules) {
-    const id = `${rule.name}:${rule.limit}/${rule.windowMs}`;
-    let limiter = limiters.get(id);
-    if (!limiter) {
-      limiter = new Ratelimit({
-        redis,
-        limiter: Ratelimit.slidingWindow(rule.limit, `${rule.windowMs} ms`),
-        prefix: `edge-feed:rl:${id}`,
-        analytics: false,
-      });
-      limiters.set(id, limiter);
-    }
+    const limiter = limiterFor(redis, rule);
     const result = await limiter.limit(key);
     waitUntil(result.pending);
     const untilReset = Math.max(0, result.reset - Date.now());
@@ -74,35 +50,42 @@ async function hitUpstash(env: Env, rules: Rule[], key: string, waitUntil: (p: P
       retryAfterMs: result.success ? 0 : Math.max(1, untilReset),
       resetMs: untilReset,
     });
-    // Later rules are not consumed for a request already refused.
-    if (!result.success) break;
+    if (!result.success) {
+      await Promise.all(counted.map((earlier) => earlier.limit(key, { rate: -1 })));
+      break;
+    }
+    counted.push(limiter);
   }
   return combine(decisions);
 }
 
 export interface RateLimitRequest {
-  method: string;
-  path: string;
+  action: Action;
   subject: Subject;
-  /** Only asked for posts: whether the author is above FANOUT_PULL_MIN. */
-  isCelebrity: () => Promise<boolean>;
-  now: number;
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-/** The decision for a request, or null when no rule applies (reads). */
-export async function checkRateLimit(env: Env, request: RateLimitRequest): Promise<Decision | null> {
-  const action = actionOf(request.method, request.path);
-  if (action === 'none') return null;
-  const rules = rulesFor(action, rateLimitRules(env), action === 'post' && (await request.isCelebrity()));
+type RateLimitDeps = Pick<Deps, 'config' | 'redis' | 'objects' | 'repos' | 'now'>;
+
+/** Whether the author is above FANOUT_PULL_MIN: celebrities' posts also count against the stricter limit. */
+async function isCelebrity(deps: RateLimitDeps, subject: Subject): Promise<boolean> {
+  if (subject.kind !== 'user') return false;
+  const user = await deps.repos.users.get(subject.id);
+  return (user?.followersCount ?? 0) >= deps.config.fanout.pullMin;
+}
+
+/** The decision for a request. */
+export async function checkRateLimit(deps: RateLimitDeps, request: RateLimitRequest): Promise<Decision | null> {
+  const celebrity = request.action === 'post' && (await isCelebrity(deps, request.subject));
+  const rules = rulesFor(request.action, deps.config.rateLimits, celebrity);
   const key = subjectKey(request.subject);
-  if (redisFor(env)) {
+  if (deps.redis) {
     try {
-      return await hitUpstash(env, rules, key, request.waitUntil);
+      return await hitUpstash(deps.redis, rules, key, request.waitUntil);
     } catch (error) {
       // Redis down must not stop writes: the Durable Object limiter takes over, with its own counts.
       console.warn('rate limit: Redis unavailable, using the Durable Object limiter', error);
     }
   }
-  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key)).hit(rules, request.now);
+  return deps.objects.rateLimiter(key).hit(rules, deps.now());
 }

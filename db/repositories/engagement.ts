@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { PostRecord } from '../../src/model.ts';
+import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { comments, interactions, likes, posts, shares, type InteractionKind } from '../schema.ts';
 import type { ShardDb, Shards } from '../shards.ts';
@@ -46,7 +46,7 @@ export function createEngagementRepository(shards: Shards) {
     const db = shards.of(postId);
     const [, read] = await retry(() => db.batch([write(db), db.select().from(posts).where(eq(posts.id, postId))]));
     const post = read[0];
-    return post && post.deletedAt === null ? post : undefined;
+    return isLive(post) ? post : undefined;
   };
 
   return {
@@ -93,13 +93,6 @@ export function createEngagementRepository(shards: Shards) {
           )
           .onConflictDoNothing(),
       );
-    },
-
-    async hasLiked(postId: string, userId: string): Promise<boolean> {
-      const row = await retry(() =>
-        shards.of(postId).query.likes.findFirst({ where: and(eq(likes.postId, postId), eq(likes.userId, userId)) }),
-      );
-      return row !== undefined;
     },
 
     /** Upserts into the actor's interaction log (idempotent by its key). Rows may span several users. */

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Shards } from '../shards.ts';
 import { createEmbeddingRepository } from './embeddings.ts';
 import { createEngagementRepository } from './engagement.ts';
@@ -15,6 +16,18 @@ export function createRepositories(shards: Shards) {
     engagement: createEngagementRepository(shards),
     embeddings: createEmbeddingRepository(shards),
     impressions: createImpressionRepository(shards),
+    /** For the admin health report: one trivial query per shard, with the reason when it fails. */
+    probeShards: () =>
+      Promise.all(
+        shards.all.map(async (db): Promise<{ ok: boolean; error?: string }> => {
+          try {
+            await db.run(sql`SELECT 1`);
+            return { ok: true };
+          } catch (error) {
+            return { ok: false, error: error instanceof Error ? error.message : String(error) };
+          }
+        }),
+      ),
   };
 }
 

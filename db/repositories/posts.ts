@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
-import type { PostRecord } from '../../src/model.ts';
+import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { newestFirst, type TimelineEntry } from '../../src/timeline.ts';
 import { posts, userPosts } from '../schema.ts';
@@ -85,7 +85,7 @@ export function createPostRepository(shards: Shards) {
       );
       if (row) return { kind: 'edited', post: row };
       const current = await this.get(id);
-      if (!current || current.deletedAt !== null) return { kind: 'not_found' };
+      if (!isLive(current)) return { kind: 'not_found' };
       if (current.authorId !== authorId) return { kind: 'not_author' };
       return { kind: 'version_mismatch', current: current.version };
     },

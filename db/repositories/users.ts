@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { ConflictError, UnavailableError } from '../../src/errors.ts';
 import { retry } from '../../src/retry.ts';
 import { handles, users } from '../schema.ts';
@@ -11,6 +11,8 @@ export interface NewUser {
   handle: string;
   displayName: string;
   createdAt: number;
+  /** src/password.ts's encoding; absent for an account without a password. */
+  passwordHash?: string;
 }
 
 export function createUserRepository(shards: Shards) {
@@ -24,13 +26,19 @@ export function createUserRepository(shards: Shards) {
         shards
           .of(user.handle)
           .insert(handles)
-          .values({ handle: user.handle, userId: user.id, createdAt: user.createdAt })
+          .values({
+            handle: user.handle,
+            userId: user.id,
+            createdAt: user.createdAt,
+            passwordHash: user.passwordHash ?? null,
+          })
           .onConflictDoNothing()
           .returning({ userId: handles.userId }),
       );
       if (claimed.length === 0) throw new ConflictError(`handle "${user.handle}" is taken`);
       try {
-        await retry(() => shards.of(user.id).insert(users).values(user).onConflictDoNothing());
+        const { passwordHash: _secret, ...row } = user;
+        await retry(() => shards.of(user.id).insert(users).values(row).onConflictDoNothing());
       } catch (error) {
         await shards
           .of(user.handle)
@@ -39,7 +47,10 @@ export function createUserRepository(shards: Shards) {
         throw new UnavailableError(`could not create the user, try again (${String(error)})`);
       }
       return {
-        ...user,
+        id: user.id,
+        handle: user.handle,
+        displayName: user.displayName,
+        createdAt: user.createdAt,
         followersCount: 0,
         followingCount: 0,
         postsCount: 0,
@@ -71,46 +82,55 @@ export function createUserRepository(shards: Shards) {
       );
     },
 
-    /** Users on one shard idle since before `cutoff` whose timelines are still kept. */
-    async idleWithTimelines(shard: number, cutoff: number, limit: number): Promise<string[]> {
-      const rows = await retry(() =>
-        shards.all[shard]!.select({ id: users.id })
-          .from(users)
-          .where(
-            and(isNull(users.timelineDroppedAt), lt(sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`, cutoff)),
-          )
-          .limit(limit),
-      );
-      return rows.map((r) => r.id);
+    /**
+     * Users idle since before `cutoff` whose timelines are still kept, in batches of up to `batch` ids, shard
+     * after shard, `max` in all. Ids are read by keyset, so a caller that drops timelines as it goes is safe.
+     */
+    idleWithTimelines(cutoff: number, batch: number, max: number): AsyncGenerator<string[]> {
+      const lastActive = sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`;
+      return eachUserBatch(shards, batch, max, and(isNull(users.timelineDroppedAt), lt(lastActive, cutoff)));
     },
 
-    /** Users on one shard active since `since` (with kept timelines), by id after `afterId`. */
-    async activeSince(shard: number, since: number, limit: number, afterId?: string): Promise<string[]> {
-      const rows = await retry(() =>
-        shards.all[shard]!.select({ id: users.id })
-          .from(users)
-          .where(
-            and(
-              isNull(users.timelineDroppedAt),
-              gte(sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`, since),
-              afterId ? gt(users.id, afterId) : undefined,
-            ),
-          )
-          .orderBy(asc(users.id))
-          .limit(limit),
-      );
-      return rows.map((r) => r.id);
+    /** Users active since `since` whose timelines are kept, in batches, shard after shard, `max` in all. */
+    activeSince(since: number, batch: number, max: number): AsyncGenerator<string[]> {
+      const lastActive = sql`coalesce(${users.lastActiveAt}, ${users.createdAt})`;
+      return eachUserBatch(shards, batch, max, and(isNull(users.timelineDroppedAt), gte(lastActive, since)));
+    },
+
+    /** What a login checks: the handle's user and password hash (null: the account has no password). */
+    async credentials(handle: string): Promise<{ userId: string; passwordHash: string | null } | undefined> {
+      const row = await retry(() => shards.of(handle).query.handles.findFirst({ where: eq(handles.handle, handle) }));
+      return row && { userId: row.userId, passwordHash: row.passwordHash };
     },
 
     async markTimelineDropped(id: string, at: number): Promise<void> {
       await retry(() => shards.of(id).update(users).set({ timelineDroppedAt: at }).where(eq(users.id, id)));
     },
-
-    async idForHandle(handle: string): Promise<string | undefined> {
-      const row = await retry(() => shards.of(handle).query.handles.findFirst({ where: eq(handles.handle, handle) }));
-      return row?.userId;
-    },
   };
+}
+
+/** User ids matching `where`, by id, on every shard in turn. */
+async function* eachUserBatch(shards: Shards, batch: number, max: number, where: SQL | undefined) {
+  let left = max;
+  for (const db of shards.all) {
+    let after: string | undefined;
+    while (left > 0) {
+      const rows = await retry(() =>
+        db
+          .select({ id: users.id })
+          .from(users)
+          .where(and(where, after === undefined ? undefined : gt(users.id, after)))
+          .orderBy(asc(users.id))
+          .limit(Math.min(batch, left)),
+      );
+      if (rows.length === 0) break;
+      const ids = rows.map((r) => r.id);
+      left -= ids.length;
+      yield ids;
+      if (ids.length < batch) break;
+      after = ids[ids.length - 1];
+    }
+  }
 }
 
 export type UserRepository = ReturnType<typeof createUserRepository>;

@@ -1,4 +1,6 @@
 import { env } from 'cloudflare:test';
+import { createShards, type Shards } from '../../db/shards.ts';
+import { depsFor } from '../../workers/composition.ts';
 
 const TABLES = [
   'users',
@@ -30,4 +32,9 @@ export async function snapshot(): Promise<Record<Table, number[]>> {
     );
   }
   return result;
+}
+
+/** The shards as the repositories see them (drizzle over each binding, placed by the configured map). */
+export function testShards(): Shards {
+  return createShards(shardBindings(), depsFor(env).config.shardMap);
 }

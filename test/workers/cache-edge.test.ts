@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { depsFor } from '../../workers/api/context.ts';
 import { EDGE_CACHE_HEADER, publicPostKey, purgePublicPost } from '../../workers/api/edge-cache.ts';
 import { cacheStats, cachedPosts } from '../../workers/cache/index.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { api, createPost, signup, type PostView } from '../support/api.ts';
 
 const PUBLIC = 'public, s-maxage=15, stale-while-revalidate=30';

@@ -4,12 +4,11 @@ import { CACHE_POLICIES, HOT_AUTHOR } from '../../src/cache-policy.ts';
 import { createApp } from '../../workers/api/app.ts';
 import { authorRecentEdgeKey } from '../../workers/cache/author-recent.ts';
 import { cacheStats, cachesIdle, clearL1 } from '../../workers/cache/index.ts';
-import { redisFor } from '../../workers/redis.ts';
-import { authorFeedOf, timelineOf } from '../../workers/stubs.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { createPost, feed, follow, signup, type TestUser } from '../support/api.ts';
 
 // vitest.config.ts: FANOUT_PULL_MIN=6, so six followers make a celebrity, whose followers pull its posts.
-const l2On = redisFor(env) !== null;
+const l2On = depsFor(env).redis !== null;
 const eventually = { timeout: 8000, interval: 100 };
 
 async function celebrity(): Promise<{ author: TestUser; followers: TestUser[] }> {
@@ -23,7 +22,7 @@ async function celebrity(): Promise<{ author: TestUser; followers: TestUser[] }>
   for (const f of followers) {
     await vi.waitFor(async () => {
       const mode = await runInDurableObject(
-        timelineOf(env, f.id),
+        depsFor(env).objects.timeline(f.id),
         (_instance, state) =>
           state.storage.sql
             .exec<{ mode: string }>('SELECT mode FROM follows WHERE author_id = ?', author.id)
@@ -37,8 +36,8 @@ async function celebrity(): Promise<{ author: TestUser; followers: TestUser[] }>
 
 /** Reads of the celebrity's list that reached its AuthorFeed object (counted inside it, and reported over RPC). */
 async function objectReads(author: TestUser): Promise<number> {
-  const inside = await runInDurableObject(authorFeedOf(env, author.id), (instance) => instance.feedReads);
-  const reported = await authorFeedOf(env, author.id).readCounters();
+  const inside = await runInDurableObject(depsFor(env).objects.authorFeed(author.id), (instance) => instance.feedReads);
+  const reported = await depsFor(env).objects.authorFeed(author.id).readCounters();
   expect(reported.feedReads).toBe(inside);
   return inside;
 }
@@ -76,7 +75,7 @@ describe('hot authors', () => {
     const reached = (await objectReads(author)) - before;
     expect(reached).toBeLessThanOrEqual(2);
     expect(reads).toBeGreaterThanOrEqual(HOT_AUTHOR.hotAt);
-    expect(await runInDurableObject(authorFeedOf(env, author.id), (instance) => instance.hot)).toBe(true);
+    expect(await runInDurableObject(depsFor(env).objects.authorFeed(author.id), (instance) => instance.hot)).toBe(true);
     // A hot author's list is also at the edge, for every isolate of this data centre.
     const edge = await caches.default.match(authorRecentEdgeKey(author.id));
     expect(edge).toBeDefined();
@@ -94,7 +93,7 @@ describe('hot authors', () => {
     // 360 feed reads, at most 2 object reads.
     expect(reads).toBe(360);
     // What the object tells callers now: hot, and cache it for the hot period.
-    const answer = await authorFeedOf(env, author.id).readRecent(author.id, clock.now, 1);
+    const answer = await depsFor(env).objects.authorFeed(author.id).readRecent(author.id, clock.now, 1);
     expect(answer).toMatchObject({ hot: true, ttlMs: CACHE_POLICIES.authorRecentHot.freshMs });
     expect(answer.entries.map((e) => e.postId)).toContain(post.id);
   });
@@ -104,7 +103,7 @@ describe('hot authors', () => {
     await createPost(author, 'first');
     const reader = followers[0]!;
     // Hot (as if many readers had been reported), so the next load also stores the list at the edge.
-    await authorFeedOf(env, author.id).readRecent(author.id, Date.now(), HOT_AUTHOR.hotAt);
+    await depsFor(env).objects.authorFeed(author.id).readRecent(author.id, Date.now(), HOT_AUTHOR.hotAt);
     clearL1();
     expect((await feed(reader, '?mode=latest')).body.items).toHaveLength(1);
     await cachesIdle();

@@ -3,15 +3,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CACHE_POLICIES, stalenessBoundMs } from '../../src/cache-policy.ts';
 import type { PostRecord } from '../../src/model.ts';
 import { createRng } from '../../src/random.ts';
-import { depsFor, type Deps } from '../../workers/api/context.ts';
 import { cacheStats, cachedPosts, cachesIdle, clearL1 } from '../../workers/cache/index.ts';
-import { cacheRedisClient, createL2, l2For } from '../../workers/cache/l2.ts';
+import { cacheRedisClient, createL2 } from '../../workers/cache/l2.ts';
 import { createReadThrough, type ReadContext } from '../../workers/cache/read-through.ts';
-import { redisFor } from '../../workers/redis.ts';
+import { depsFor, type Deps } from '../../workers/composition.ts';
 import { api, createPost, signup } from '../support/api.ts';
 
 // The same file runs in the `workers` project (L2 off) and in `workers-l2` (real Redis through the Upstash bridge).
-const l2On = redisFor(env) !== null;
+const l2On = depsFor(env).redis !== null;
 const POST = CACHE_POLICIES.post;
 
 /** A read-through over the real posts repository, with its own L1, clock, draws and load counter. */
@@ -23,7 +22,7 @@ function harness(options: { name: string; random?: () => number; loadMs?: number
   const cache = createReadThrough<PostRecord>({ policy: POST, name: options.name, random: options.random });
   const ctx: ReadContext = {
     now: () => clock.now,
-    l2: options.l2 === undefined ? l2For(env) : options.l2,
+    l2: options.l2 === undefined ? depsFor(env).cache.l2 : options.l2,
     waitUntil: (p) => background.push(p),
   };
   const load = async (ids: string[]) => {
@@ -277,6 +276,7 @@ describe('cache statistics', () => {
     const res = await api<{ cache: { l2: boolean; stats: Record<string, { hits: number; loads: number }> } }>(
       'GET',
       '/v1/health',
+      { token: env.ADMIN_TOKEN },
     );
     expect(res.body.cache.l2).toBe(l2On);
     expect(res.body.cache.stats.post?.hits).toBeGreaterThanOrEqual(1);

@@ -2,21 +2,18 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { postEmbeddings } from '../../db/schema.ts';
-import { shardsFromEnv } from '../../db/shards.ts';
 import { decodeVector, norm } from '../../src/vectors.ts';
-import { depsFor } from '../../workers/api/context.ts';
-import { embeddingModelId } from '../../workers/embedding/index.ts';
+import { depsFor } from '../../workers/composition.ts';
+import { modelIdOf } from '../../workers/embedding/config.ts';
 import { recomputeInterests } from '../../workers/interest.ts';
-import { timelineOf } from '../../workers/stubs.ts';
 import { api, createPost, follow, signup, type PostView } from '../support/api.ts';
+import { testShards } from '../support/db.ts';
 import { putFixtureModel } from '../support/fixture-model.ts';
 
 const eventually = { timeout: 20_000, interval: 200 };
 
 async function storedVector(postId: string) {
-  return (
-    await shardsFromEnv(env).of(postId).select().from(postEmbeddings).where(eq(postEmbeddings.postId, postId))
-  )[0];
+  return (await testShards().of(postId).select().from(postEmbeddings).where(eq(postEmbeddings.postId, postId)))[0];
 }
 
 async function embedded(post: PostView, version = 1) {
@@ -36,7 +33,7 @@ describe('post vectors, end to end with the fixture model', () => {
     const author = await signup();
     const post = await createPost(author, 'a quiet morning walk along the river');
     const row = await embedded(post);
-    expect(row.model).toBe(embeddingModelId(env));
+    expect(row.model).toBe(modelIdOf(depsFor(env).config.embedding));
     const vector = decodeVector(row.vector);
     expect(vector.length).toBe(env.TEST_EMBEDDING_FIXTURE.dims);
     expect(norm(vector)).toBeCloseTo(1, 2);
@@ -60,10 +57,10 @@ describe('post vectors, end to end with the fixture model', () => {
     await Promise.all([embedded(liked), embedded(twin)]);
     expect((await api('PUT', `/v1/posts/${liked.id}/like`, { token: reader.token })).status).toBe(200);
     await vi.waitFor(async () => {
-      const model = await runInDurableObject(timelineOf(env, reader.id), (_o, state) =>
+      const model = await runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) =>
         state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'interest_model'").toArray(),
       );
-      expect(model[0]?.value).toBe(embeddingModelId(env));
+      expect(model[0]?.value).toBe(modelIdOf(depsFor(env).config.embedding));
     }, eventually);
     const res = await api<{ items: { post: PostView; reasons: { signals: { similarity: number } } }[] }>(
       'GET',
@@ -89,7 +86,7 @@ describe('post vectors, end to end with the fixture model', () => {
     expect((await api('POST', '/v1/events', { token: reader.token, body: events })).status).toBe(202);
     expect((await api('PUT', `/v1/posts/${liked.id}/like`, { token: reader.token })).status).toBe(200);
     const engagements = () =>
-      runInDurableObject(timelineOf(env, reader.id), (_o, state) => ({
+      runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) => ({
         keys: state.storage.sql
           .exec<{ key: string }>('SELECT key FROM engagements ORDER BY key')
           .toArray()
@@ -105,12 +102,12 @@ describe('post vectors, end to end with the fixture model', () => {
     expect(incremental.weight).toBeCloseTo(2, 3);
 
     // Damage the timeline's copy, as lost messages would; the recomputation restores it from the log.
-    await runInDurableObject(timelineOf(env, reader.id), (_o, state) => {
+    await runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) => {
       state.storage.sql.exec('DELETE FROM engagements');
       state.storage.sql.exec("DELETE FROM meta WHERE key LIKE 'interest_%'");
     });
     await api('GET', '/v1/feed', { token: reader.token }); // active today, so the cron includes the reader
-    const recomputed = await recomputeInterests(depsFor(env), env, Date.now());
+    const recomputed = await recomputeInterests(depsFor(env), Date.now());
     expect(recomputed).toBeGreaterThanOrEqual(1);
     const rebuilt = await engagements();
     expect(rebuilt.keys).toEqual(incremental.keys);
@@ -118,7 +115,13 @@ describe('post vectors, end to end with the fixture model', () => {
   });
 
   it('health reports the embedder as ready once it has loaded', async () => {
-    const res = await api<{ embedder: { status: string; model?: string } }>('GET', '/v1/health');
-    expect(res.body.embedder).toMatchObject({ status: 'ready', model: embeddingModelId(env), missingFiles: [] });
+    const res = await api<{ embedder: { status: string; model?: string } }>('GET', '/v1/health', {
+      token: env.ADMIN_TOKEN,
+    });
+    expect(res.body.embedder).toMatchObject({
+      status: 'ready',
+      model: modelIdOf(depsFor(env).config.embedding),
+      missingFiles: [],
+    });
   });
 });

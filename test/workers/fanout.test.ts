@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult, runInD
 import { describe, expect, it, vi } from 'vitest';
 import { PLAN_PAGES, parseFanoutConfig } from '../../src/fanout.ts';
 import { createIdGenerator } from '../../src/ids.ts';
+import { depsFor } from '../../workers/composition.ts';
 import worker from '../../workers/index.ts';
-import { timelineOf } from '../../workers/stubs.ts';
 import { createPost, withFollowers, type TestUser } from '../support/api.ts';
 
 // vitest.config.ts: FANOUT_PUSH_MAX=3, FANOUT_PAGE_SIZE=2, so one planning step covers PLAN_PAGES * 2 followers.
@@ -11,7 +11,7 @@ const eventually = { timeout: 10_000, interval: 100 };
 
 /** Post ids in a timeline, read from its storage (a read through the API would record activity). */
 async function entries(user: TestUser): Promise<string[]> {
-  return runInDurableObject(timelineOf(env, user.id), (_instance, state) =>
+  return runInDurableObject(depsFor(env).objects.timeline(user.id), (_instance, state) =>
     state.storage.sql
       .exec<{ post_id: string }>('SELECT post_id FROM entries ORDER BY post_id')
       .toArray()

@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { timelineOf } from '../../workers/stubs.ts';
+import { depsFor } from '../../workers/composition.ts';
 import {
   api,
   createPost,
@@ -20,7 +20,7 @@ const eventually = { timeout: 8000, interval: 100 };
 /** Looks inside a timeline without reading it as its owner would (a read records activity, catches up). */
 async function timelineHas(user: TestUser, postId: string): Promise<boolean> {
   return runInDurableObject(
-    timelineOf(env, user.id),
+    depsFor(env).objects.timeline(user.id),
     (_instance, state) =>
       state.storage.sql.exec('SELECT 1 FROM entries WHERE post_id = ?', postId).toArray().length > 0,
   );
@@ -28,7 +28,7 @@ async function timelineHas(user: TestUser, postId: string): Promise<boolean> {
 
 async function modeFor(user: TestUser, author: TestUser): Promise<string | undefined> {
   return runInDurableObject(
-    timelineOf(env, user.id),
+    depsFor(env).objects.timeline(user.id),
     (_instance, state) =>
       state.storage.sql.exec<{ mode: string }>('SELECT mode FROM follows WHERE author_id = ?', author.id).toArray()[0]
         ?.mode,

@@ -1,9 +1,8 @@
 import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../workers/api/app.ts';
-import { depsFor } from '../../workers/api/context.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { dropIdleTimelines } from '../../workers/cron.ts';
-import { timelineOf } from '../../workers/stubs.ts';
 import { createPost, feed, follow, signup } from '../support/api.ts';
 
 const DAY = 24 * 3600 * 1000;
@@ -28,14 +27,14 @@ describe('inactive users', () => {
     // Six days later nothing is dropped; eight days later the reader's timeline is.
     clock.now += 6 * DAY;
     await feed(fresh, '', { app }); // an active user, whose timeline must survive
-    await dropIdleTimelines(depsFor(env), env, clock.now);
-    expect(await timelineOf(env, reader.id).state()).toBe('ready');
+    await dropIdleTimelines(depsFor(env), clock.now);
+    expect(await depsFor(env).objects.timeline(reader.id).state()).toBe('ready');
     clock.now += 2 * DAY;
-    const dropped = await dropIdleTimelines(depsFor(env), env, clock.now);
+    const dropped = await dropIdleTimelines(depsFor(env), clock.now);
     expect(dropped).toBeGreaterThanOrEqual(2); // reader and author (fresh was active 2 days ago)
-    expect(await timelineOf(env, reader.id).state()).toBe('cold');
-    expect(await timelineOf(env, reader.id).size()).toBe(0);
-    expect(await timelineOf(env, fresh.id).state()).toBe('ready');
+    expect(await depsFor(env).objects.timeline(reader.id).state()).toBe('cold');
+    expect(await depsFor(env).objects.timeline(reader.id).size()).toBe(0);
+    expect(await depsFor(env).objects.timeline(fresh.id).state()).toBe('ready');
 
     // A post while the reader is away is not pushed into the dropped timeline...
     const during = await createPost(author, 'while you were away');
@@ -53,7 +52,7 @@ describe('inactive users', () => {
       { timeout: 8000, interval: 100 },
     );
     // Returning cleared the dropped flag: the next cron run leaves the reader alone.
-    await dropIdleTimelines(depsFor(env), env, clock.now + DAY);
-    expect(await timelineOf(env, reader.id).state()).toBe('ready');
+    await dropIdleTimelines(depsFor(env), clock.now + DAY);
+    expect(await depsFor(env).objects.timeline(reader.id).state()).toBe('ready');
   });
 });

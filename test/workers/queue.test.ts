@@ -3,8 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { createRepositories } from '../../db/repositories/index.ts';
 import { createShards } from '../../db/shards.ts';
 import { createShardMap, shardOf } from '../../src/sharding.ts';
-import worker from '../../workers/index.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { setFollowing } from '../../workers/follows.ts';
+import worker from '../../workers/index.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
 import { api, createPost, signup } from '../support/api.ts';
 import { shardBindings } from '../support/db.ts';
@@ -50,7 +51,7 @@ describe('queue consumer', () => {
     const [a, b] = [await signup(), await signup()];
     const broken = createRepositories(createShards(failingOn('follows_by_followee'), map));
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await setFollowing({ repos: broken, newId: () => '', now: Date.now }, env, a.id, b.id, true);
+    await setFollowing({ ...depsFor(env), repos: broken }, a.id, b.id, true);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('queueing repair'), expect.any(Error));
     warn.mockRestore();
     // The follower's side is written at once; the followee's side arrives when the consumer runs.
@@ -103,11 +104,7 @@ describe('queue consumer', () => {
 
   it('retries a message whose handling fails, with backoff, leaving the rest of the batch acked', async () => {
     const author = await signup();
-    const deps = {
-      repos: createRepositories(createShards(failingOn('user_posts'), map)),
-      newId: () => '',
-      now: Date.now,
-    };
+    const deps = { ...depsFor(env), repos: createRepositories(createShards(failingOn('user_posts'), map)) };
     const batch = createMessageBatch('edge-feed-fanout', [
       {
         id: 'fails',
@@ -123,7 +120,7 @@ describe('queue consumer', () => {
       },
     ]);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await consumeBatch(deps, env, batch);
+    await consumeBatch(deps, batch);
     warn.mockRestore();
     const result = await getQueueResult(batch, createExecutionContext());
     expect(result.explicitAcks).toEqual(['fine']);

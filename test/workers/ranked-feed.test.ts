@@ -1,15 +1,15 @@
 import { createExecutionContext, env, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it, vi } from 'vitest';
 import { eq } from 'drizzle-orm';
+import { describe, expect, it, vi } from 'vitest';
 import { impressions, postEmbeddings } from '../../db/schema.ts';
-import { shardsFromEnv } from '../../db/shards.ts';
 import { SNAPSHOT_TTL_MS } from '../../durable-objects/user-timeline.ts';
 import { DEFAULT_WEIGHTS, weightedScore, type Signals } from '../../src/ranking.ts';
 import { encodeVector, normalize } from '../../src/vectors.ts';
 import { createApp } from '../../workers/api/app.ts';
-import { embeddingModelId } from '../../workers/embedding/index.ts';
-import { timelineOf } from '../../workers/stubs.ts';
+import { depsFor } from '../../workers/composition.ts';
+import { modelIdOf } from '../../workers/embedding/config.ts';
 import { api, createPost, feed, follow, signup, type PostView, type TestUser } from '../support/api.ts';
+import { testShards } from '../support/db.ts';
 
 const eventually = { timeout: 10_000, interval: 100 };
 
@@ -27,7 +27,7 @@ const ids = (body: RankedBody) => body.items.map((i) => i.post.id);
 /** Waits until every given post is in the reader's timeline (fan-out is asynchronous). */
 async function delivered(reader: TestUser, postIds: string[]): Promise<void> {
   await vi.waitFor(async () => {
-    const have = await runInDurableObject(timelineOf(env, reader.id), (_o, state) =>
+    const have = await runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) =>
       state.storage.sql
         .exec<{ post_id: string }>('SELECT post_id FROM entries')
         .toArray()
@@ -40,7 +40,7 @@ async function delivered(reader: TestUser, postIds: string[]): Promise<void> {
 async function engagementsNoted(user: TestUser, n: number): Promise<void> {
   await vi.waitFor(async () => {
     const count = await runInDurableObject(
-      timelineOf(env, user.id),
+      depsFor(env).objects.timeline(user.id),
       (_o, state) => state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM engagements').one().n,
     );
     expect(count).toBe(n);
@@ -115,7 +115,7 @@ describe('GET /v1/feed (ranked, the default)', () => {
   it('a post similar to what the reader engaged with is lifted (constructed vectors)', async () => {
     const [reader, author] = [await signup(), await signup()];
     await follow(reader, author);
-    const model = embeddingModelId(env);
+    const model = modelIdOf(depsFor(env).config.embedding);
     const liked = await createPost(author, 'the match last night was something');
     const similar = await createPost(author, 'what a goal in the second half');
     const unrelated = await createPost(author, 'my sourdough finally rose');
@@ -126,7 +126,7 @@ describe('GET /v1/feed (ranked, the default)', () => {
     ];
     // The embedder has no model in this test file, so these constructed vectors are the only ones.
     for (const [p, v] of vectors) {
-      await shardsFromEnv(env)
+      await testShards()
         .of(p.id)
         .insert(postEmbeddings)
         .values({ postId: p.id, model, vector: encodeVector(normalize(v)!), version: 1, createdAt: Date.now() });
@@ -153,7 +153,7 @@ describe('impressions for the refit', () => {
   }
 
   const logged = (user: TestUser) =>
-    shardsFromEnv(env).of(user.id).select().from(impressions).where(eq(impressions.userId, user.id));
+    testShards().of(user.id).select().from(impressions).where(eq(impressions.userId, user.id));
 
   it('a sampled ranked page logs each item with its position and signals; rate 0 logs nothing', async () => {
     const reader = await signup();

@@ -1,10 +1,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { postEmbeddings } from '../../db/schema.ts';
-import { shardsFromEnv } from '../../db/shards.ts';
 import { TRENDING } from '../../src/trending.ts';
-import { trendingOf } from '../../workers/trending.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { api, follow, signup, type PostView, type TestUser } from '../support/api.ts';
+import { testShards } from '../support/db.ts';
 
 const eventually = { timeout: 10_000, interval: 100 };
 
@@ -37,7 +37,7 @@ describe('ranking signals through the API', () => {
     // Posts are counted by the queue consumer; read the feed only once the tag trends, because each isolate
     // caches the trending set for a minute.
     await vi.waitFor(async () => {
-      const top = await trendingOf(env).top(Date.now(), 10);
+      const top = await depsFor(env).objects.trending().top(Date.now(), 10);
       expect(top.map((t) => t.tag)).toContain('worldfinal');
     }, eventually);
     await vi.waitFor(async () => expect((await signalsFor(reader)).size).toBe(tagged.length + 1), eventually);
@@ -89,6 +89,7 @@ describe('without a model', () => {
       const res = await api<{ status: string; embedder: { status: string; reason: string; missingFiles: string[] } }>(
         'GET',
         '/v1/health',
+        { token: env.ADMIN_TOKEN },
       );
       expect(res.body.embedder.status).toBe('unavailable');
       return res;
@@ -99,7 +100,7 @@ describe('without a model', () => {
     expect(health.body.embedder.missingFiles.length).toBeGreaterThan(0);
     const signals = await signalsFor(reader);
     expect(signals.get(p.id)).toMatchObject({ similarity: 0, recency: expect.any(Number) });
-    const stored = await shardsFromEnv(env).of(p.id).select().from(postEmbeddings);
+    const stored = await testShards().of(p.id).select().from(postEmbeddings);
     expect(stored).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/api/app.ts';
-import { redisFor } from '../../workers/redis.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { api, createPost, follow, signup, type TestUser } from '../support/api.ts';
 
 /** The real app under other limits: configuration, as a deployment would set it. */
@@ -99,7 +99,7 @@ describe('rate limits', () => {
     const clock = { now: Date.now() };
     // Without Redis, so the limiter runs on the clock the test moves (Redis keeps its own time).
     const app = appWith({ RATE_LIMIT_POSTS: '2/1m', UPSTASH_REDIS_REST_URL: '' }, clock);
-    expect(redisFor({ ...env, UPSTASH_REDIS_REST_URL: '' } as unknown as Env)).toBeNull();
+    expect(depsFor({ ...env, UPSTASH_REDIS_REST_URL: '' } as unknown as Env).redis).toBeNull();
     const user = await signup();
     expect((await post(user, app)).status).toBe(201);
     expect((await post(user, app)).status).toBe(201);

@@ -2,7 +2,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createIdGenerator } from '../../src/ids.ts';
 import { TIMELINE_CAP, type TimelineEntry } from '../../src/timeline.ts';
-import { timelineOf, authorFeedOf } from '../../workers/stubs.ts';
+import { depsFor } from '../../workers/composition.ts';
 import { createPost, signup } from '../support/api.ts';
 
 const newId = createIdGenerator({ node: 7 });
@@ -15,7 +15,7 @@ function entries(n: number, authorId = AUTHOR): TimelineEntry[] {
 }
 
 async function readyTimeline(name: string) {
-  const stub = timelineOf(env, name);
+  const stub = depsFor(env).objects.timeline(name);
   await stub.init(name, Date.now());
   await stub.follow(AUTHOR, 'push', [], Date.now());
   return stub;
@@ -85,7 +85,7 @@ describe('UserTimeline', () => {
   });
 
   it('ignores pushes while cold (never built or dropped)', async () => {
-    const stub = timelineOf(env, newId());
+    const stub = depsFor(env).objects.timeline(newId());
     expect(await stub.insert(entries(2))).toBe(0);
     expect(await stub.state()).toBe('cold');
     const ready = await readyTimeline(newId());
@@ -102,13 +102,13 @@ describe('AuthorFeed', () => {
     const author = await signup();
     const posts = [];
     for (let i = 0; i < 3; i++) posts.push(await createPost(author, `p${i}`));
-    const stub = authorFeedOf(env, author.id);
+    const stub = depsFor(env).objects.authorFeed(author.id);
     // Forget what the API put there, as after an eviction of storage: it must rebuild from D1.
     await runInDurableObject(stub, (_instance, state) => {
       state.storage.sql.exec('DELETE FROM recent');
       state.storage.sql.exec('DELETE FROM meta');
     });
-    const fresh = authorFeedOf(env, author.id);
+    const fresh = depsFor(env).objects.authorFeed(author.id);
     const ids = (await fresh.recent(author.id)).map((e) => e.postId);
     expect(ids).toEqual(posts.map((p) => p.id).reverse());
   });

@@ -4,7 +4,8 @@ import { Trending } from '../../durable-objects/trending.ts';
 import { createIdGenerator } from '../../src/ids.ts';
 import { LIMITS } from '../../src/text.ts';
 import { TRENDING, bucketOf } from '../../src/trending.ts';
-import { TRENDING_CACHE_MS, forgetTrending, recordTrending, trendingOf, trendingTags } from '../../workers/trending.ts';
+import { depsFor } from '../../workers/composition.ts';
+import { TRENDING_CACHE_MS, forgetTrending, recordTrending, trendingTags } from '../../workers/trending.ts';
 
 const BUCKET = TRENDING.bucketMs;
 const WINDOW = TRENDING.windowBuckets * BUCKET;
@@ -159,7 +160,13 @@ describe('trending from the Worker', () => {
 
   async function makeTrend(tag: string, at: number, authors = TRENDING.minAuthors) {
     for (let i = 0; i < authors; i++) {
-      await recordTrending(env, { id: idAt(at), authorId: `${tag}-${i}`, hashtags: [tag], createdAt: at, version: 1 });
+      await recordTrending(depsFor(env), {
+        id: idAt(at),
+        authorId: `${tag}-${i}`,
+        hashtags: [tag],
+        createdAt: at,
+        version: 1,
+      });
     }
   }
 
@@ -167,27 +174,31 @@ describe('trending from the Worker', () => {
     const at = nextHour();
     await makeTrend('global', at);
     const edited = idAt(at);
-    await recordTrending(env, { id: edited, authorId: 'x', hashtags: ['edited'], createdAt: at, version: 1 });
-    await recordTrending(env, { id: edited, authorId: 'x', hashtags: ['global'], createdAt: at, version: 2 });
-    expect(await trendingOf(env).top(at, 10)).toEqual([
+    await recordTrending(depsFor(env), { id: edited, authorId: 'x', hashtags: ['edited'], createdAt: at, version: 1 });
+    await recordTrending(depsFor(env), { id: edited, authorId: 'x', hashtags: ['global'], createdAt: at, version: 2 });
+    expect(await depsFor(env).objects.trending().top(at, 10)).toEqual([
       { tag: 'global', count: TRENDING.minAuthors + 1, posts: TRENDING.minAuthors + 1 },
     ]);
-    await forgetTrending(env, edited);
-    expect(await trendingTags(env, at)).toEqual(new Set(['global']));
+    await forgetTrending(depsFor(env), edited);
+    expect(await trendingTags(depsFor(env), at)).toEqual(new Set(['global']));
   });
 
   it(`serves a read from the isolate's cache for ${TRENDING_CACHE_MS / 1000} s`, async () => {
     const at = nextHour();
     await makeTrend('cached', at);
-    const first = await trendingTags(env, at);
+    const first = await trendingTags(depsFor(env), at);
     expect(first).toEqual(new Set(['cached']));
 
     // The object now has another trending tag, but within the cache's lifetime the isolate does not ask it.
     await makeTrend('newer', at + 1000);
-    expect(await trendingOf(env).top(at + 1000, 10)).toHaveLength(2);
-    expect(await trendingTags(env, at + TRENDING_CACHE_MS - 1)).toBe(first);
+    expect(
+      await depsFor(env)
+        .objects.trending()
+        .top(at + 1000, 10),
+    ).toHaveLength(2);
+    expect(await trendingTags(depsFor(env), at + TRENDING_CACHE_MS - 1)).toBe(first);
 
-    const refreshed = await trendingTags(env, at + TRENDING_CACHE_MS);
+    const refreshed = await trendingTags(depsFor(env), at + TRENDING_CACHE_MS);
     expect(refreshed).not.toBe(first);
     expect(refreshed).toEqual(new Set(['cached', 'newer']));
   });
@@ -195,7 +206,7 @@ describe('trending from the Worker', () => {
   it('makes concurrent readers share one call to the object', async () => {
     const at = nextHour();
     await makeTrend('shared', at);
-    const reads = await Promise.all(Array.from({ length: 5 }, () => trendingTags(env, at)));
+    const reads = await Promise.all(Array.from({ length: 5 }, () => trendingTags(depsFor(env), at)));
     expect(reads[0]).toEqual(new Set(['shared']));
     // Separate calls would each build their own set.
     for (const read of reads) expect(read).toBe(reads[0]);
@@ -204,10 +215,10 @@ describe('trending from the Worker', () => {
   it('answers with the last known set, and logs, when the object fails', async () => {
     const at = nextHour();
     await makeTrend('known', at);
-    const known = await trendingTags(env, at);
+    const known = await trendingTags(depsFor(env), at);
     const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     // The object refuses a time that is not a number: a real error from the real object.
-    await expect(trendingTags(env, Number.NaN)).resolves.toBe(known);
+    await expect(trendingTags(depsFor(env), Number.NaN)).resolves.toBe(known);
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('trending:'), expect.anything());
   });
 });

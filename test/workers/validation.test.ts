@@ -147,6 +147,7 @@ describe('bad input is refused with a JSON 4xx and writes nothing', () => {
       body: { text: 'x' },
     });
     await refused(404, 'not_found', 'GET', '/v1/nope');
-    await refused(404, 'not_found', 'DELETE', '/v1/users');
+    await refused(404, 'not_found', 'DELETE', '/v1/nope/1');
+    await refused(405, 'method_not_allowed', 'DELETE', '/v1/users');
   });
 });

@@ -1,20 +1,54 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
 import { AppError } from '../../src/errors.ts';
 import { LIMITS } from '../../src/text.ts';
-import { depsFor, type AppEnv, type Deps } from './context.ts';
-import { handleError, handleNotFound } from './errors.ts';
-import { rateLimits } from './rate-limit.ts';
+import { depsFor, type Deps } from '../composition.ts';
+import type { AppEnv } from './context.ts';
+import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { healthRoutes } from './routes/health.ts';
 import { postsRoutes } from './routes/posts.ts';
+import { sessionsRoutes } from './routes/sessions.ts';
 import { usersRoutes } from './routes/users.ts';
 
+/** Headers a browser client may read on a cross-origin answer. */
+const EXPOSED_HEADERS = [
+  'ETag',
+  'Location',
+  'Link',
+  'Retry-After',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Server-Timing',
+];
+
+/** `overrides` let tests run the real app on a clock (or ids, or randomness) they control. */
 export function createApp(overrides?: Partial<Deps>) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
-  app.notFound(handleNotFound);
+  app.use(async (c, next) => {
+    c.set('deps', depsFor(c.env, overrides));
+    await next();
+  });
+  // The API is public and bearer-token based (no cookies), so any origin may call it unless CORS_ORIGINS says.
+  app.use(
+    cors({
+      origin: (origin, c: Context<AppEnv>) => {
+        const allowed = c.var.deps.config.corsOrigins;
+        return allowed === '*' ? '*' : allowed.includes(origin) ? origin : null;
+      },
+      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key'],
+      exposeHeaders: EXPOSED_HEADERS,
+      maxAge: 86_400,
+    }),
+  );
+  // nosniff and friends; cross-origin reads are the point of a public API, so resources are not same-origin only.
+  app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
   app.use(
     bodyLimit({
       maxSize: LIMITS.bodyBytes,
@@ -23,15 +57,13 @@ export function createApp(overrides?: Partial<Deps>) {
       },
     }),
   );
-  app.use(async (c, next) => {
-    c.set('deps', depsFor(c.env, overrides));
-    await next();
-  });
-  app.use(rateLimits);
-  return app
+  const routed = app
     .route('/v1/users', usersRoutes)
+    .route('/v1/sessions', sessionsRoutes)
     .route('/v1/posts', postsRoutes)
     .route('/v1/events', eventsRoutes)
     .route('/v1/feed', feedRoutes)
     .route('/v1/health', healthRoutes);
+  app.notFound(notFoundOrMethodNotAllowed(app.routes));
+  return routed;
 }

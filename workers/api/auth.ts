@@ -1,14 +1,19 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { sign, verify } from 'hono/jwt';
 import { isId } from '../../src/ids.ts';
 import { UnauthorizedError } from '../../src/errors.ts';
+import { createLru } from '../../src/lru.ts';
+import type { Config, Deps } from '../composition.ts';
 import type { AppEnv } from './context.ts';
 
-const TOKEN_TTL_SECONDS = 30 * 24 * 3600;
-
-export async function issueToken(userId: string, secret: string, nowMs: number): Promise<string> {
+export async function issueToken(
+  config: Pick<Config, 'jwtSecret' | 'tokenTtlSeconds'>,
+  userId: string,
+  nowMs: number,
+): Promise<string> {
   const iat = Math.floor(nowMs / 1000);
-  return sign({ sub: userId, iat, exp: iat + TOKEN_TTL_SECONDS }, secret, 'HS256');
+  return sign({ sub: userId, iat, exp: iat + config.tokenTtlSeconds }, config.jwtSecret, 'HS256');
 }
 
 export function bearerToken(header: string | undefined): string | undefined {
@@ -16,6 +21,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** The token's subject, if it is signed with `secret`, has not expired and has an expiry at all. */
 export async function userIdFrom(token: string, secret: string): Promise<string> {
   let payload: Record<string, unknown>;
   try {
@@ -23,20 +29,55 @@ export async function userIdFrom(token: string, secret: string): Promise<string>
   } catch {
     throw new UnauthorizedError('token is invalid or expired');
   }
+  // hono/jwt checks `exp` only when present: a token without one would never expire.
+  if (typeof payload.exp !== 'number') throw new UnauthorizedError('token has no expiry');
   const sub = payload.sub;
   if (typeof sub !== 'string' || !isId(sub)) throw new UnauthorizedError('token has no valid subject');
   return sub;
 }
 
 /**
- * Every write acts as the token's subject; there is no way to name another actor. The rate limiter may have
- * verified the token already, earlier in the same request.
+ * How long an isolate trusts that a token's subject exists. Accounts are never deleted yet, so this only bounds
+ * how long a removed user (by an operator, in D1) could go on acting; forgetUser is the hook a deletion calls.
+ */
+export const USER_CHECK_TTL_MS = 60_000;
+const knownUsers = createLru<true>(50_000);
+
+/** Whether the user exists: one primary-key read per user per isolate and minute, none on a hit. */
+async function userExists(deps: Pick<Deps, 'repos'>, userId: string): Promise<boolean> {
+  const now = Date.now();
+  if (knownUsers.get(userId, now)) return true;
+  const user = await deps.repos.users.get(userId);
+  if (user) knownUsers.set(userId, true, now + USER_CHECK_TTL_MS);
+  return user !== undefined;
+}
+
+/** After an account is removed: this isolate stops accepting its tokens at once (others within the TTL). */
+export function forgetUser(userId: string): void {
+  knownUsers.delete(userId);
+}
+
+/**
+ * Every write acts as the token's subject; there is no way to name another actor. Only a real, current identity
+ * acts at all: a signed token whose subject is no user is refused like a forged one.
  */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.get('userId') === undefined) {
-    const token = bearerToken(c.req.header('Authorization'));
-    if (!token) throw new UnauthorizedError();
-    c.set('userId', await userIdFrom(token, c.env.JWT_SECRET));
-  }
+  const token = bearerToken(c.req.header('Authorization'));
+  if (!token) throw new UnauthorizedError();
+  const { deps } = c.var;
+  const userId = await userIdFrom(token, deps.config.jwtSecret);
+  if (!(await userExists(deps, userId))) throw new UnauthorizedError('token does not belong to an existing user');
+  c.set('userId', userId);
   await next();
 });
+
+const digestOf = async (text: string) => crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+
+/** Whether the request carries the admin token, compared in constant time (digests, so lengths match too). */
+export async function isAdmin(c: Context<AppEnv>): Promise<boolean> {
+  const expected = c.var.deps.config.adminToken;
+  const token = bearerToken(c.req.header('Authorization'));
+  if (!expected || !token) return false;
+  const [a, b] = await Promise.all([digestOf(token), digestOf(expected)]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}

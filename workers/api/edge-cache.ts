@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
+import { RETAINED_304_HEADERS, etag } from 'hono/etag';
 import { createMiddleware } from 'hono/factory';
 import { CACHE_POLICIES, PRIVATE_CACHE_CONTROL, publicCacheControl, type CachePolicy } from '../../src/cache-policy.ts';
-import { toBase64Url } from '../../src/encoding.ts';
 import { countersFor } from '../cache/stats.ts';
 import type { AppEnv } from './context.ts';
 
@@ -48,28 +48,15 @@ export async function publicAuthorPostsKey(authorId: string, search: URLSearchPa
   return `${KEY_ORIGIN}/v1/users/${encodeURIComponent(authorId)}/posts?${query.toString()}`;
 }
 
-/** Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 prescribes for this header). */
-export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
-  return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag));
-}
-
-async function bodyTag(body: ArrayBuffer): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', body);
-  return `"${toBase64Url(new Uint8Array(digest).slice(0, 16))}"`;
-}
-
-function notModified(etag: string, cacheControl: string, status: 'hit' | 'miss'): Response {
-  return new Response(null, {
-    status: 304,
-    headers: { ETag: etag, 'Cache-Control': cacheControl, [EDGE_CACHE_HEADER]: status },
-  });
-}
+/**
+ * Conditional GETs (`If-None-Match` → 304) for the public reads, around the edge cache: a response's own ETag
+ * (a post's version and counts) is kept, others get a digest of the body. A 304 says whether the edge answered.
+ */
+export const conditionalGet = etag({ retainedHeaders: [...RETAINED_304_HEADERS, EDGE_CACHE_HEADER] });
 
 /**
  * Anonymous reads of public data, served from this data centre's Cache API: `GET` without credentials answers
- * `Cache-Control: public, s-maxage=15, stale-while-revalidate=30` and an `ETag` (304 on `If-None-Match`), and
+ * `Cache-Control: public, s-maxage=15, stale-while-revalidate=30` (and, through `conditionalGet`, an `ETag`), and
  * a repeat within s-maxage is answered from the Cache API without running the handler. Only 200s are stored.
  * Authenticated responses are `private, no-store`, never stored here or by any shared cache.
  */
@@ -95,8 +82,6 @@ export function edgeCache(policy: CachePolicy, keyOf: (c: Context<AppEnv>) => Pr
       const cached = await cache.match(key);
       if (cached) {
         stats.hits++;
-        const etag = cached.headers.get('ETag') ?? '';
-        if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return notModified(etag, cacheControl, 'hit');
         const headers = new Headers(cached.headers);
         headers.set('Cache-Control', cacheControl);
         headers.set(EDGE_CACHE_HEADER, 'hit');
@@ -111,8 +96,6 @@ export function edgeCache(policy: CachePolicy, keyOf: (c: Context<AppEnv>) => Pr
     if (c.res.status !== 200) return;
     const body = await c.res.arrayBuffer();
     const headers = new Headers(c.res.headers);
-    const etag = headers.get('ETag') ?? (await bodyTag(body));
-    headers.set('ETag', etag);
     headers.set('Cache-Control', storedCacheControl);
     if (key !== undefined) {
       try {
@@ -126,9 +109,7 @@ export function edgeCache(policy: CachePolicy, keyOf: (c: Context<AppEnv>) => Pr
     headers.set(EDGE_CACHE_HEADER, 'miss');
     // Unset first: assigning over a response makes Hono copy the old headers onto the new one.
     c.res = undefined;
-    c.res = matchesIfNoneMatch(c.req.header('If-None-Match'), etag)
-      ? notModified(etag, cacheControl, 'miss')
-      : new Response(body, { status: 200, headers });
+    c.res = new Response(body, { status: 200, headers });
   });
 }
 

@@ -1,6 +1,8 @@
-import type { Context } from 'hono';
+import type { Context, NotFoundHandler } from 'hono';
+import type { RouterRoute } from 'hono/types';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../../src/errors.ts';
+import { ConfigError } from '../composition.ts';
 
 const CODES: Record<number, string> = {
   400: 'invalid_request',
@@ -30,10 +32,51 @@ export function handleError(error: Error, c: Context): Response {
     if (challenge) response.headers.set('WWW-Authenticate', challenge);
     return response;
   }
+  if (error instanceof ConfigError) {
+    // The operator's mistake, not the client's: the log names the variable, the answer does not.
+    console.error('configuration error:', error.message);
+    return c.json(errorBody('misconfigured', 'the service is misconfigured'), 500);
+  }
   console.error('unhandled error', error);
   return c.json(errorBody('internal', 'internal error'), 500);
 }
 
-export function handleNotFound(c: Context): Response {
-  return c.json(errorBody('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404);
+/** A route's path as a pattern: `:name` matches one segment, a trailing slash is optional (as Hono routes). */
+function pathPattern(path: string): RegExp {
+  const source = path
+    .replace(/\/$/, '')
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}/?$`);
+}
+
+/**
+ * No handler answered: a path some route serves with other methods is a 405 with `Allow` (RFC 9110), any other
+ * a 404. Built once from the app's routes; middleware (method ALL) does not count as serving a path.
+ */
+export function notFoundOrMethodNotAllowed(routes: readonly RouterRoute[]): NotFoundHandler {
+  let table: { pattern: RegExp; methods: Set<string> }[] | undefined;
+  const allowed = (pathname: string): string[] => {
+    table ??= [
+      ...Map.groupBy(
+        routes.filter((r) => r.method !== 'ALL'),
+        (r) => r.path,
+      ),
+    ].map(([path, rs]) => ({ pattern: pathPattern(path), methods: new Set(rs.map((r) => r.method)) }));
+    const methods = new Set<string>();
+    for (const { pattern, methods: ms } of table) if (pattern.test(pathname)) ms.forEach((m) => methods.add(m));
+    if (methods.has('GET')) methods.add('HEAD');
+    if (methods.size > 0) methods.add('OPTIONS');
+    return [...methods].sort();
+  };
+  return (c) => {
+    const pathname = new URL(c.req.url).pathname;
+    const methods = allowed(pathname);
+    if (methods.length > 0) {
+      c.header('Allow', methods.join(', '));
+      return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed on ${pathname}`), 405);
+    }
+    return c.json(errorBody('not_found', `no route for ${c.req.method} ${pathname}`), 404);
+  };
 }

@@ -3,6 +3,8 @@ import type { ValidationTargets } from 'hono';
 import { z } from 'zod';
 import { isId } from '../../src/ids.ts';
 import { ValidationError } from '../../src/errors.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/password.ts';
+import { codePointLength } from '../../src/text.ts';
 
 /** zValidator whose failures become ValidationErrors: one JSON error shape, listing every bad field. */
 export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
@@ -26,6 +28,11 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
 }
 
 export const idSchema = z.string().refine(isId, 'must be an id: a 19-digit decimal string');
+
+export const passwordSchema = z
+  .string()
+  .refine((s) => codePointLength(s) >= PASSWORD_MIN_LENGTH, `at least ${PASSWORD_MIN_LENGTH} characters`)
+  .refine((s) => codePointLength(s) <= PASSWORD_MAX_LENGTH, `at most ${PASSWORD_MAX_LENGTH} characters`);
 
 export const idParam = z.object({ id: idSchema });
 

@@ -1,14 +1,22 @@
 import type { RecentAnswer } from '../../durable-objects/author-feed.ts';
 import { CACHE_POLICIES, freshness, stamp } from '../../src/cache-policy.ts';
 import type { TimelineEntry } from '../../src/timeline.ts';
-import { authorFeedOf } from '../stubs.ts';
-import { l2For } from './l2.ts';
+import type { L2 } from './l2.ts';
 import { createReadThrough, type Loaded } from './read-through.ts';
 import { countersFor } from './stats.ts';
 
 interface AuthorRecent {
   entries: TimelineEntry[];
   hot: boolean;
+}
+
+/** What the list cache needs: the authors' objects, the request's clock, and L2. */
+export interface AuthorRecentDeps {
+  objects: {
+    authorFeed(authorId: string): { readRecent(authorId: string, now: number, reads: number): Promise<RecentAnswer> };
+  };
+  now: () => number;
+  cache: { l2: L2 | null };
 }
 
 /** Recent lists of pulled authors, by author id: L1 and L2 as the policy says, then the edge, then the object. */
@@ -71,13 +79,13 @@ async function toEdge(authorId: string, answer: RecentAnswer, at: number): Promi
   }
 }
 
-async function load(env: Env, authorId: string, clock: () => number): Promise<Loaded<AuthorRecent>> {
-  const edge = await fromEdge(authorId, clock());
+async function load(deps: AuthorRecentDeps, authorId: string): Promise<Loaded<AuthorRecent>> {
+  const edge = await fromEdge(authorId, deps.now());
   if (edge) return edge;
   const reads = pendingReads.get(authorId) ?? 1;
   pendingReads.delete(authorId);
-  const at = clock();
-  const answer = await authorFeedOf(env, authorId).readRecent(authorId, at, reads);
+  const at = deps.now();
+  const answer = await deps.objects.authorFeed(authorId).readRecent(authorId, at, reads);
   if (!answer.hot) return { value: { entries: answer.entries, hot: false }, at, freshMs: answer.ttlMs };
   await toEdge(authorId, answer, at);
   return { value: { entries: answer.entries, hot: true }, at, freshMs: answer.ttlMs, staleMs: HOT.staleMs };
@@ -87,18 +95,18 @@ async function load(env: Env, authorId: string, clock: () => number): Promise<Lo
  * A pulled author's recent posts for a feed read, through L1 -> L2 -> edge (hot authors) -> AuthorFeed, on the
  * caller's clock (the request's: Deps.now). Not for the reader's own list: read-your-writes needs the object itself.
  */
-export async function cachedAuthorRecent(env: Env, authorId: string, clock: () => number): Promise<TimelineEntry[]> {
+export async function cachedAuthorRecent(deps: AuthorRecentDeps, authorId: string): Promise<TimelineEntry[]> {
   noteRead(authorId);
-  const value = await authorRecentLists.get(authorId, () => load(env, authorId, clock), {
-    now: clock,
-    l2: l2For(env),
+  const value = await authorRecentLists.get(authorId, () => load(deps, authorId), {
+    now: deps.now,
+    l2: deps.cache.l2,
   });
   return value?.entries ?? [];
 }
 
 /** After the author posts: this isolate, L2 and this data centre's edge forget the list. */
-export async function invalidateAuthorRecent(env: Env, authorId: string): Promise<void> {
-  await authorRecentLists.invalidate([authorId], l2For(env));
+export async function invalidateAuthorRecent(deps: Pick<AuthorRecentDeps, 'cache'>, authorId: string): Promise<void> {
+  await authorRecentLists.invalidate([authorId], deps.cache.l2);
   try {
     await caches.default.delete(authorRecentEdgeKey(authorId));
   } catch (error) {

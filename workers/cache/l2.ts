@@ -1,6 +1,5 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import { L2_LOCK, L2_RETRY_AFTER_MS, L2_TIMEOUT_MS } from '../../src/cache-policy.ts';
-import { upstashConfig } from '../redis.ts';
 
 /** An entry as stored in Redis: the value and its stamp (src/cache-policy.ts), short keys to keep it small. */
 export interface StoredEntry<T> {
@@ -43,7 +42,7 @@ function isStoredEntry(value: unknown): value is StoredEntry<unknown> {
 }
 
 /**
- * A client for cache traffic. The shared client (workers/redis.ts) retries a failed call five times with
+ * A client for cache traffic. The rate limiter's client (workers/composition.ts) retries a failed call five times with
  * exponential backoff, about 4 s in all, which suits rate limits; a cache read must fail fast instead, so
  * this one tries once and gives up after L2_TIMEOUT_MS.
  */
@@ -129,17 +128,4 @@ export function createL2(redis: Redis, label = 'cache'): L2 {
       return (await attempt('EVAL', () => redis.eval(UNLOCK_SCRIPT, [...keys], [token]))) !== null;
     },
   };
-}
-
-const byEnv = new WeakMap<object, L2 | null>();
-
-/** The environment's L2, or null when Redis is not configured (the same setting that turns Redis rate limits on). */
-export function l2For(env: Env): L2 | null {
-  let l2 = byEnv.get(env);
-  if (l2 === undefined) {
-    const config = upstashConfig(env);
-    l2 = config ? createL2(cacheRedisClient(config.url, config.token)) : null;
-    byEnv.set(env, l2);
-  }
-  return l2;
 }

@@ -9,6 +9,7 @@ import {
   type Stamp,
 } from '../../src/cache-policy.ts';
 import { createLru } from '../../src/lru.ts';
+import { createSingleFlight } from '../../src/single-flight.ts';
 import type { L2, StoredEntry } from './l2.ts';
 import { countersFor } from './stats.ts';
 
@@ -74,11 +75,6 @@ type Entry<T> = Stamp & { value: T };
 type Outcome<T> = { ok: true; entry: Entry<T> | undefined } | { ok: false; error: unknown };
 type Loader<T> = (keys: string[]) => Promise<Map<string, Loaded<T>>>;
 
-interface Flight<T> {
-  promise: Promise<Outcome<T>>;
-  startedAt: number;
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function keepAlive(ctx: ReadContext, promise: Promise<unknown>): void {
@@ -100,7 +96,7 @@ export function createReadThrough<T>(options: ReadThroughOptions): ReadThrough<T
   const useL2 = policy.levels.includes('l2');
   const l1 = createLru<Entry<T>>(policy.l1Capacity);
   // Misses being loaded, joinable by later misses; and keys being refreshed in the background.
-  const inflight = new Map<string, Flight<T>>();
+  const inflight = createSingleFlight<string, Outcome<T>>({ abandonAfterMs: SINGLE_FLIGHT_ABANDON_MS });
   const refreshing = new Set<string>();
   const running = new Set<Promise<unknown>>();
   // Invalidation marks, by key: a load that started before the mark must not store what it read. Only needed
@@ -265,14 +261,12 @@ export function createReadThrough<T>(options: ReadThroughOptions): ReadThrough<T
     refreshOf?: Map<string, number>,
   ) => {
     const gen = ++seq;
-    const flights = new Map<string, Flight<T>>();
     activeFills++;
     const batch = track(
       (async () => {
         try {
           return await fillLevels(keys, loader, ctx, gen, notBefore, refreshOf);
         } finally {
-          for (const [key, flight] of flights) if (inflight.get(key) === flight) inflight.delete(key);
           if (refreshOf) for (const key of keys) refreshing.delete(key);
           if (--activeFills === 0) marks.clear();
         }
@@ -286,20 +280,17 @@ export function createReadThrough<T>(options: ReadThroughOptions): ReadThrough<T
       (entries) => ({ ok: true as const, entries }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const startedAt = Date.now();
     for (const key of keys) {
-      const flight: Flight<T> = {
-        promise: outcome.then((o) => (o.ok ? { ok: true, entry: o.entries.get(key) } : o)),
-        startedAt,
-      };
-      flights.set(key, flight);
-      inflight.set(key, flight);
+      inflight.register(
+        key,
+        outcome.then((o): Outcome<T> => (o.ok ? { ok: true, entry: o.entries.get(key) } : o)),
+      );
     }
     return batch;
   };
 
   const refresh = (current: Map<string, number>, loader: Loader<T>, ctx: ReadContext) => {
-    const due = [...current.keys()].filter((k) => !refreshing.has(k) && !inflight.has(k));
+    const due = [...current.keys()].filter((k) => !refreshing.has(k) && !inflight.current(k));
     if (due.length === 0) return;
     const work = fill(due, loader, ctx, Number.NEGATIVE_INFINITY, current).then(
       () => undefined,
@@ -330,10 +321,10 @@ export function createReadThrough<T>(options: ReadThroughOptions): ReadThrough<T
         continue;
       }
       stats.misses++;
-      const flight = inflight.get(key);
-      if (flight && Date.now() - flight.startedAt < SINGLE_FLIGHT_ABANDON_MS) {
+      const flight = inflight.current(key);
+      if (flight) {
         joined.push(
-          flight.promise.then((o) => {
+          flight.then((o) => {
             if (!o.ok) throw o.error;
             if (o.entry) out.set(key, o.entry.value);
           }),
@@ -383,7 +374,7 @@ export function createReadThrough<T>(options: ReadThroughOptions): ReadThrough<T
       const mark = ++seq;
       for (const key of keys) {
         l1.delete(key);
-        inflight.delete(key);
+        inflight.forget(key);
         if (activeFills > 0) marks.set(key, mark);
       }
       if (useL2 && l2) await l2.delete(keys.map(dataKey));

@@ -25,11 +25,7 @@ export function countersFor(name: string): CacheCounters {
   return c;
 }
 
-/** A snapshot of this isolate's counters since it started (or since resetCacheStats). */
+/** A snapshot of this isolate's counters since it started. */
 export function cacheStats(): Record<string, CacheCounters> {
   return Object.fromEntries([...counters].map(([name, c]) => [name, { ...c }]));
-}
-
-export function resetCacheStats(): void {
-  counters.clear();
 }

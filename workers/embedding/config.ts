@@ -1,4 +1,4 @@
-/** Which embedding model to run and where its files come from, read from the Worker's vars. */
+/** Which embedding model to run and where its files come from, parsed from the Worker's vars. */
 
 /** dtype -> the ONNX file transformers.js loads for it (its DEFAULT_DTYPE_SUFFIX_MAPPING). */
 const ONNX_FILES = {
@@ -31,31 +31,19 @@ export class EmbeddingConfigError extends Error {
 }
 
 type EmbeddingVars = Partial<
-  Record<'EMBEDDING_MODEL' | 'EMBEDDING_REVISION' | 'EMBEDDING_DTYPE' | 'EMBEDDING_SOURCE', string>
+  Record<'EMBEDDING_MODEL' | 'EMBEDDING_REVISION' | 'EMBEDDING_DTYPE' | 'EMBEDDING_SOURCE', string | undefined>
 >;
 
 /** A model id as the hub spells it: `owner/name`, with no path tricks, since it becomes part of keys and URLs. */
 const MODEL_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 const REVISION = /^[\w.-]+$/;
 
-/** `wrangler types` types each var as its literal default; here they are whatever the deployment set. */
-function vars(env: Env): EmbeddingVars {
-  return env;
-}
-
 /** Identifies what produced a vector (`<model>@<revision>/<dtype>`): vectors are only ever compared within one. */
 export function modelIdOf(config: Pick<EmbeddingConfig, 'model' | 'revision' | 'dtype'>): string {
   return `${config.model}@${config.revision}/${config.dtype}`;
 }
 
-/** The configured model's identifier, even when the configuration is invalid (it then matches no stored vector). */
-export function embeddingModelId(env: Env): string {
-  const v = vars(env);
-  return `${v.EMBEDDING_MODEL?.trim() ?? ''}@${v.EMBEDDING_REVISION?.trim() || 'main'}/${v.EMBEDDING_DTYPE?.trim() || 'q8'}`;
-}
-
-export function readEmbeddingConfig(env: Env): EmbeddingConfig {
-  const v = vars(env);
+export function readEmbeddingConfig(v: EmbeddingVars): EmbeddingConfig {
   const model = v.EMBEDDING_MODEL?.trim() ?? '';
   if (!MODEL_ID.test(model) || model.includes('..')) {
     throw new EmbeddingConfigError(`EMBEDDING_MODEL must be a model id like "owner/name", got "${model}"`);

@@ -4,11 +4,16 @@
  * concurrent callers share that load. When it cannot load, callers get null (never made-up vectors), the
  * reason is logged once and reported by `embedderState`, and the next attempt waits `RETRY_AFTER_MS`.
  */
-import { EmbeddingConfigError, embeddingModelId, modelIdOf, readEmbeddingConfig } from './config.ts';
+import { createSingleFlight } from '../../src/single-flight.ts';
+import { modelIdOf, type EmbeddingConfig } from './config.ts';
 import { missingModelFiles } from './r2-fetch.ts';
 import type { Extractor } from './runtime.ts';
 
-export { embeddingModelId } from './config.ts';
+/** What the embedder needs of the dependencies: the parsed model settings and, for the r2 source, the bucket. */
+export interface EmbedderDeps {
+  config: { embedding: EmbeddingConfig };
+  models: R2Bucket | undefined;
+}
 
 export type EmbedderState =
   | { status: 'idle' } // nothing loaded yet
@@ -20,32 +25,34 @@ export type EmbedderState =
 export const RETRY_AFTER_MS = 5 * 60_000;
 
 interface Slot {
+  key: string;
   state: EmbedderState;
   extractor?: Extractor;
-  loading?: Promise<Extractor | null>;
   /** The last inference queued: runs go one after another (see embedTexts). */
   tail: Promise<unknown>;
 }
 
 /** Per isolate, per configured model and source (tests run several configurations in one isolate). */
 const slots = new Map<string, Slot>();
+const loads = createSingleFlight<string, Extractor | null>();
 
-function slotKey(env: Env): string {
-  return `${embeddingModelId(env)} from ${env.EMBEDDING_SOURCE as string}`;
+function slotKey({ embedding }: EmbedderDeps['config']): string {
+  const source = embedding.source.kind === 'url' ? embedding.source.base : embedding.source.kind;
+  return `${modelIdOf(embedding)} from ${source}`;
 }
 
-function slotFor(env: Env): Slot {
-  const key = slotKey(env);
+function slotFor(deps: EmbedderDeps): Slot {
+  const key = slotKey(deps.config);
   let slot = slots.get(key);
   if (!slot) {
-    slot = { state: { status: 'idle' }, tail: Promise.resolve() };
+    slot = { key, state: { status: 'idle' }, tail: Promise.resolve() };
     slots.set(key, slot);
   }
   return slot;
 }
 
-export function embedderState(env: Env): EmbedderState {
-  return slots.get(slotKey(env))?.state ?? { status: 'idle' };
+export function embedderState(deps: EmbedderDeps): EmbedderState {
+  return slots.get(slotKey(deps.config))?.state ?? { status: 'idle' };
 }
 
 function describe(error: unknown): string {
@@ -59,20 +66,14 @@ function fail(slot: Slot, model: string, reason: string): null {
   return null;
 }
 
-async function load(slot: Slot, env: Env): Promise<Extractor | null> {
-  const model = embeddingModelId(env);
-  let config;
-  try {
-    config = readEmbeddingConfig(env);
-  } catch (error) {
-    if (error instanceof EmbeddingConfigError) return fail(slot, model, describe(error));
-    throw error;
-  }
-  slot.state = { status: 'loading', model: modelIdOf(config) };
+async function load(slot: Slot, deps: EmbedderDeps): Promise<Extractor | null> {
+  const config = deps.config.embedding;
+  const model = modelIdOf(config);
+  slot.state = { status: 'loading', model };
   const started = Date.now();
   try {
     // Typed as always bound, but a deployment that loads from the hub may well have no bucket.
-    const bucket = env.MODELS as R2Bucket | undefined;
+    const bucket = deps.models;
     if (config.source.kind === 'r2') {
       if (!bucket) return fail(slot, model, 'EMBEDDING_SOURCE is "r2" but no MODELS bucket is bound');
       const missing = await missingModelFiles(bucket, config);
@@ -93,13 +94,10 @@ async function load(slot: Slot, env: Env): Promise<Extractor | null> {
   }
 }
 
-function ready(slot: Slot, env: Env): Promise<Extractor | null> | Extractor | null {
+function ready(slot: Slot, deps: EmbedderDeps): Promise<Extractor | null> | Extractor | null {
   if (slot.extractor) return slot.extractor;
   if (slot.state.status === 'unavailable' && Date.now() < slot.state.retryAt) return null;
-  slot.loading ??= load(slot, env).finally(() => {
-    slot.loading = undefined;
-  });
-  return slot.loading;
+  return loads.run(slot.key, () => load(slot, deps));
 }
 
 /**
@@ -120,16 +118,16 @@ function serially<T>(slot: Slot, run: () => Promise<T>): Promise<T> {
  * the model's maximum number of tokens.
  */
 export async function embedTexts(
-  env: Env,
+  deps: EmbedderDeps,
   texts: string[],
 ): Promise<{ model: string; vectors: Float32Array[] } | null> {
   if (!Array.isArray(texts) || texts.some((text) => typeof text !== 'string')) {
     throw new TypeError('embedTexts takes an array of strings');
   }
-  const slot = slotFor(env);
-  const extractor = await ready(slot, env);
+  const slot = slotFor(deps);
+  const extractor = await ready(slot, deps);
   if (!extractor) return null;
-  const model = embeddingModelId(env);
+  const model = modelIdOf(deps.config.embedding);
   const vectors: Float32Array[] = [];
   try {
     for (const text of texts) vectors.push(await serially(slot, () => extractor.embed(text)));
@@ -150,24 +148,21 @@ export type EmbedderHealth = EmbedderState & {
   source: string;
   /** With the r2 source: model files the bucket lacks (so an isolate that never loaded can still tell). */
   missingFiles?: string[];
-  configError?: string;
 };
 
 /**
  * For /v1/health. The model loads in consumer isolates, so the state of the isolate answering may well be
  * `idle`; checking that the files are in the bucket (a few HEAD requests) tells an operator more.
  */
-export async function embedderHealth(env: Env): Promise<EmbedderHealth> {
+export async function embedderHealth(deps: EmbedderDeps): Promise<EmbedderHealth> {
+  const config = deps.config.embedding;
   const report: EmbedderHealth = {
-    ...embedderState(env),
-    model: embeddingModelId(env),
-    source: env.EMBEDDING_SOURCE,
+    ...embedderState(deps),
+    model: modelIdOf(config),
+    source: config.source.kind,
   };
-  try {
-    const config = readEmbeddingConfig(env);
-    if (config.source.kind === 'r2') report.missingFiles = await missingModelFiles(env.MODELS, config);
-  } catch (error) {
-    report.configError = describe(error);
+  if (config.source.kind === 'r2') {
+    report.missingFiles = deps.models ? await missingModelFiles(deps.models, config) : ['(no MODELS bucket bound)'];
   }
   return report;
 }

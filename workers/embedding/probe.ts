@@ -5,6 +5,7 @@
  * POST /embed {texts}  embeds them (one at a time, as embedTexts does); answers the state and sizes.
  * GET  /state          the embedder's state and the WASM memory size, without loading anything.
  */
+import { embedderDepsFor } from '../composition.ts';
 import { embedTexts, embedderState } from './index.ts';
 
 async function wasmMemoryBytes(): Promise<number | null> {
@@ -14,15 +15,16 @@ async function wasmMemoryBytes(): Promise<number | null> {
 
 export default {
   async fetch(request, env) {
+    const deps = embedderDepsFor(env);
     const url = new URL(request.url);
     if (request.method === 'GET' && url.pathname === '/state') {
-      return Response.json({ state: embedderState(env), wasmMemoryBytes: await wasmMemoryBytes() });
+      return Response.json({ state: embedderState(deps), wasmMemoryBytes: await wasmMemoryBytes() });
     }
     if (request.method === 'POST' && url.pathname === '/embed') {
       const { texts } = await request.json<{ texts: string[] }>();
-      const result = await embedTexts(env, texts);
+      const result = await embedTexts(deps, texts);
       return Response.json({
-        state: embedderState(env),
+        state: embedderState(deps),
         embedded: result?.vectors.length ?? 0,
         dims: result?.vectors[0]?.length ?? null,
         wasmMemoryBytes: await wasmMemoryBytes(),

@@ -1,5 +1,5 @@
 import { queueMessageSchema, type QueueMessage } from '../../src/messages.ts';
-import type { Deps } from '../api/context.ts';
+import type { Deps } from '../composition.ts';
 import { enrichPost } from '../enrich.ts';
 import { fanoutPage, onPostCreated, onPostDeleted, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
@@ -7,26 +7,26 @@ import { applyEngagement } from '../interest.ts';
 import { forgetTrending } from '../trending.ts';
 
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
-export async function handleMessage(deps: Deps, env: Env, message: QueueMessage): Promise<void> {
+export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
   switch (message.type) {
     case 'post.created':
-      await onPostCreated(deps, env, message.entry);
+      await onPostCreated(deps, message.entry);
       // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
-      await env.FANOUT_LOW_QUEUE.send({ type: 'post.enrich', postId: message.entry.postId });
+      await deps.queues.low.send({ type: 'post.enrich', postId: message.entry.postId });
       return;
     case 'post.deleted':
-      await onPostDeleted(deps, env, message.entry);
-      return forgetTrending(env, message.entry.postId);
+      await onPostDeleted(deps, message.entry);
+      return forgetTrending(deps, message.entry.postId);
     case 'fanout.page':
-      return fanoutPage(deps, env, message);
+      return fanoutPage(deps, message);
     case 'author.reclassified':
-      return reclassify(deps, env, message);
+      return reclassify(deps, message);
     case 'follow.repair':
-      return repairFollow(deps, env, message.followerId, message.followeeId, message.at);
+      return repairFollow(deps, message.followerId, message.followeeId, message.at);
     case 'post.enrich':
-      return enrichPost(deps, env, message.postId);
+      return enrichPost(deps, message.postId);
     case 'engagement':
-      return applyEngagement(deps, env, message);
+      return applyEngagement(deps, message);
   }
 }
 
@@ -34,7 +34,7 @@ export async function handleMessage(deps: Deps, env: Env, message: QueueMessage)
  * Acks each message on success and retries it alone on failure (after max_retries it goes to the dead-letter
  * queue). A message that does not parse can never succeed: it is logged and acked rather than retried.
  */
-export async function consumeBatch(deps: Deps, env: Env, batch: MessageBatch<unknown>): Promise<void> {
+export async function consumeBatch(deps: Deps, batch: MessageBatch<unknown>): Promise<void> {
   await Promise.all(
     batch.messages.map(async (msg) => {
       const parsed = queueMessageSchema.safeParse(msg.body);
@@ -44,7 +44,7 @@ export async function consumeBatch(deps: Deps, env: Env, batch: MessageBatch<unk
         return;
       }
       try {
-        await handleMessage(deps, env, parsed.data);
+        await handleMessage(deps, parsed.data);
         msg.ack();
       } catch (error) {
         console.warn('queue: retrying message', msg.id, parsed.data.type, error);

@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError } from '../../../src/errors.ts';
+import { isLive } from '../../../src/model.ts';
 import { LIMITS } from '../../../src/text.ts';
 import { recordEngagements } from '../../interest.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
+import { rateLimit } from '../rate-limit.ts';
 import { idSchema, validate } from '../validation.ts';
 
 const MAX_DWELL_MS = 3_600_000;
@@ -17,29 +19,36 @@ const event = z.discriminatedUnion('type', [
 const eventsBody = z.strictObject({ events: z.array(event).min(1).max(LIMITS.eventsPerRequest) });
 
 /** Views and dwell times go to the reader's interaction log, where ranking reads them. */
-export const eventsRoutes = new Hono<AppEnv>().post('/', requireUser, validate('json', eventsBody), async (c) => {
-  const { repos, newId, now } = c.var.deps;
-  const { events } = c.req.valid('json');
-  const posts = await repos.posts.getMany(events.map((e) => e.postId));
-  const unknown = [...new Set(events.map((e) => e.postId).filter((id) => !posts.has(id)))];
-  if (unknown.length > 0) throw new NotFoundError(`post ${unknown.join(', ')}`);
-  const at = now();
-  const rows = events.flatMap((e) => {
-    const post = posts.get(e.postId)!;
-    // A post deleted since it was seen is no signal worth keeping.
-    if (post.deletedAt !== null) return [];
-    return [
-      {
-        userId: c.var.userId,
-        kind: e.type,
-        refId: newId(),
-        postId: e.postId,
-        authorId: post.authorId,
-        durationMs: e.type === 'dwell' ? e.ms : null,
-        createdAt: at,
-      },
-    ];
-  });
-  if (rows.length > 0) await recordEngagements(repos, c.env, rows);
-  return c.json({ accepted: rows.length }, 202);
-});
+export const eventsRoutes = new Hono<AppEnv>().post(
+  '/',
+  requireUser,
+  validate('json', eventsBody),
+  rateLimit('write'),
+  async (c) => {
+    const { deps } = c.var;
+    const { repos, newId, now } = deps;
+    const { events } = c.req.valid('json');
+    const posts = await repos.posts.getMany(events.map((e) => e.postId));
+    const unknown = [...new Set(events.map((e) => e.postId).filter((id) => !posts.has(id)))];
+    if (unknown.length > 0) throw new NotFoundError(`post ${unknown.join(', ')}`);
+    const at = now();
+    const rows = events.flatMap((e) => {
+      const post = posts.get(e.postId)!;
+      // A post deleted since it was seen is no signal worth keeping.
+      if (!isLive(post)) return [];
+      return [
+        {
+          userId: c.var.userId,
+          kind: e.type,
+          refId: newId(),
+          postId: e.postId,
+          authorId: post.authorId,
+          durationMs: e.type === 'dwell' ? e.ms : null,
+          createdAt: at,
+        },
+      ];
+    });
+    if (rows.length > 0) await recordEngagements(deps, rows);
+    return c.json({ accepted: rows.length }, 202);
+  },
+);

@@ -5,15 +5,7 @@ import { createCursorCodec } from '../../../src/cursor.ts';
 import type { GeoPoint } from '../../../src/model.ts';
 import { toPostView } from '../../../src/model.ts';
 import type { TimelineState } from '../../../durable-objects/user-timeline.ts';
-import {
-  impressionSampleRate,
-  latestFeed,
-  rankedFeed,
-  rankedFeedPage,
-  serverTiming,
-  type RankedPage,
-  type Timings,
-} from '../../feed.ts';
+import { latestFeed, rankedFeed, rankedFeedPage, serverTiming, type RankedPage, type Timings } from '../../feed.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idSchema, pageQuery, validate } from '../validation.ts';
@@ -76,20 +68,20 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
   const { limit, cursor, mode, explain, lat, lon } = c.req.valid('query');
   const { deps } = c.var;
   if (mode === 'latest') {
-    const codec = createCursorCodec('feed-latest', c.env.JWT_SECRET, latestCursor);
+    const codec = createCursorCodec('feed-latest', deps.config.jwtSecret, latestCursor);
     const before = cursor ? (await codec.decode(cursor)).before : undefined;
-    const page = await latestFeed(deps, c.env, c.var.userId, limit, before);
+    const page = await latestFeed(deps, c.var.userId, limit, before);
     return respond(c, page.state, page.timings, {
       items: page.posts.map((post) => ({ post: toPostView(post) })),
       nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
     });
   }
-  const codec = createCursorCodec('feed-ranked', c.env.JWT_SECRET, rankedCursor);
+  const codec = createCursorCodec('feed-ranked', deps.config.jwtSecret, rankedCursor);
   const position = cursor ? await codec.decode(cursor) : null;
   const page = position
-    ? await rankedFeedPage(deps, c.env, c.var.userId, limit, position)
-    : await rankedFeed(deps, c.env, c.var.userId, limit, readerLocation(c, lat, lon));
-  if (Math.random() < impressionSampleRate(c.env)) {
+    ? await rankedFeedPage(deps, c.var.userId, limit, position)
+    : await rankedFeed(deps, c.var.userId, limit, readerLocation(c, lat, lon));
+  if (deps.random() < deps.config.ranking.impressionSampleRate) {
     const impressions = page.items.map((item, i) => ({
       userId: c.var.userId,
       postId: item.postId,

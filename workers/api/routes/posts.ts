@@ -2,12 +2,19 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '../../../src/errors.ts';
 import type { PostRecord } from '../../../src/model.ts';
-import { toPostView } from '../../../src/model.ts';
+import { isLive, toPostView } from '../../../src/model.ts';
 import { LIMITS, codePointLength, parseHashtags, parseMentions } from '../../../src/text.ts';
 import { requireUser } from '../auth.ts';
 import { cachedPosts, invalidateAuthorRecent, invalidatePosts } from '../../cache/index.ts';
 import type { AppEnv } from '../context.ts';
-import { edgeCachedPost, publicReadFreshness, purgePublicAuthorPosts, purgePublicPost } from '../edge-cache.ts';
+import { rateLimit } from '../rate-limit.ts';
+import {
+  conditionalGet,
+  edgeCachedPost,
+  publicReadFreshness,
+  purgePublicAuthorPosts,
+  purgePublicPost,
+} from '../edge-cache.ts';
 import { idParam, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
@@ -64,13 +71,14 @@ function representationTag(post: PostRecord): string {
 }
 
 function live(post: PostRecord | undefined): PostRecord {
-  if (!post || post.deletedAt !== null) throw new NotFoundError('post');
+  if (!isLive(post)) throw new NotFoundError('post');
   return post;
 }
 
 export const postsRoutes = new Hono<AppEnv>()
-  .post('/', requireUser, validate('json', createBody), async (c) => {
-    const { repos, newId, now } = c.var.deps;
+  .post('/', requireUser, validate('json', createBody), rateLimit('post'), async (c) => {
+    const { deps } = c.var;
+    const { repos, newId, now } = deps;
     const body = c.req.valid('json');
     const at = now();
     const post = await repos.posts.create({
@@ -85,13 +93,13 @@ export const postsRoutes = new Hono<AppEnv>()
       updatedAt: at,
     });
     const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
-    await publishPost(c.env, repos, entry);
-    await Promise.all([invalidateAuthorRecent(c.env, post.authorId), purgePublicAuthorPosts(post.authorId)]);
+    await publishPost(deps, entry);
+    await Promise.all([invalidateAuthorRecent(deps, post.authorId), purgePublicAuthorPosts(post.authorId)]);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
   })
-  .get('/:id', edgeCachedPost, validate('param', idParam), async (c) => {
+  .get('/:id', conditionalGet, edgeCachedPost, validate('param', idParam), async (c) => {
     const { id } = c.req.valid('param');
     const post = live(
       (await cachedPosts(c.var.deps, [id], publicReadFreshness(c.req.header('Authorization')))).get(id),
@@ -99,7 +107,7 @@ export const postsRoutes = new Hono<AppEnv>()
     c.header('ETag', representationTag(post));
     return c.json({ post: toPostView(post) });
   })
-  .patch('/:id', requireUser, validate('param', idParam), validate('json', editBody), async (c) => {
+  .patch('/:id', requireUser, validate('param', idParam), validate('json', editBody), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
     const { text: newText } = c.req.valid('json');
     const version = expectedVersion(c.req.header('If-Match'));
@@ -127,12 +135,12 @@ export const postsRoutes = new Hono<AppEnv>()
           purgePublicPost(id),
           purgePublicAuthorPosts(outcome.post.authorId),
         ]);
-        await reenrichPost(c.env, id);
+        await reenrichPost(c.var.deps, id);
         c.header('ETag', etag(outcome.post));
         return c.json({ post: toPostView(outcome.post) });
     }
   })
-  .delete('/:id', requireUser, validate('param', idParam), async (c) => {
+  .delete('/:id', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const post = await repos.posts.get(id);
@@ -141,64 +149,71 @@ export const postsRoutes = new Hono<AppEnv>()
     const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
     await repos.posts.unindex(post.authorId, id);
     await Promise.all([invalidatePosts(c.var.deps, [id]), purgePublicPost(id), purgePublicAuthorPosts(post.authorId)]);
-    await retractPost(c.env, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
+    await retractPost(c.var.deps, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
     return c.json({ post: toPostView(tombstone) });
   })
-  .put('/:id/like', requireUser, validate('param', idParam), async (c) => {
+  .put('/:id/like', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const at = now();
     const post = live(await repos.engagement.like(id, c.var.userId, at));
     await invalidatePosts(c.var.deps, [id]);
-    await recordEngagements(repos, c.env, [
+    await recordEngagements(c.var.deps, [
       { userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);
     return c.json({ post: toPostView(post), liked: true });
   })
-  .delete('/:id/like', requireUser, validate('param', idParam), async (c) => {
+  .delete('/:id/like', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const post = live(await repos.engagement.unlike(id, c.var.userId));
     await invalidatePosts(c.var.deps, [id]);
     await repos.engagement.forget(c.var.userId, 'like', id);
     await noteEngagements(
-      c.env,
+      c.var.deps,
       [{ userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: now() }],
       'remove',
     );
     return c.json({ post: toPostView(post), liked: false });
   })
-  .post('/:id/comments', requireUser, validate('param', idParam), validate('json', commentBody), async (c) => {
-    const { id } = c.req.valid('param');
-    const { repos, newId, now } = c.var.deps;
-    const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
-    const post = live(await repos.engagement.comment(id, comment));
-    await invalidatePosts(c.var.deps, [id]);
-    await recordEngagements(repos, c.env, [
-      {
-        userId: c.var.userId,
-        kind: 'comment',
-        refId: comment.id,
-        postId: id,
-        authorId: post.authorId,
-        createdAt: comment.createdAt,
-      },
-    ]);
-    return c.json(
-      {
-        comment: { ...comment, postId: id, createdAt: new Date(comment.createdAt).toISOString() },
-        post: toPostView(post),
-      },
-      201,
-    );
-  })
-  .post('/:id/shares', requireUser, validate('param', idParam), async (c) => {
+  .post(
+    '/:id/comments',
+    requireUser,
+    validate('param', idParam),
+    validate('json', commentBody),
+    rateLimit('write'),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { repos, newId, now } = c.var.deps;
+      const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
+      const post = live(await repos.engagement.comment(id, comment));
+      await invalidatePosts(c.var.deps, [id]);
+      await recordEngagements(c.var.deps, [
+        {
+          userId: c.var.userId,
+          kind: 'comment',
+          refId: comment.id,
+          postId: id,
+          authorId: post.authorId,
+          createdAt: comment.createdAt,
+        },
+      ]);
+      return c.json(
+        {
+          comment: { ...comment, postId: id, createdAt: new Date(comment.createdAt).toISOString() },
+          post: toPostView(post),
+        },
+        201,
+      );
+    },
+  )
+  .post('/:id/shares', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const at = now();
     const post = live(await repos.engagement.share(id, c.var.userId, at));
     await invalidatePosts(c.var.deps, [id]);
-    await recordEngagements(repos, c.env, [
+    await recordEngagements(c.var.deps, [
       { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);
     return c.json({ post: toPostView(post), shared: true }, 201);

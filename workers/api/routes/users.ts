@@ -1,17 +1,18 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
-import { timingSafeEqual } from '../../../src/encoding.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/errors.ts';
-import { toPostView, toUserView } from '../../../src/model.ts';
+import { isLive, toPostView, toUserView } from '../../../src/model.ts';
 import { HANDLE_PATTERN, LIMITS, codePointLength, normalizeHandle } from '../../../src/text.ts';
-import { bearerToken, issueToken, requireUser } from '../auth.ts';
+import { hashPassword } from '../../../src/password.ts';
+import { isAdmin, issueToken, requireUser } from '../auth.ts';
 import { cachedPosts } from '../../cache/index.ts';
-import type { AppEnv, Deps } from '../context.ts';
-import { edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
-import { idParam, idSchema, pageQuery, validate } from '../validation.ts';
+import type { Deps } from '../../composition.ts';
+import type { AppEnv } from '../context.ts';
+import { rateLimit } from '../rate-limit.ts';
+import { conditionalGet, edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
+import { idParam, idSchema, pageQuery, passwordSchema, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
-import { timelineOf } from '../../stubs.ts';
 
 const signupBody = z.strictObject({
   handle: z.string().regex(HANDLE_PATTERN, `3-30 letters, digits or underscores`),
@@ -21,20 +22,18 @@ const signupBody = z.strictObject({
     .min(1)
     .refine((s) => codePointLength(s) <= LIMITS.displayName, `at most ${LIMITS.displayName} characters`)
     .optional(),
+  password: passwordSchema.optional(),
 });
 
 const edgeCursor = z.strictObject({ t: z.number().int().nonnegative(), u: idSchema });
 const postsCursor = z.strictObject({ before: idSchema });
 
 export const usersRoutes = new Hono<AppEnv>()
-  .post('/', validate('json', signupBody), async (c) => {
-    if (c.env.ALLOW_SIGNUP !== 'true') {
-      const token = bearerToken(c.req.header('Authorization'));
-      if (!token || !c.env.ADMIN_TOKEN || !timingSafeEqual(token, c.env.ADMIN_TOKEN)) {
-        throw new ForbiddenError('signups are closed; an admin token is required');
-      }
+  .post('/', validate('json', signupBody), rateLimit('signup'), async (c) => {
+    const { config, repos, newId, now } = c.var.deps;
+    if (!config.allowSignup && !(await isAdmin(c))) {
+      throw new ForbiddenError('signups are closed; an admin token is required');
     }
-    const { repos, newId, now } = c.var.deps;
     const body = c.req.valid('json');
     const at = now();
     const user = await repos.users.create({
@@ -42,67 +41,75 @@ export const usersRoutes = new Hono<AppEnv>()
       handle: normalizeHandle(body.handle),
       displayName: body.displayName ?? body.handle,
       createdAt: at,
+      ...(body.password === undefined ? {} : { passwordHash: await hashPassword(body.password) }),
     });
     // A ready, empty timeline, so the first feed read needs no regeneration. Only an optimisation: if it
     // fails, that first read regenerates instead, and the signup must not fail (a retry would find the handle taken).
-    await timelineOf(c.env, user.id)
+    await c.var.deps.objects
+      .timeline(user.id)
       .init(user.id, at)
       .catch((error: unknown) => console.warn('signup: timeline init failed, first read will regenerate', error));
-    return c.json({ user: toUserView(user), token: await issueToken(user.id, c.env.JWT_SECRET, at) }, 201);
+    return c.json({ user: toUserView(user), token: await issueToken(config, user.id, at) }, 201);
   })
   .get('/:id', validate('param', idParam), async (c) => {
     const user = await c.var.deps.repos.users.get(c.req.valid('param').id);
     if (!user) throw new NotFoundError('user');
     return c.json({ user: toUserView(user) });
   })
-  .put('/:id/follow', requireUser, validate('param', idParam), async (c) =>
-    c.json(await follow(c.var.deps, c.env, c.var.userId, c.req.valid('param').id, true)),
+  .put('/:id/follow', requireUser, validate('param', idParam), rateLimit('write'), async (c) =>
+    c.json(await follow(c.var.deps, c.var.userId, c.req.valid('param').id, true)),
   )
-  .delete('/:id/follow', requireUser, validate('param', idParam), async (c) =>
-    c.json(await follow(c.var.deps, c.env, c.var.userId, c.req.valid('param').id, false)),
+  .delete('/:id/follow', requireUser, validate('param', idParam), rateLimit('write'), async (c) =>
+    c.json(await follow(c.var.deps, c.var.userId, c.req.valid('param').id, false)),
   )
   .get('/:id/followers', validate('param', idParam), validate('query', pageQuery), async (c) =>
-    c.json(await edges(c.var.deps, c.env, 'followers', c.req.valid('param').id, c.req.valid('query'))),
+    c.json(await edges(c.var.deps, 'followers', c.req.valid('param').id, c.req.valid('query'))),
   )
   .get('/:id/following', validate('param', idParam), validate('query', pageQuery), async (c) =>
-    c.json(await edges(c.var.deps, c.env, 'following', c.req.valid('param').id, c.req.valid('query'))),
+    c.json(await edges(c.var.deps, 'following', c.req.valid('param').id, c.req.valid('query'))),
   )
-  .get('/:id/posts', edgeCachedAuthorPosts, validate('param', idParam), validate('query', pageQuery), async (c) => {
-    const { id } = c.req.valid('param');
-    const { limit, cursor } = c.req.valid('query');
-    const { deps } = c.var;
-    const { repos } = deps;
-    const codec = createCursorCodec('user-posts', c.env.JWT_SECRET, postsCursor);
-    const before = cursor ? (await codec.decode(cursor)).before : undefined;
-    const [user, ids] = await Promise.all([repos.users.get(id), repos.posts.idsByAuthor(id, limit + 1, before)]);
-    if (!user) throw new NotFoundError('user');
-    const page = ids.slice(0, limit);
-    const records = await cachedPosts(deps, page, publicReadFreshness(c.req.header('Authorization')));
-    const items = page.flatMap((postId) => {
-      const post = records.get(postId);
-      return post && post.deletedAt === null ? [toPostView(post)] : [];
-    });
-    const last = page[page.length - 1];
-    const nextCursor = ids.length > limit && last ? await codec.encode({ before: last }) : null;
-    return c.json({ items, nextCursor });
-  });
+  .get(
+    '/:id/posts',
+    conditionalGet,
+    edgeCachedAuthorPosts,
+    validate('param', idParam),
+    validate('query', pageQuery),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { limit, cursor } = c.req.valid('query');
+      const { deps } = c.var;
+      const { repos } = deps;
+      const codec = createCursorCodec('user-posts', deps.config.jwtSecret, postsCursor);
+      const before = cursor ? (await codec.decode(cursor)).before : undefined;
+      const [user, ids] = await Promise.all([repos.users.get(id), repos.posts.idsByAuthor(id, limit + 1, before)]);
+      if (!user) throw new NotFoundError('user');
+      const page = ids.slice(0, limit);
+      const records = await cachedPosts(deps, page, publicReadFreshness(c.req.header('Authorization')));
+      const items = page.flatMap((postId) => {
+        const post = records.get(postId);
+        return isLive(post) ? [toPostView(post)] : [];
+      });
+      const last = page[page.length - 1];
+      const nextCursor = ids.length > limit && last ? await codec.encode({ before: last }) : null;
+      return c.json({ items, nextCursor });
+    },
+  );
 
-async function follow(deps: Deps, env: Env, followerId: string, followeeId: string, following: boolean) {
+async function follow(deps: Deps, followerId: string, followeeId: string, following: boolean) {
   if (followeeId === followerId) throw new ValidationError('you cannot follow yourself');
   const followee = await deps.repos.users.get(followeeId);
   if (!followee) throw new NotFoundError('user');
-  await setFollowing(deps, env, followerId, followeeId, following);
+  await setFollowing(deps, followerId, followeeId, following);
   return { relationship: { following } };
 }
 
 async function edges(
   deps: Deps,
-  env: Env,
   direction: 'followers' | 'following',
   userId: string,
   { limit, cursor }: z.infer<typeof pageQuery>,
 ) {
-  const codec = createCursorCodec(direction, env.JWT_SECRET, edgeCursor);
+  const codec = createCursorCodec(direction, deps.config.jwtSecret, edgeCursor);
   const after = cursor ? await codec.decode(cursor) : undefined;
   const { repos } = deps;
   const [user, page] = await Promise.all([
