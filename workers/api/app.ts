@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../../src/errors.ts';
 import { LIMITS } from '../../src/text.ts';
+import { utf8Json } from './body.ts';
 import { depsFor, type AppEnv, type Deps } from './context.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { rateLimits } from './rate-limit.ts';
@@ -23,6 +24,7 @@ export function createApp(overrides?: Partial<Deps>) {
       },
     }),
   );
+  app.use(utf8Json);
   app.use(async (c, next) => {
     c.set('deps', depsFor(c.env, overrides));
     await next();

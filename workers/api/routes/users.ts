@@ -4,23 +4,18 @@ import { createCursorCodec } from '../../../src/cursor.ts';
 import { timingSafeEqual } from '../../../src/encoding.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/errors.ts';
 import { toPostView, toUserView } from '../../../src/model.ts';
-import { HANDLE_PATTERN, LIMITS, codePointLength, normalizeHandle } from '../../../src/text.ts';
+import { HANDLE_PATTERN, LIMITS, normalizeHandle } from '../../../src/text.ts';
 import { bearerToken, issueToken, requireUser } from '../auth.ts';
 import { cachedPosts } from '../../cache/index.ts';
 import type { AppEnv, Deps } from '../context.ts';
 import { edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
-import { idParam, idSchema, pageQuery, validate } from '../validation.ts';
+import { idParam, idSchema, optionalTextField, pageQuery, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
 import { timelineOf } from '../../stubs.ts';
 
 const signupBody = z.strictObject({
   handle: z.string().regex(HANDLE_PATTERN, `3-30 letters, digits or underscores`),
-  displayName: z
-    .string()
-    .trim()
-    .min(1)
-    .refine((s) => codePointLength(s) <= LIMITS.displayName, `at most ${LIMITS.displayName} characters`)
-    .optional(),
+  displayName: optionalTextField(LIMITS.displayName, { trim: true }),
 });
 
 const edgeCursor = z.strictObject({ t: z.number().int().nonnegative(), u: idSchema });
