@@ -3,6 +3,8 @@ export const LIMITS = {
   postText: 1000,
   commentText: 500,
   displayName: 50,
+  mediaAlt: 1000,
+  locationName: 100,
   handleMin: 3,
   handleMax: 30,
   hashtag: 100,
@@ -53,4 +55,51 @@ export function parseMentions(text: string): string[] {
     if (handles.size === LIMITS.mentionsPerPost) break;
   }
   return [...handles];
+}
+
+/** Why a text was refused; the API turns each into a 400 naming the field. */
+export type TextRejection = 'lone_surrogate' | 'control' | 'empty' | 'too_long';
+
+export type TextCheck = { ok: true; text: string } | { ok: false; reason: TextRejection };
+
+export interface TextRules {
+  /** Most code points allowed, counted after NFC. */
+  max: number;
+  /** Drop leading and trailing whitespace (names), after NFC and before measuring. */
+  trim?: boolean;
+}
+
+// Every Cc character (C0, DEL, C1) but \n and \t: NUL, escapes and C1 codes like NEL only corrupt or spoof.
+const CONTROL = /[\p{Cc}--[\n\t]]/v;
+// Nothing visible: whitespace and default-ignorables (zero-width, BOM, bidi marks, Hangul fillers, variation selectors).
+const BLANK = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}]*$/u;
+const EDGE_WHITESPACE = /^\p{White_Space}+|\p{White_Space}+$/gu;
+
+/**
+ * The one policy for user-written text (posts, comments, names, alt text): refuses lone surrogates and
+ * control characters, and returns the NFC text. CR LF and a lone CR become LF: form submissions send CR LF,
+ * and one form of line break makes the same text count and compare the same however it was typed.
+ */
+export function checkText(input: string, rules: TextRules): TextCheck {
+  if (!input.isWellFormed()) return { ok: false, reason: 'lone_surrogate' };
+  const lines = input.replace(/\r\n?/g, '\n');
+  if (CONTROL.test(lines)) return { ok: false, reason: 'control' };
+  let text = lines.normalize('NFC');
+  if (rules.trim) text = text.replace(EDGE_WHITESPACE, '');
+  if (BLANK.test(text)) return { ok: false, reason: 'empty' };
+  if (codePointLength(text) > rules.max) return { ok: false, reason: 'too_long' };
+  return { ok: true, text };
+}
+
+export function textRejectionMessage(reason: TextRejection, max: number): string {
+  switch (reason) {
+    case 'lone_surrogate':
+      return 'must be valid Unicode (no unpaired surrogates)';
+    case 'control':
+      return 'must not contain control characters other than newline and tab';
+    case 'empty':
+      return 'must not be empty or only whitespace or invisible characters';
+    case 'too_long':
+      return `at most ${max} characters`;
+  }
 }

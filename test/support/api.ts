@@ -5,8 +5,8 @@ export interface ApiOptions {
   app?: { fetch(request: Request): Response | Promise<Response> };
   token?: string;
   body?: unknown;
-  /** Sent as-is instead of JSON-encoding `body`. */
-  rawBody?: string;
+  /** Sent as-is instead of JSON-encoding `body` (bytes for bodies that are not valid UTF-8). */
+  rawBody?: string | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
 }
 
@@ -24,7 +24,7 @@ export async function api<T = Record<string, unknown>>(
 ): Promise<ApiResponse<T>> {
   const headers = new Headers(options.headers);
   if (options.token) headers.set('Authorization', `Bearer ${options.token}`);
-  let body: string | undefined = options.rawBody;
+  let body: string | Uint8Array<ArrayBuffer> | undefined = options.rawBody;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);
     headers.set('Content-Type', 'application/json');

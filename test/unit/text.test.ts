@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   HANDLE_PATTERN,
   LIMITS,
+  checkText,
   codePointLength,
   normalizeHandle,
   parseHashtags,
   parseMentions,
+  textRejectionMessage,
 } from '../../src/text.ts';
 
 describe('parseHashtags', () => {
@@ -160,6 +162,106 @@ describe('HANDLE_PATTERN', () => {
     expect(HANDLE_PATTERN.test('a'.repeat(30))).toBe(true);
     for (const bad of ['ab', 'a'.repeat(31), 'al ice', 'alice!', 'élise', 'alice.b', '']) {
       expect(HANDLE_PATTERN.test(bad)).toBe(false);
+    }
+  });
+});
+
+describe('checkText', () => {
+  const rules = { max: 10 };
+
+  it('accepts ordinary text with newlines and tabs, unchanged', () => {
+    expect(checkText('hello\n\tworld 👍', { max: 100 })).toEqual({ ok: true, text: 'hello\n\tworld 👍' });
+  });
+
+  it('refuses lone surrogates, high or low, anywhere', () => {
+    for (const bad of ['\ud800', 'a\udc00b', 'ok \ud83d', '\ude00\ud83d']) {
+      expect(checkText(bad, rules)).toEqual({ ok: false, reason: 'lone_surrogate' });
+    }
+    expect(checkText('\ud83d\ude00', rules)).toEqual({ ok: true, text: '😀' });
+  });
+
+  it('refuses NUL, other C0 controls, DEL and C1 controls', () => {
+    for (const bad of [
+      'a\u0000b',
+      '\u0007',
+      'x\u000b',
+      'x\u000c',
+      '\u001b[31mred',
+      'a\u007f',
+      '\u0080',
+      'a\u0085b',
+      '\u009f',
+    ]) {
+      expect(checkText(bad, rules), JSON.stringify(bad)).toEqual({ ok: false, reason: 'control' });
+    }
+  });
+
+  it('turns CR LF and a lone CR into LF, so a line break counts once', () => {
+    expect(checkText('a\r\nb\rc', rules)).toEqual({ ok: true, text: 'a\nb\nc' });
+    expect(checkText('12345\r\n6789', rules)).toEqual({ ok: true, text: '12345\n6789' });
+  });
+
+  it('normalises to NFC before measuring, so a decomposed "é" counts as 1', () => {
+    const decomposed = 'e\u0301'.repeat(10);
+    expect(codePointLength(decomposed)).toBe(20);
+    expect(checkText(decomposed, rules)).toEqual({ ok: true, text: '\u00e9'.repeat(10) });
+    expect(checkText(`${decomposed}e\u0301`, rules)).toEqual({ ok: false, reason: 'too_long' });
+    // Hangul jamo compose into syllables.
+    expect(checkText('\u1100\u1161', rules)).toEqual({ ok: true, text: '\uac00' });
+  });
+
+  it('measures after NFC even when NFC makes the text longer', () => {
+    // U+0958 is a composition exclusion: NFC decomposes it into two code points.
+    expect('\u0958'.normalize('NFC')).toBe('\u0915\u093c');
+    expect(checkText('\u0958'.repeat(5), rules)).toEqual({ ok: true, text: '\u0915\u093c'.repeat(5) });
+    expect(checkText('\u0958'.repeat(6), rules)).toEqual({ ok: false, reason: 'too_long' });
+  });
+
+  it('counts code points, accepting exactly max and refusing max + 1', () => {
+    expect(checkText('😀'.repeat(10), rules)).toEqual({ ok: true, text: '😀'.repeat(10) });
+    expect(checkText('a'.repeat(11), rules)).toEqual({ ok: false, reason: 'too_long' });
+  });
+
+  it('treats whitespace-only and default-ignorable-only text as empty', () => {
+    const blanks = [
+      '',
+      ' \n\t ',
+      '\u00a0\u3000\u2028',
+      '\u200b\u200b', // zero-width space
+      '\u200c\u200d\u2060', // ZWNJ, ZWJ, word joiner
+      '\ufeff', // BOM
+      '\u00ad', // soft hyphen
+      '\u200e\u202e', // bidi marks and overrides
+      '\ufe0f', // variation selector
+      '\u3164', // Hangul filler
+      '\uffa0', // halfwidth Hangul filler
+      '\u115f\u1160', // Hangul choseong and jungseong fillers
+      '\u{e0041}\u{e0042}', // tag characters
+    ];
+    for (const blank of blanks) {
+      expect(checkText(blank, rules), JSON.stringify(blank)).toEqual({ ok: false, reason: 'empty' });
+    }
+    // Ignorables next to visible text are kept: ZWJ sequences and variation selectors are real content.
+    expect(checkText('\u200ba', rules)).toEqual({ ok: true, text: '\u200ba' });
+    expect(checkText('❤\ufe0f', rules)).toEqual({ ok: true, text: '❤\ufe0f' });
+  });
+
+  it('trims surrounding whitespace only when asked, before measuring', () => {
+    const padded = `  ${'n'.repeat(10)} \u3000`;
+    expect(checkText(padded, { max: 10, trim: true })).toEqual({ ok: true, text: 'n'.repeat(10) });
+    expect(checkText(padded, rules)).toEqual({ ok: false, reason: 'too_long' });
+    expect(checkText(' a b\n', { max: 10, trim: true })).toEqual({ ok: true, text: 'a b' });
+  });
+
+  it('checks surrogates and controls before emptiness, so a refused text says why', () => {
+    expect(checkText(' \u0000 ', rules)).toEqual({ ok: false, reason: 'control' });
+    expect(checkText('\u200b\ud800', rules)).toEqual({ ok: false, reason: 'lone_surrogate' });
+  });
+
+  it('has a message for every reason', () => {
+    expect(textRejectionMessage('too_long', 50)).toBe('at most 50 characters');
+    for (const reason of ['lone_surrogate', 'control', 'empty'] as const) {
+      expect(textRejectionMessage(reason, 50)).toMatch(/^must /);
     }
   });
 });

@@ -4,6 +4,7 @@ import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { AppError } from '../../src/errors.ts';
 import { LIMITS } from '../../src/text.ts';
+import { utf8Json } from './body.ts';
 import { depsFor, type Deps } from '../composition.ts';
 import type { AppEnv } from './context.ts';
 import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
@@ -57,6 +58,7 @@ export function createApp(overrides?: Partial<Deps>) {
       },
     }),
   );
+  app.use(utf8Json);
   const routed = app
     .route('/v1/users', usersRoutes)
     .route('/v1/sessions', sessionsRoutes)

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isId } from '../../src/ids.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/password.ts';
-import { codePointLength } from '../../src/text.ts';
+import { checkText, codePointLength, textRejectionMessage } from '../../src/text.ts';
 
 /** zValidator whose failures become ValidationErrors: one JSON error shape, listing every bad field. */
 export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
@@ -40,3 +40,18 @@ export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(1024).optional(),
 });
+
+/** A user-written text field under the text policy (src/text.ts checkText); its value becomes the NFC text. */
+export function textField(max: number, options: { trim?: boolean } = {}) {
+  return z.string().transform((value, ctx) => {
+    const result = checkText(value, { max, trim: options.trim });
+    if (result.ok) return result.text;
+    ctx.issues.push({ code: 'custom', message: textRejectionMessage(result.reason, max), input: value });
+    return z.NEVER;
+  });
+}
+
+/** The same policy for a field that may be left out; when present it must not be empty. */
+export function optionalTextField(max: number, options: { trim?: boolean } = {}) {
+  return textField(max, options).optional();
+}

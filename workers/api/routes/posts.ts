@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '../../../src/errors.ts';
 import type { PostRecord } from '../../../src/model.ts';
 import { isLive, toPostView } from '../../../src/model.ts';
-import { LIMITS, codePointLength, parseHashtags, parseMentions } from '../../../src/text.ts';
+import { LIMITS, parseHashtags, parseMentions } from '../../../src/text.ts';
 import { requireUser } from '../auth.ts';
 import { cachedPosts, invalidateAuthorRecent, invalidatePosts } from '../../cache/index.ts';
 import type { AppEnv } from '../context.ts';
@@ -15,36 +15,30 @@ import {
   purgePublicAuthorPosts,
   purgePublicPost,
 } from '../edge-cache.ts';
-import { idParam, validate } from '../validation.ts';
+import { idParam, optionalTextField, textField, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
-
-const text = (max: number) =>
-  z
-    .string()
-    .refine((s) => s.trim().length > 0, 'must not be empty')
-    .refine((s) => codePointLength(s) <= max, `at most ${max} characters`);
 
 const media = z.strictObject({
   url: z.url({ protocol: /^https$/ }).max(LIMITS.mediaUrl),
   kind: z.enum(['image', 'video', 'gif']),
-  alt: z.string().max(1000).optional(),
+  alt: optionalTextField(LIMITS.mediaAlt),
 });
 
 const location = z.strictObject({
   lat: z.number().min(-90).max(90),
   lon: z.number().min(-180).max(180),
-  name: z.string().trim().min(1).max(100).optional(),
+  name: optionalTextField(LIMITS.locationName, { trim: true }),
 });
 
 const createBody = z.strictObject({
-  text: text(LIMITS.postText),
+  text: textField(LIMITS.postText),
   media: z.array(media).max(LIMITS.mediaPerPost).optional(),
   location: location.optional(),
 });
 
-const editBody = z.strictObject({ text: text(LIMITS.postText) });
-const commentBody = z.strictObject({ text: text(LIMITS.commentText) });
+const editBody = z.strictObject({ text: textField(LIMITS.postText) });
+const commentBody = z.strictObject({ text: textField(LIMITS.commentText) });
 
 /**
  * `If-Match: "3"` (or W/"3", or 3): the version the editor last saw. A read's ETag (`"3.10.2.1"`, see

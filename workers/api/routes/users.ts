@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/errors.ts';
 import { isLive, toPostView, toUserView } from '../../../src/model.ts';
-import { HANDLE_PATTERN, LIMITS, codePointLength, normalizeHandle } from '../../../src/text.ts';
+import { HANDLE_PATTERN, LIMITS, normalizeHandle } from '../../../src/text.ts';
 import { hashPassword } from '../../../src/password.ts';
 import { isAdmin, issueToken, requireUser } from '../auth.ts';
 import { cachedPosts } from '../../cache/index.ts';
@@ -11,17 +11,12 @@ import type { Deps } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
 import { conditionalGet, edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
-import { idParam, idSchema, pageQuery, passwordSchema, validate } from '../validation.ts';
+import { idParam, idSchema, pageQuery, passwordSchema, optionalTextField, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
 
 const signupBody = z.strictObject({
   handle: z.string().regex(HANDLE_PATTERN, `3-30 letters, digits or underscores`),
-  displayName: z
-    .string()
-    .trim()
-    .min(1)
-    .refine((s) => codePointLength(s) <= LIMITS.displayName, `at most ${LIMITS.displayName} characters`)
-    .optional(),
+  displayName: optionalTextField(LIMITS.displayName, { trim: true }),
   password: passwordSchema.optional(),
 });
 
