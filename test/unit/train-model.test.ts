@@ -30,6 +30,7 @@ import {
   type SparseMatrix,
   type WordVectorOptions,
 } from '../../src/word-vectors.ts';
+import { bucketName, userPicksModel, varValues } from '../../scripts/dev.ts';
 
 function corpusOf(texts: string[]): Corpus {
   return { source: 'builtin', file: null, texts, bytes: new TextEncoder().encode(texts.join('\n')) };
@@ -136,7 +137,7 @@ describe('word vectors: counts, PPMI, SVD', () => {
       value: Float64Array.of(10, 1, 10, 1, 1, 10, 1, 10),
     };
     const m = ppmi(counts, 1);
-    expect(Array.from(m.col.subarray(m.rowStart[0]!, m.rowStart[1]!))).toEqual([1]);
+    expect(Array.from(m.col.subarray(m.rowStart[0], m.rowStart[1]))).toEqual([1]);
     expect(m.value[0]).toBeCloseTo(Math.log(10 / 44 / ((11 / 44) * (11 / 44))), 10);
   });
 
@@ -273,7 +274,7 @@ describe('the exported model', () => {
     expect(again.trained).toBe(false);
     expect(again.revision).toBe(made.revision);
     const stored = new Map<string, Uint8Array>();
-    await putTrainedModel({ put: async (key, value) => void stored.set(key, value) }, made);
+    await putTrainedModel({ put: (key, value) => Promise.resolve(stored.set(key, value)) }, made);
     expect([...stored.keys()]).toEqual(made.files.map((file) => `${made.model}/${made.revision}/${file}`));
   });
 
@@ -305,5 +306,20 @@ describe('the exported model', () => {
     }
     const config = JSON.parse(await readFile(path.join(made.dir, 'config.json'), 'utf8')) as { hidden_size: number };
     expect(config.hidden_size).toBe(made.dims);
+  });
+});
+
+describe('npm run dev and the local model', () => {
+  it('leaves the model alone when the developer picked one, with --var or in .dev.vars', () => {
+    expect(varValues(['dev', '--var', 'A:1', 'B:2', '--port', '1', '--var=C:3'])).toEqual(['A:1', 'B:2', 'C:3']);
+    expect(userPicksModel(['dev', '--var', 'EMBEDDING_MODEL:Xenova/all-MiniLM-L6-v2'], '')).toBe(true);
+    expect(userPicksModel(['dev'], 'JWT_SECRET = "x"\nEMBEDDING_MODEL = "fixture/minilm-tiny"\n')).toBe(true);
+    expect(userPicksModel(['dev', '--var', 'EMBEDDING_REVISION:main'], '# EMBEDDING_MODEL = "x"\n')).toBe(false);
+  });
+
+  it("finds the MODELS bucket's name in wrangler.toml", async () => {
+    const toml = await readFile(path.resolve(import.meta.dirname, '../../wrangler.toml'), 'utf8');
+    expect(bucketName(toml, 'MODELS')).toBe('edge-feed-models');
+    expect(() => bucketName(toml, 'NOPE')).toThrow(/no \[\[r2_buckets\]\]/);
   });
 });
