@@ -428,10 +428,10 @@ interface Embedder {
 }
 
 /** A model folder through transformers.js in Node (onnxruntime-node), embedding as workers/embedding does. */
-async function nodeEmbedder(dir: string, dtype: string): Promise<Embedder> {
+async function nodeEmbedder(dir: string, dtype: 'q8' | 'fp32'): Promise<Embedder> {
   const { env, pipeline } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
-  const pipe = await pipeline('feature-extraction', dir, { dtype: dtype as 'q8' });
+  const pipe = await pipeline('feature-extraction', dir, { dtype });
   return {
     async embed(text) {
       const output = await pipe(text, { pooling: 'mean', normalize: true });

@@ -122,7 +122,7 @@ export function cooccurrence(
   corpus: readonly number[][],
   vocabSize: number,
   window: number,
-  blockRows = 1024,
+  blockRows = 256,
 ): SparseMatrix {
   const texts = corpus.map((ids) => ids.filter((id) => id >= FIRST_WORD_ID));
   const rowStart = new Int32Array(vocabSize + 1);

@@ -286,7 +286,12 @@ describe('the exported model', () => {
     const built = buildLocalModel(builtinCorpus());
     expect(built.revision).toBe(made.revision);
     // The exported tokenizer produces exactly the ids training counted.
-    for (const text of ['Thank you SO much!', 'sorry, [NAME] :( so sad', 'lol... Ünknöwn wörds']) {
+    for (const text of [
+      'Thank you SO much!',
+      'sorry, [NAME] :( so sad',
+      'lol... Ünknöwn wörds',
+      'Héllo, [NAME]! It\u0000s 10:30\u200b… 猫猫 ok 😂😂',
+    ]) {
       const ids = tokenizer.encode(text);
       const cls = built.vectors.vocab.ids.get('[CLS]')!;
       const sep = built.vectors.vocab.ids.get('[SEP]')!;
