@@ -3,8 +3,8 @@
  * every shard, starts `wrangler dev`, and the first time loads a small demo data set through the HTTP API.
  * `--redis` (or REDIS=1) turns L2 on: a local Redis behind the Upstash bridge, passed to the Worker with --var.
  */
-import type { ChildProcess } from 'node:child_process';
-import { constants, copyFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -19,6 +19,7 @@ import {
 import type { SeedMarker } from './demo-data.ts';
 import { ROOT, exitCodeOf, migrateLocal, spawnWrangler } from './migrate-local.ts';
 import { ensureRedis, redact } from './redis-server.ts';
+import { cachedTrainedModel, type TrainedModel } from './train-model.ts';
 import { randomBridgeToken, startUpstashBridge } from './upstash-bridge.ts';
 
 const DEFAULT_IP = '127.0.0.1';
@@ -89,6 +90,112 @@ function ensureDevVars(): void {
   } catch (error) {
     if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
   }
+}
+
+// ---------------------------------------------------------------------------------------------- local model
+
+/** The values given to wrangler's `--var` (`--var K:V [K:V ...]` or `--var=K:V`). */
+export function varValues(args: readonly string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg.startsWith('--var=')) values.push(arg.slice('--var='.length));
+    else if (arg === '--var')
+      for (; args[i + 1] !== undefined && !args[i + 1]!.startsWith('-'); i++) values.push(args[i + 1]!);
+  }
+  return values;
+}
+
+/** Whether the developer picked a model (a `--var` or .dev.vars entry): then `npm run dev` leaves it alone. */
+export function userPicksModel(wranglerArgs: readonly string[], devVars: string): boolean {
+  return (
+    varValues(wranglerArgs).some((value) => value.startsWith('EMBEDDING_MODEL:')) ||
+    /^\s*EMBEDDING_MODEL\s*=/m.test(devVars)
+  );
+}
+
+/** `bucket_name` of wrangler.toml's `[[r2_buckets]]` entry for `binding` (as shardBindings, no TOML library). */
+export function bucketName(wranglerToml: string, binding: string): string {
+  let section = '';
+  let entry: Record<string, string> = {};
+  const found: Record<string, string>[] = [];
+  for (const raw of wranglerToml.split(/\r?\n/)) {
+    const line = raw.replace(/\s+#.*$/, '').trim();
+    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?$/.exec(line);
+    if (header) {
+      section = header[1]!;
+      entry = {};
+      if (section === 'r2_buckets') found.push(entry);
+      continue;
+    }
+    const pair = /^([A-Za-z0-9_]+)\s*=\s*"([^"]*)"$/.exec(line);
+    if (pair && section === 'r2_buckets') entry[pair[1]!] = pair[2]!;
+  }
+  const name = found.find((bucket) => bucket.binding === binding)?.bucket_name;
+  if (!name) throw new Error(`wrangler.toml: no [[r2_buckets]] entry with binding = "${binding}"`);
+  return name;
+}
+
+async function runWrangler(args: readonly string[], onChild: (child: ChildProcess | undefined) => void): Promise<void> {
+  const child = spawnWrangler(args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  onChild(child);
+  const code = await exitCodeOf(child).finally(() => onChild(undefined));
+  if (code !== 0) throw new Error(`wrangler ${args.join(' ')} failed with exit code ${code}`);
+}
+
+/**
+ * The local model (scripts/train-model.ts), trained on first use in a child process (about half a minute, and
+ * interruptible) and cached in .fixtures/ after that; its files put into the local MODELS bucket once per
+ * revision and local state. The marker sits in the state folder, so removing .wrangler uploads again.
+ */
+async function prepareLocalModel(
+  settings: DevSettings,
+  onChild: (child: ChildProcess | undefined) => void,
+): Promise<TrainedModel> {
+  let made = await cachedTrainedModel();
+  if (!made) {
+    log('training the local text model (once; cached in .fixtures/models)');
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'train-model.ts')], { stdio: 'inherit' });
+    onChild(child);
+    const code = await exitCodeOf(child).finally(() => onChild(undefined));
+    if (code !== 0) throw new Error(`scripts/train-model.ts failed with exit code ${code}`);
+    made = await cachedTrainedModel();
+    if (!made) throw new Error('scripts/train-model.ts finished but left no model');
+  }
+  const persistTo = optionValue(settings.migrateArgs, '--persist-to');
+  const marker = path.join(
+    persistTo === undefined ? path.join(ROOT, '.wrangler', 'state') : path.resolve(ROOT, persistTo),
+    'edge-feed-models.json',
+  );
+  const uploaded = existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as string[]) : [];
+  const id = `${made.model}@${made.revision}`;
+  if (!uploaded.includes(id)) {
+    const bucket = bucketName(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'), 'MODELS');
+    log(`putting ${id} into the local ${bucket} bucket`);
+    for (const file of made.files) {
+      const key = `${made.model}/${made.revision}/${file}`;
+      await runWrangler(
+        [
+          'r2',
+          'object',
+          'put',
+          `${bucket}/${key}`,
+          '--file',
+          path.join(made.dir, file),
+          '--local',
+          ...settings.migrateArgs,
+        ],
+        onChild,
+      );
+    }
+    writeFileSync(marker, JSON.stringify([...uploaded, id]));
+  }
+  return made;
+}
+
+function readDevVars(): string {
+  const file = path.join(ROOT, '.dev.vars');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
 
 /** Polls until the health route answers 200; gives up when wrangler exits first or after the timeout. */
@@ -217,8 +324,31 @@ async function serve(settings: DevSettings): Promise<number> {
     throw error;
   }
 
-  log(`wrangler ${settings.wranglerArgs.join(' ')}`);
-  const wrangler = spawnWrangler(settings.wranglerArgs);
+  // Without a model of the developer's choice, posts are embedded with the local one (docs/embeddings.md):
+  // MiniLM's weights cannot be downloaded everywhere, and the random-weight fixture would rank by noise.
+  const wranglerArgs = [...settings.wranglerArgs];
+  if (userPicksModel(wranglerArgs, readDevVars())) {
+    log('EMBEDDING_MODEL is set (--var or .dev.vars): not using the local text model');
+  } else {
+    try {
+      const made = await prepareLocalModel(settings, (c) => (child = c));
+      log(`embedding with the local text model ${made.model}@${made.revision} (${made.dims} dims, ${made.source})`);
+      wranglerArgs.push(
+        '--var',
+        `EMBEDDING_MODEL:${made.model}`,
+        '--var',
+        `EMBEDDING_REVISION:${made.revision}`,
+        '--var',
+        `EMBEDDING_DTYPE:${made.dtype}`,
+      );
+    } catch (error) {
+      if (stop.signal.aborted) return 130;
+      throw error;
+    }
+  }
+
+  log(`wrangler ${wranglerArgs.join(' ')}`);
+  const wrangler = spawnWrangler(wranglerArgs);
   child = wrangler;
   const exited = exitCodeOf(wrangler);
 
