@@ -55,6 +55,14 @@ export function isId(value: string): boolean {
   return ID_PATTERN.test(value) && BigInt(value) <= MAX_ID;
 }
 
+/**
+ * What a client may send as an id: any decimal string of 1-20 digits (a 64-bit integer's width). One this project
+ * never minted is simply unknown (404, as Mastodon answers), not malformed (400).
+ */
+export function isWellFormedId(value: string): boolean {
+  return /^\d{1,20}$/.test(value);
+}
+
 /** Milliseconds since the Unix epoch at which the id was minted. */
 export function idTimestamp(id: string): number {
   return Number(BigInt(id) >> (NODE_BITS + SEQUENCE_BITS)) + ID_EPOCH_MS;

@@ -93,7 +93,8 @@ describe('bad input is refused with a JSON 4xx and writes nothing', () => {
   });
 
   it('non-numeric and malformed ids', async () => {
-    for (const id of ['abc', '12', '-1234567890123456789', '0123456789012345678', '99999999999999999999', '1e18']) {
+    // Well-formed ids of other widths ('12', '0123456789012345678') are unknown ids: 404 (test/workers/http.test.ts).
+    for (const id of ['abc', '-1234567890123456789', '123456789012345678901', '1e18', '12.5']) {
       await refused(400, 'invalid_request', 'GET', `/v1/posts/${id}`);
     }
     await refused(400, 'invalid_request', 'PUT', '/v1/users/alice/follow', { token: bob.token });

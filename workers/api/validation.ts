@@ -1,7 +1,7 @@
 import { zValidator } from '@hono/zod-validator';
 import type { ValidationTargets } from 'hono';
 import { z } from 'zod';
-import { isId } from '../../src/ids.ts';
+import { isId, isWellFormedId } from '../../src/ids.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/password.ts';
 import { checkText, codePointLength, textRejectionMessage } from '../../src/text.ts';
@@ -27,7 +27,11 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
   });
 }
 
-export const idSchema = z.string().refine(isId, 'must be an id: a 19-digit decimal string');
+/** An id in a path, query or body: well-formed is enough, an unknown one is the handler's 404. */
+export const idSchema = z.string().refine(isWellFormedId, 'must be an id: a decimal string of 1-20 digits');
+
+/** An id inside a signed cursor: only ever one the service minted. */
+export const mintedIdSchema = z.string().refine(isId, 'must be an id the service minted');
 
 export const passwordSchema = z
   .string()

@@ -8,7 +8,7 @@ import type { TimelineState } from '../../../durable-objects/user-timeline.ts';
 import { latestFeed, rankedFeed, rankedFeedPage, serverTiming, type RankedPage, type Timings } from '../../feed.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
-import { idSchema, pageQuery, validate } from '../validation.ts';
+import { mintedIdSchema, pageQuery, validate } from '../validation.ts';
 
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 
@@ -25,7 +25,7 @@ const feedQuery = pageQuery
     path: ['lat'],
   });
 
-const latestCursor = z.strictObject({ before: idSchema });
+const latestCursor = z.strictObject({ before: mintedIdSchema });
 const rankedCursor = z.strictObject({ snapshot: z.uuid(), offset: z.number().int().min(1).max(10_000) });
 
 /** How long a client should wait before reading a timeline that is being regenerated. */
@@ -68,7 +68,7 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
   const { limit, cursor, mode, explain, lat, lon } = c.req.valid('query');
   const { deps } = c.var;
   if (mode === 'latest') {
-    const codec = createCursorCodec('feed-latest', deps.config.jwtSecret, latestCursor);
+    const codec = createCursorCodec(`feed-latest:${c.var.userId}`, deps.config.jwtSecret, latestCursor);
     const before = cursor ? (await codec.decode(cursor)).before : undefined;
     const page = await latestFeed(deps, c.var.userId, limit, before);
     return respond(c, page.state, page.timings, {
@@ -76,7 +76,7 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
       nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
     });
   }
-  const codec = createCursorCodec('feed-ranked', deps.config.jwtSecret, rankedCursor);
+  const codec = createCursorCodec(`feed-ranked:${c.var.userId}`, deps.config.jwtSecret, rankedCursor);
   const position = cursor ? await codec.decode(cursor) : null;
   const page = position
     ? await rankedFeedPage(deps, c.var.userId, limit, position)

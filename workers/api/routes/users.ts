@@ -11,7 +11,7 @@ import type { Deps } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
 import { conditionalGet, edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
-import { idParam, idSchema, pageQuery, passwordSchema, optionalTextField, validate } from '../validation.ts';
+import { idParam, mintedIdSchema, optionalTextField, pageQuery, passwordSchema, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
 
 const signupBody = z.strictObject({
@@ -20,8 +20,8 @@ const signupBody = z.strictObject({
   password: passwordSchema.optional(),
 });
 
-const edgeCursor = z.strictObject({ t: z.number().int().nonnegative(), u: idSchema });
-const postsCursor = z.strictObject({ before: idSchema });
+const edgeCursor = z.strictObject({ t: z.number().int().nonnegative(), u: mintedIdSchema });
+const postsCursor = z.strictObject({ before: mintedIdSchema });
 
 export const usersRoutes = new Hono<AppEnv>()
   .post('/', validate('json', signupBody), rateLimit('signup'), async (c) => {
