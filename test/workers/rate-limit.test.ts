@@ -73,6 +73,25 @@ describe('rate limits', () => {
     for (let i = 0; i < 3; i++) expect((await post(small, app)).status).toBe(201);
   });
 
+  it('a request refused by a later rule is counted by none: the earlier rules keep their budget', async () => {
+    // Runs with the Durable Object limiter and, in the workers-l2 project, with @upstash/ratelimit on Redis.
+    const app = appWith({ RATE_LIMIT_POSTS_CELEBRITY: '1/1h', RATE_LIMIT_POSTS: '4/1h' });
+    const celebrity = await signup();
+    const fans: TestUser[] = [];
+    for (let i = 0; i < 6; i++) {
+      const fan = await signup();
+      await follow(fan, celebrity);
+      fans.push(fan);
+    }
+    expect((await post(celebrity, app)).status).toBe(201);
+    // posts allows each of these, celebrityPosts refuses: the posts rule must not be charged for them.
+    for (let i = 0; i < 3; i++) expect((await post(celebrity, app)).status).toBe(429);
+    // One follower fewer, and the author is no celebrity: three of the four general posts are left.
+    expect((await api('DELETE', `/v1/users/${celebrity.id}/follow`, { token: fans[0]!.token })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await post(celebrity, app)).status).toBe(201);
+    expect((await post(celebrity, app)).status).toBe(429);
+  });
+
   it('signups are limited per client IP', async () => {
     const app = appWith({ RATE_LIMIT_SIGNUPS_PER_IP: '2/1h' });
     const from = (ip: string, handle: string) =>
