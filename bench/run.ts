@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only feed,fanout,embedding --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
+ * `npm run bench [-- --only feed,fanout,identity,embedding --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
  * the benches, prints their tables, writes raw results to bench/results/ (git-ignored) and replaces each bench's
  * generated block of docs/benchmarks.md, between `<!-- bench:<id>:start -->` and `<!-- bench:<id>:end -->`.
  * `--quick` (`npm run bench:quick`) runs only the feed bench, on wiki-Vote and smaller samples, into its own block
@@ -13,6 +13,7 @@ import { fanoutOnReadWorker } from './fanout-on-read.ts';
 import { FULL_SIZES, QUICK_SIZES, feedChart, renderFeed, runFeedBench } from './feed.ts';
 import { fanoutProbeWorker, renderFanout, runFanoutBench } from './fanout.ts';
 import { ROOT, machineInfo, startService } from './harness.ts';
+import { renderIdentity, runIdentityBench } from './identity.ts';
 
 const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const CHART = path.join(ROOT, 'docs/bench-feed-latency.svg');
@@ -26,6 +27,7 @@ export const BENCH_VARS: Record<string, string> = {
   RATE_LIMIT_POSTS_CELEBRITY: '100000000/1h',
   RATE_LIMIT_WRITES: '100000000/1h',
   RATE_LIMIT_SIGNUPS_PER_IP: '100000000/1h',
+  RATE_LIMIT_SESSIONS_PER_IP: '100000000/1h',
 };
 
 type Args = Record<string, string>;
@@ -83,6 +85,19 @@ const BENCHES: Bench[] = [
           log,
         });
         return { markdown: renderFanout(raw), raw };
+      } finally {
+        await service.dispose();
+      }
+    },
+  },
+  {
+    id: 'identity',
+    async run(_args, log) {
+      log('building the bundle and starting workerd');
+      const service = await startService({ vars: BENCH_VARS });
+      try {
+        const raw = await runIdentityBench(service, { users: 200, samples: 30 }, log);
+        return { markdown: renderIdentity(raw), raw };
       } finally {
         await service.dispose();
       }

@@ -177,9 +177,3 @@ export async function rankedFeedPage(
     timings: { snapshot: t1 - t0, hydrate: t2 - t1 },
   };
 }
-
-export function serverTiming(timings: Timings): string {
-  return Object.entries(timings)
-    .map(([stage, ms]) => `${stage};dur=${ms.toFixed(1)}`)
-    .join(', ');
-}

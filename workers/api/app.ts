@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
+import { timing } from 'hono/timing';
 import { AppError } from '../../src/errors.ts';
 import { LIMITS } from '../../src/text.ts';
 import { utf8Json } from './body.ts';
@@ -50,6 +51,8 @@ export function createApp(overrides?: Partial<Deps>) {
   );
   // nosniff and friends; cross-origin reads are the point of a public API, so resources are not same-origin only.
   app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
+  // Server-Timing: the identity check on every authenticated request, the feed's stages on feed reads.
+  app.use(timing({ total: false, autoEnd: false }));
   app.use(
     bodyLimit({
       maxSize: LIMITS.bodyBytes,

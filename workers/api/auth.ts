@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { sign, verify } from 'hono/jwt';
+import { endTime, startTime } from 'hono/timing';
 import { isId } from '../../src/ids.ts';
 import { UnauthorizedError } from '../../src/errors.ts';
 import { createLru } from '../../src/lru.ts';
@@ -66,7 +67,10 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!token) throw new UnauthorizedError();
   const { deps } = c.var;
   const userId = await userIdFrom(token, deps.config.jwtSecret);
-  if (!(await userExists(deps, userId))) throw new UnauthorizedError('token does not belong to an existing user');
+  startTime(c, 'auth');
+  const exists = await userExists(deps, userId);
+  endTime(c, 'auth');
+  if (!exists) throw new UnauthorizedError('token does not belong to an existing user');
   c.set('userId', userId);
   await next();
 });

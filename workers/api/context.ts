@@ -1,7 +1,8 @@
+import type { TimingVariables } from 'hono/timing';
 import type { Deps } from '../composition.ts';
 
-/** What a request carries: the bindings (for Hono), the dependencies, and the authenticated user. */
+/** What a request carries: the bindings (for Hono), the dependencies, the authenticated user, stage timings. */
 export type AppEnv = {
   Bindings: Env;
-  Variables: { deps: Deps; userId: string };
+  Variables: { deps: Deps; userId: string } & TimingVariables;
 };

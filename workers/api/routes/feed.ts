@@ -5,7 +5,8 @@ import { createCursorCodec } from '../../../src/cursor.ts';
 import type { GeoPoint } from '../../../src/model.ts';
 import { toPostView } from '../../../src/model.ts';
 import type { TimelineState } from '../../../durable-objects/user-timeline.ts';
-import { latestFeed, rankedFeed, rankedFeedPage, serverTiming, type RankedPage, type Timings } from '../../feed.ts';
+import { setMetric } from 'hono/timing';
+import { latestFeed, rankedFeed, rankedFeedPage, type RankedPage, type Timings } from '../../feed.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { mintedIdSchema, pageQuery, validate } from '../validation.ts';
@@ -46,7 +47,7 @@ function respond(
   timings: Timings,
   body: { items: unknown[]; nextCursor: string | null },
 ) {
-  c.header('Server-Timing', serverTiming(timings));
+  for (const [stage, ms] of Object.entries(timings)) setMetric(c, stage, ms);
   c.header('Cache-Control', 'private, no-store');
   if (state === 'regenerating') {
     // Like Mastodon: the timeline is being rebuilt after a long absence; what is here is partial.
