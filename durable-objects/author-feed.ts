@@ -4,6 +4,7 @@ import { createSlidingCounter, isHot, readsInWindow, recordReads } from '../src/
 import { createSingleFlight } from '../src/single-flight.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
+import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
 /** How many recent posts an author's feed keeps: enough for pull readers' pages and follow backfills. */
 export const AUTHOR_FEED_CAP = 200;
@@ -19,6 +20,24 @@ export interface RecentAnswer {
 
 /** The most reads one call may report: a bound on what a misbehaving caller can do to the counter. */
 const MAX_REPORTED_READS = 1_000_000;
+
+/**
+ * The storage schema, oldest step first (durable-objects/schema.ts). Version 1 is the tables as every
+ * constructor created them before schemas had versions, hence IF NOT EXISTS: objects stored then adopt the stamp.
+ */
+export const AUTHOR_FEED_SCHEMA: StorageSchema = {
+  name: 'AuthorFeed',
+  migrations: [
+    sqlMigration(
+      'recent, meta',
+      `
+      CREATE TABLE IF NOT EXISTS recent (
+        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+      `,
+    ),
+  ],
+};
 
 /**
  * One per author (name = author id): the author's recent post ids, newest first. It is a cache of the
@@ -44,11 +63,7 @@ export class AuthorFeed extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS recent (
-        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-    `);
+    migrateStorage(ctx.storage, AUTHOR_FEED_SCHEMA);
   }
 
   async add(entry: TimelineEntry): Promise<void> {

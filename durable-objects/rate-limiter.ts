@@ -1,5 +1,21 @@
 import { DurableObject } from 'cloudflare:workers';
 import { combine, slidingWindow, type Decision, type Rule, type WindowState } from '../src/rate-limit.ts';
+import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
+
+/**
+ * The storage schema, oldest step first (durable-objects/schema.ts). Version 1 is the table as every
+ * constructor created it before schemas had versions, hence IF NOT EXISTS: objects stored then adopt the stamp.
+ */
+export const RATE_LIMITER_SCHEMA: StorageSchema = {
+  name: 'RateLimiter',
+  migrations: [
+    sqlMigration(
+      'windows',
+      `CREATE TABLE IF NOT EXISTS windows (
+      rule TEXT PRIMARY KEY, start INTEGER NOT NULL, current INTEGER NOT NULL, previous INTEGER NOT NULL) WITHOUT ROWID`,
+    ),
+  ],
+};
 
 /**
  * The rate limiter when there is no Redis: one object per subject (`user:<id>` or `ip:<address>`), holding one
@@ -12,8 +28,7 @@ export class RateLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS windows (
-      rule TEXT PRIMARY KEY, start INTEGER NOT NULL, current INTEGER NOT NULL, previous INTEGER NOT NULL) WITHOUT ROWID`);
+    migrateStorage(ctx.storage, RATE_LIMITER_SCHEMA);
   }
 
   hit(rules: Rule[], now: number): Decision | null {

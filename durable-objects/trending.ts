@@ -12,11 +12,31 @@ import {
   type TrendingTag,
   type TrendingWindow,
 } from '../src/trending.ts';
+import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
 /** Most tags `top` returns in one call. */
 export const TRENDING_MAX_K = 100;
 
 type PostRow = { post_id: string; author_id: string; bucket: number; tags: string };
+
+/**
+ * The storage schema, oldest step first (durable-objects/schema.ts). Version 1 is the table as every
+ * constructor created it before schemas had versions, hence IF NOT EXISTS: objects stored then adopt the stamp.
+ */
+export const TRENDING_SCHEMA: StorageSchema = {
+  name: 'Trending',
+  migrations: [
+    sqlMigration(
+      'posts, posts_bucket',
+      `
+      CREATE TABLE IF NOT EXISTS posts (
+        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, bucket INTEGER NOT NULL, version INTEGER NOT NULL,
+        tags TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS posts_bucket ON posts (bucket);
+      `,
+    ),
+  ],
+};
 
 /**
  * The trending-hashtag counter (src/trending.ts): one instance, named "global", fed by the queue consumer and
@@ -45,12 +65,7 @@ export class Trending extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS posts (
-        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, bucket INTEGER NOT NULL, version INTEGER NOT NULL,
-        tags TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS posts_bucket ON posts (bucket);
-    `);
+    migrateStorage(ctx.storage, TRENDING_SCHEMA);
     const rows = this.sql.exec<PostRow>(
       'SELECT post_id, author_id, bucket, tags FROM posts WHERE deleted = 0 ORDER BY bucket, post_id',
     );

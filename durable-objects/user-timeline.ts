@@ -6,6 +6,7 @@ import { ENGAGEMENT_WINDOW_MS, addEngagement, interestVector, type Interest } fr
 import type { Scored } from '../src/ranking.ts';
 import { TIMELINE_CAP, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
+import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
 export type TimelineState = 'cold' | 'regenerating' | 'ready';
 
@@ -63,6 +64,32 @@ type EntryRow = { post_id: string; author_id: string; created_at: number };
 const CATCH_UP_AFTER_MS = ACTIVE_WINDOW_MS - ACTIVITY_WRITE_INTERVAL_MS;
 
 /**
+ * The storage schema, oldest step first (durable-objects/schema.ts). Version 1 is the tables as every
+ * constructor created them before schemas had versions, hence IF NOT EXISTS: objects stored then adopt the stamp.
+ */
+export const USER_TIMELINE_SCHEMA: StorageSchema = {
+  name: 'UserTimeline',
+  migrations: [
+    sqlMigration(
+      'entries, follows, meta, engagements, snapshots',
+      `
+      CREATE TABLE IF NOT EXISTS entries (
+        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS entries_author ON entries (author_id);
+      CREATE TABLE IF NOT EXISTS follows (
+        author_id TEXT PRIMARY KEY, mode TEXT NOT NULL, changed_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS engagements (
+        key TEXT PRIMARY KEY, author_id TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS engagements_at ON engagements (at);
+      CREATE TABLE IF NOT EXISTS snapshots (
+        id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, items TEXT NOT NULL) WITHOUT ROWID;
+    `,
+    ),
+  ],
+};
+
+/**
  * One per user (name = user id). Holds the pushed home-timeline entries (ids only, capped at
  * TIMELINE_CAP, keyset-paged), the accounts the user follows with how each reaches them (pushed or
  * pulled), and the timeline's lifecycle:
@@ -78,19 +105,7 @@ export class UserTimeline extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS entries (
-        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS entries_author ON entries (author_id);
-      CREATE TABLE IF NOT EXISTS follows (
-        author_id TEXT PRIMARY KEY, mode TEXT NOT NULL, changed_at INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS engagements (
-        key TEXT PRIMARY KEY, author_id TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS engagements_at ON engagements (at);
-      CREATE TABLE IF NOT EXISTS snapshots (
-        id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, items TEXT NOT NULL) WITHOUT ROWID;
-    `);
+    migrateStorage(ctx.storage, USER_TIMELINE_SCHEMA);
   }
 
   /** At signup: an empty, ready timeline that follows only its owner. */
