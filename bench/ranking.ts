@@ -76,7 +76,7 @@ class RankingBenchError extends Error {
 interface FeedItem {
   post: { id: string; createdAt: string };
   score?: number;
-  reasons?: { arm?: unknown };
+  reasons?: { arm?: unknown; signals?: { similarity?: number } };
 }
 
 interface FeedBody {
@@ -126,6 +126,8 @@ export interface ReplayResult {
   lateReads: number;
   meanCandidates: number;
   served: number;
+  /** Shown items whose similarity signal was not 0: whether a text model took part. */
+  withSimilarity: number;
   actions: { views: number; dwells: number; like: number; comment: number; share: number };
   orders: OrderSummary[];
   /** Per arm and reader: mean chance of a new engagement under ranked and latest, for paired comparisons. */
@@ -138,6 +140,8 @@ export interface RankingResult {
   sizes: RankingBenchSizes;
   texts: 'goemotions' | 'generated';
   topics: string[];
+  /** The `--ranking-var` settings every replay ran with. */
+  vars: Record<string, string>;
   train: ReplayResult;
   refit: {
     impressions: number;
@@ -271,6 +275,7 @@ async function replay(
   const served: ServedRecord[] = [];
   const actions = { views: 0, dwells: 0, like: 0, comment: 0, share: 0 };
   let lateReads = 0;
+  let withSimilarity = 0;
 
   for (let round = 0; round < world.options.rounds; round++) {
     const roundPosts = world.posts.filter((p) => p.round === round);
@@ -312,6 +317,7 @@ async function replay(
       }
       if (!ranked) throw new RankingBenchError(`ranked feed of ${reader.handle}: still regenerating`);
       const arm = armOf(ranked);
+      withSimilarity += ranked.items.filter((i) => (i.reasons?.signals?.similarity ?? 0) !== 0).length;
 
       const seen = history[reader.index]!;
       const candidateOf = (item: FeedItem) => {
@@ -450,6 +456,7 @@ async function replay(
     lateReads,
     meanCandidates: mean(reads.map((r) => r.candidates)),
     served: served.length,
+    withSimilarity,
     actions,
     orders,
     perReader,
@@ -498,6 +505,7 @@ export async function runRankingBench(
     sizes,
     texts: source,
     topics: worldA.topics.map((t) => t.name),
+    vars: extraVars,
     train: strip(train),
     refit: fit.result
       ? {
@@ -598,7 +606,14 @@ export function renderRanking(result: RankingResult): string {
         : 'the built-in generator (`../shared` absent)') +
       ` with topic words and hashtags appended. Readers follow ${follows(train)} authors on average ` +
       `(world ${train.seed}; ${Math.round(100 * train.favouritesFollowed)}% of their favourites). ` +
-      `No embedding model is loaded (the similarity signal is 0 throughout).`,
+      (train.withSimilarity === 0
+        ? 'The similarity signal was 0 on every shown item: no text model took part.'
+        : `The similarity signal was non-zero on ${train.withSimilarity} of ${train.served} shown items.`) +
+      (Object.keys(result.vars).length > 0
+        ? ` Vars: ${Object.entries(result.vars)
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(', ')}.`
+        : ''),
     '',
     `#### World ${train.seed}, default weights (the refit's training replay)`,
     '',

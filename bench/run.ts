@@ -40,7 +40,8 @@ interface BenchOutput {
 
 interface Bench {
   id: string;
-  run(args: Args, log: (line: string) => void): Promise<BenchOutput>;
+  /** `vars`: the repeatable `--ranking-var KEY=VALUE` flags, which only the ranking bench reads. */
+  run(args: Args, log: (line: string) => void, vars?: readonly string[]): Promise<BenchOutput>;
 }
 
 function feedBench(quick: boolean): Bench {
@@ -69,12 +70,12 @@ function feedBench(quick: boolean): Bench {
 /**
  * The ranking-quality bench (bench/ranking.ts): three replays, each on a fresh service. `--ranking-readers`,
  * `--ranking-authors`, `--ranking-topics`, `--ranking-rounds`, `--ranking-seed` change the world's size;
- * `--ranking-experiments <json>` passes RANKING_EXPERIMENTS to every replay.
+ * `--ranking-var KEY=VALUE` (repeatable) sets a var in every replay, e.g. RANKING_EXPERIMENTS or the EMBEDDING_* ones.
  */
 function rankingBench(quick: boolean): Bench {
   return {
     id: quick ? 'ranking-quick' : 'ranking',
-    async run(args, log) {
+    async run(args, log, vars = []) {
       const base = quick ? QUICK_RANKING_SIZES : FULL_RANKING_SIZES;
       const size = (flag: string, fallback: number) => (args[flag] === undefined ? fallback : Number(args[flag]));
       const sizes = {
@@ -85,8 +86,13 @@ function rankingBench(quick: boolean): Bench {
         rounds: size('ranking-rounds', base.rounds),
         seed: size('ranking-seed', base.seed),
       };
-      const experiments = args['ranking-experiments'];
-      const extra: Record<string, string> = experiments ? { RANKING_EXPERIMENTS: experiments } : {};
+      const extra = Object.fromEntries(
+        vars.map((kv) => {
+          const at = kv.indexOf('=');
+          if (at < 1) throw new Error(`--ranking-var wants KEY=VALUE, got ${JSON.stringify(kv)}`);
+          return [kv.slice(0, at), kv.slice(at + 1)];
+        }),
+      );
       const raw = await runRankingBench(
         sizes,
         (vars) => startService({ vars: { ...BENCH_VARS, ...vars } }),
@@ -159,10 +165,10 @@ async function main(): Promise<void> {
       'ranking-topics': { type: 'string' },
       'ranking-rounds': { type: 'string' },
       'ranking-seed': { type: 'string' },
-      'ranking-experiments': { type: 'string' },
+      'ranking-var': { type: 'string', multiple: true },
     },
   });
-  const { only, 'no-doc': noDoc, quick, ...args } = values;
+  const { only, 'no-doc': noDoc, quick, 'ranking-var': rankingVars = [], ...args } = values;
   const benches = quick ? [feedBench(true), rankingBench(true)] : BENCHES;
   // --quick runs both quick benches unless --only names some of them (e.g. `--only ranking-quick`).
   const wanted = only?.split(',') ?? benches.map((b) => b.id);
@@ -181,7 +187,7 @@ async function main(): Promise<void> {
     const machine = machineInfo();
     let output: BenchOutput;
     try {
-      output = await bench.run(args, log);
+      output = await bench.run(args, log, rankingVars);
     } catch (error) {
       // One bench's failure is reported and fails the run, but does not stop the others.
       log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
