@@ -427,6 +427,27 @@ export function buildBertOnnx(shape: FixtureShape, dtype: FixtureDtype, seed: nu
   }
   g.nodes.push({ opType: 'Identity', input: [x], output: ['last_hidden_state'], name: 'output' });
 
+  return encodeEncoderGraph({
+    name: 'bert_fixture',
+    producer: 'edge-feed make-fixture-model',
+    nodes: g.nodes,
+    initializers: g.initializers,
+    hiddenSize: H,
+  });
+}
+
+/**
+ * A graph with a BERT encoder's interface, as transformers.js' feature-extraction pipeline feeds and reads it: int64
+ * `input_ids`, `attention_mask` and `token_type_ids` [batch, sequence] in, float `last_hidden_state`
+ * [batch, sequence, hiddenSize] out. Shared by this fixture and the locally trained model (scripts/train-model.ts).
+ */
+export function encodeEncoderGraph(graph: {
+  name: string;
+  producer: string;
+  nodes: object[];
+  initializers: object[];
+  hiddenSize: number;
+}): Uint8Array {
   const dims = (...names: string[]) => ({ dim: names.map((dimParam) => ({ dimParam })) });
   const int64Input = (name: string) => ({
     name,
@@ -434,12 +455,12 @@ export function buildBertOnnx(shape: FixtureShape, dtype: FixtureDtype, seed: nu
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    producerName: 'edge-feed make-fixture-model',
+    producerName: graph.producer,
     opsetImport: [{ domain: '', version: 17 }],
     graph: {
-      name: 'bert_fixture',
-      node: g.nodes,
-      initializer: g.initializers,
+      name: graph.name,
+      node: graph.nodes,
+      initializer: graph.initializers,
       input: [int64Input('input_ids'), int64Input('attention_mask'), int64Input('token_type_ids')],
       output: [
         {
@@ -447,7 +468,9 @@ export function buildBertOnnx(shape: FixtureShape, dtype: FixtureDtype, seed: nu
           type: {
             tensorType: {
               elemType: T.FLOAT,
-              shape: { dim: [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }, { dimValue: H }] },
+              shape: {
+                dim: [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }, { dimValue: graph.hiddenSize }],
+              },
             },
           },
         },

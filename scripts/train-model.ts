@@ -35,6 +35,7 @@ import {
 } from '../src/word-vectors.ts';
 import {
   DEFAULT_FIXTURE_ROOT,
+  encodeEncoderGraph,
   ensureFixtureModel,
   fixtureDir,
   fixtureTokenizerConfig,
@@ -180,34 +181,13 @@ export function buildLookupOnnx(vectors: WordVectors): Uint8Array {
     node('Unsqueeze', ['masked_scale', 'last_axis'], 'row_factor'),
     node('Mul', ['rows', 'row_factor'], 'last_hidden_state'),
   ];
-  const dims = (...names: string[]) => ({ dim: names.map((dimParam) => ({ dimParam })) });
-  const int64Input = (name: string) => ({
-    name,
-    type: { tensorType: { elemType: T.INT64, shape: dims('batch_size', 'sequence_length') } },
+  return encodeEncoderGraph({
+    name: 'word_vector_lookup',
+    producer: 'edge-feed train-model',
+    nodes,
+    initializers: initializer,
+    hiddenSize: vectors.dims,
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'edge-feed train-model',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'word_vector_lookup',
-      node: nodes,
-      initializer,
-      input: [int64Input('input_ids'), int64Input('attention_mask'), int64Input('token_type_ids')],
-      output: [
-        {
-          name: 'last_hidden_state',
-          type: {
-            tensorType: {
-              elemType: T.FLOAT,
-              shape: { dim: [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }, { dimValue: vectors.dims }] },
-            },
-          },
-        },
-      ],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 /** config.json: a BERT model type, so transformers.js picks the encoder model class and feeds its inputs. */
