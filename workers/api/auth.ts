@@ -38,24 +38,20 @@ export async function userIdFrom(token: string, secret: string): Promise<string>
 }
 
 /**
- * How long an isolate trusts that a token's subject exists. Accounts are never deleted yet, so this only bounds
- * how long a removed user (by an operator, in D1) could go on acting; forgetUser is the hook a deletion calls.
+ * How long an isolate trusts that a token's subject exists. Accounts are never deleted through the API yet, so
+ * this bounds how long a user removed by an operator (in D1) could go on acting; a deletion route would also
+ * drop the id from this cache.
  */
 export const USER_CHECK_TTL_MS = 60_000;
 const knownUsers = createLru<true>(50_000);
 
 /** Whether the user exists: one primary-key read per user per isolate and minute, none on a hit. */
-async function userExists(deps: Pick<Deps, 'repos'>, userId: string): Promise<boolean> {
-  const now = Date.now();
+async function userExists(deps: Pick<Deps, 'repos' | 'now'>, userId: string): Promise<boolean> {
+  const now = deps.now();
   if (knownUsers.get(userId, now)) return true;
   const user = await deps.repos.users.get(userId);
   if (user) knownUsers.set(userId, true, now + USER_CHECK_TTL_MS);
   return user !== undefined;
-}
-
-/** After an account is removed: this isolate stops accepting its tokens at once (others within the TTL). */
-export function forgetUser(userId: string): void {
-  knownUsers.delete(userId);
 }
 
 /**
