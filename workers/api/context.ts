@@ -3,5 +3,5 @@ import type { Deps } from '../composition.ts';
 /** What a request carries: the bindings (for Hono), the dependencies, and the authenticated user. */
 export type AppEnv = {
   Bindings: Env;
-  Variables: { deps: Deps; userId: string };
+  Variables: { deps: Deps; userId: string; requestId: string };
 };
