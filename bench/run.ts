@@ -13,6 +13,7 @@ import { fanoutOnReadWorker } from './fanout-on-read.ts';
 import { FULL_SIZES, QUICK_SIZES, feedChart, renderFeed, runFeedBench } from './feed.ts';
 import { fanoutProbeWorker, renderFanout, runFanoutBench } from './fanout.ts';
 import { ROOT, machineInfo, startService } from './harness.ts';
+import { renderReconcile, runReconcileBench } from './reconcile.ts';
 
 const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const CHART = path.join(ROOT, 'docs/bench-feed-latency.svg');
@@ -83,6 +84,19 @@ const BENCHES: Bench[] = [
           log,
         });
         return { markdown: renderFanout(raw), raw };
+      } finally {
+        await service.dispose();
+      }
+    },
+  },
+  {
+    id: 'reconcile',
+    async run(_args, log) {
+      log('building the bundle and starting workerd');
+      const service = await startService({ vars: { ...BENCH_VARS, RECONCILE_INTERVAL: '1s' } });
+      try {
+        const raw = await runReconcileBench(service, { authors: 100, postsPerAuthor: 10, readers: 10, rounds: 6 }, log);
+        return { markdown: renderReconcile(raw), raw };
       } finally {
         await service.dispose();
       }

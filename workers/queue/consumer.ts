@@ -14,13 +14,13 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'post.created': {
       const { entry } = message;
       // The outbox re-sends until this clears it, so the message may arrive after a delete: nothing to fan out.
-      if (isLive(await deps.repos.posts.get(entry.postId))) {
-        await onPostCreated(deps, entry);
-        // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
-        await deps.queues.low.send({ type: 'post.enrich', postId: entry.postId });
-      }
+      const live = isLive(await deps.repos.posts.get(entry.postId));
+      if (live) await onPostCreated(deps, entry);
       // Every delivery page is now queued or done: the record of the owed fan-out can go.
-      return deps.repos.outbox.clearPost(entry.authorId, entry.postId);
+      await deps.repos.outbox.clearPost(entry.authorId, entry.postId);
+      // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
+      if (live) await deps.queues.low.send({ type: 'post.enrich', postId: entry.postId });
+      return;
     }
     case 'post.deleted':
       await onPostDeleted(deps, message.entry);
