@@ -34,7 +34,9 @@ async function signup(service: Service, handle: string): Promise<User> {
 
 async function timedRead(service: Service, reader: User): Promise<number> {
   const t0 = performance.now();
-  const res = await service.fetch('/v1/feed?mode=latest&limit=50', { headers: { authorization: `Bearer ${reader.token}` } });
+  const res = await service.fetch('/v1/feed?mode=latest&limit=50', {
+    headers: { authorization: `Bearer ${reader.token}` },
+  });
   await res.text();
   if (res.status !== 200) throw new Error(`feed: ${res.status}`);
   return performance.now() - t0;

@@ -45,7 +45,7 @@ async function serve(workDir: string, fresh: boolean): Promise<void> {
   const outDir = path.join(workDir, 'dist');
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'));
   const { modulesRules: _rules, rootPath: _root, ...bindingOptions } = workerOptions;
-  const vars = { ...(workerOptions.bindings as Record<string, string>), ...VARS };
+  const vars: Record<string, string> = { ...(workerOptions.bindings as Record<string, string>), ...VARS };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       log: new Log(LogLevel.WARN),
@@ -154,7 +154,11 @@ function client(base: () => string) {
     },
     follow: (follower: User, followee: User) => call('PUT', `/v1/users/${followee.id}/follow`, follower.token),
     async feed(user: User): Promise<string[]> {
-      const res = await call<{ items: { post: { id: string } }[] }>('GET', '/v1/feed?mode=latest&limit=100', user.token);
+      const res = await call<{ items: { post: { id: string } }[] }>(
+        'GET',
+        '/v1/feed?mode=latest&limit=100',
+        user.token,
+      );
       return res.status === 200 ? res.body.items.map((i) => i.post.id) : [];
     },
     async followers(user: User): Promise<{ count: number; ids: string[] }> {
@@ -199,7 +203,10 @@ async function waitFor(what: string, check: () => Promise<string | null>, since:
 
 async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'edge-feed-chaos-'));
-  const secrets = { CHAOS_JWT_SECRET: randomBytes(32).toString('hex'), CHAOS_ADMIN_TOKEN: randomBytes(16).toString('hex') };
+  const secrets = {
+    CHAOS_JWT_SECRET: randomBytes(32).toString('hex'),
+    CHAOS_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+  };
   let server: Server | undefined;
   const api = client(() => server!.base);
   const count = (ids: string[], id: string) => ids.filter((x) => x === id).length;
@@ -222,9 +229,13 @@ async function main(): Promise<void> {
     server = await start(workDir, false, secrets);
     const restart1 = Date.now();
     const had = (await Promise.all(readers.map((r) => api.feed(r)))).filter((ids) => ids.includes(first.body.post.id));
-    console.log(`  at restart: ${had.length} of ${FOLLOWERS} timelines have it; ${await owed(api, secrets.CHAOS_ADMIN_TOKEN)}`);
+    console.log(
+      `  at restart: ${had.length} of ${FOLLOWERS} timelines have it; ${await owed(api, secrets.CHAOS_ADMIN_TOKEN)}`,
+    );
     const again = await api.post(author, 'accepted, then crash', key1);
-    console.log(`  retry with the same Idempotency-Key: ${again.status}, same post: ${again.body.post.id === first.body.post.id}`);
+    console.log(
+      `  retry with the same Idempotency-Key: ${again.status}, same post: ${again.body.post.id === first.body.post.id}`,
+    );
     await waitFor(
       `post 1 in ${FOLLOWERS} timelines, once each`,
       async () => {

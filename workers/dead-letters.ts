@@ -62,7 +62,9 @@ export async function consumeDeadLetters(deps: Deps, batch: MessageBatch<unknown
 /** The queue a replayed message goes to: where its kind is normally sent (both consumers handle every kind). */
 function queueFor(deps: Deps, message: QueueMessage): Queue<QueueMessage> {
   const low = message.type === 'post.enrich' || message.type === 'engagement' || message.type === 'author.reclassified';
-  return low || (message.type === 'fanout.page' && message.audience === 'active') ? deps.queues.low : deps.queues.fanout;
+  return low || (message.type === 'fanout.page' && message.audience === 'active')
+    ? deps.queues.low
+    : deps.queues.fanout;
 }
 
 export type ReplayOutcome = 'replayed' | 'not_found' | 'invalid';

@@ -2,7 +2,15 @@ import { and, asc, count, desc, eq, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { shardOf } from '../../src/sharding.ts';
-import { deadLetters, followOutbox, followsByFollower, idempotencyKeys, postOutbox, posts, userPosts } from '../schema.ts';
+import {
+  deadLetters,
+  followOutbox,
+  followsByFollower,
+  idempotencyKeys,
+  postOutbox,
+  posts,
+  userPosts,
+} from '../schema.ts';
 import type { Shards } from '../shards.ts';
 import type { NewPost } from './posts.ts';
 
@@ -232,7 +240,11 @@ export function createOutboxRepository(shards: Shards) {
         }),
       );
       return per.reduce(
-        (a, b) => ({ posts: a.posts + b.posts, follows: a.follows + b.follows, deadLetters: a.deadLetters + b.deadLetters }),
+        (a, b) => ({
+          posts: a.posts + b.posts,
+          follows: a.follows + b.follows,
+          deadLetters: a.deadLetters + b.deadLetters,
+        }),
         { posts: 0, follows: 0, deadLetters: 0 },
       );
     },

@@ -84,7 +84,11 @@ describe('posts: the outbox and Idempotency-Key', () => {
     for (const r of readers) await feedIds(r);
     const app = appWith({ queues: { fanout: downQueue, low: downQueue } });
     const restore = quiet();
-    const res = await api<{ post: PostView }>('POST', '/v1/posts', { app, token: author.token, body: { text: 'lost?' } });
+    const res = await api<{ post: PostView }>('POST', '/v1/posts', {
+      app,
+      token: author.token,
+      body: { text: 'lost?' },
+    });
     restore();
     // Accepted: the post, its index entry and its outbox record committed together.
     expect(res.status).toBe(201);
@@ -191,7 +195,10 @@ describe('posts: the outbox and Idempotency-Key', () => {
 
 describe('follows: intent, then effects until done', () => {
   const steps: Array<[string, (deps: Deps) => Deps]> = [
-    ["the followee's edge and count", (d) => ({ ...d, repos: reposFailing((q) => q.includes('"follows_by_followee"')) })],
+    [
+      "the followee's edge and count",
+      (d) => ({ ...d, repos: reposFailing((q) => q.includes('"follows_by_followee"')) }),
+    ],
     [
       "the follower's timeline",
       (d) => ({
@@ -200,7 +207,11 @@ describe('follows: intent, then effects until done', () => {
           ...d.objects,
           timeline: (id) =>
             new Proxy(d.objects.timeline(id), {
-              get: (t, k) => (k === 'follow' ? () => Promise.reject(new Error('timeline down')) : Reflect.get(t, k)),
+              get(t, k): unknown {
+                if (k === 'follow') return () => Promise.reject(new Error('timeline down'));
+                const value: unknown = Reflect.get(t, k);
+                return value;
+              },
             }),
         },
       }),
@@ -251,7 +262,7 @@ describe('follows: intent, then effects until done', () => {
     expect((await pending()).follows).toBe(0);
   });
 
-  it("a timeline that gets a post from an author it does not know asks the graph instead of dropping it", async () => {
+  it('a timeline that gets a post from an author it does not know asks the graph instead of dropping it', async () => {
     const [reader, author] = [await signup(), await signup()];
     const deps = { ...steps[1]![1](depsFor(env)), queues: { fanout: downQueue, low: downQueue } };
     const restore = quiet();
@@ -283,16 +294,16 @@ describe('dead letters', () => {
     for (const db of shardBindings()) await db.prepare('DELETE FROM follow_outbox').run();
     const repair = { type: 'follow.repair', followerId: reader.id, followeeId: author.id, at: Date.now() };
     // Its last attempt fails in the consumer (attempt 6 of max_retries 5 + 1), then the queue dead-letters it.
-    const batch = createMessageBatch('edge-feed-fanout', [{ id: 'm1', body: repair, attempts: 6, timestamp: new Date() }]);
+    const batch = createMessageBatch('edge-feed-fanout', [
+      { id: 'm1', body: repair, attempts: 6, timestamp: new Date() },
+    ]);
     await consumeBatch(deps, batch);
     const dead = await deliver('edge-feed-dlq', 'd1', repair, 1);
     restore();
     expect(dead.explicitAcks).toEqual(['d1']);
-    const list = await api<{ items: { id: string; kind: string; payload: unknown; lastError: string; attempts: number }[] }>(
-      'GET',
-      '/v1/admin/dead-letters',
-      { headers: ADMIN },
-    );
+    const list = await api<{
+      items: { id: string; kind: string; payload: unknown; lastError: string; attempts: number }[];
+    }>('GET', '/v1/admin/dead-letters', { headers: ADMIN });
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(1);
     const letter = list.body.items[0]!;
@@ -304,7 +315,10 @@ describe('dead letters', () => {
     // Replayed onto the real queue: the consumer completes the follow.
     const replay = await api('POST', `/v1/admin/dead-letters/${letter.id}/replay`, { headers: ADMIN });
     expect(replay.status).toBe(200);
-    await vi.waitFor(async () => expect((await counts(author.id)).followers).toBe(1), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect((await counts(author.id)).followers).toBe(1), {
+      timeout: 10_000,
+      interval: 100,
+    });
     const after = await api<{ items: unknown[] }>('GET', '/v1/admin/dead-letters', { headers: ADMIN });
     expect(after.body.items).toEqual([]);
     expect((await api<{ deadLetters: number }>('GET', '/v1/health', { headers: ADMIN })).body.deadLetters).toBe(0);
@@ -327,11 +341,13 @@ describe('reconciliation and configuration', () => {
     await feedIds(reader);
     // Written like a post, then every trace of its fan-out lost: no message, no outbox record.
     const deps = depsFor(env);
-    const id = (await api<{ post: PostView }>('POST', '/v1/posts', {
-      app: appWith({ queues: { fanout: downQueue, low: downQueue } }),
-      token: author.token,
-      body: { text: 'lost for good' },
-    })).body.post.id;
+    const id = (
+      await api<{ post: PostView }>('POST', '/v1/posts', {
+        app: appWith({ queues: { fanout: downQueue, low: downQueue } }),
+        token: author.token,
+        body: { text: 'lost for good' },
+      })
+    ).body.post.id;
     await deps.repos.outbox.clearPost(author.id, id);
     expect(await feedIds(reader)).not.toContain(id);
     const later = appWith({ now: () => Date.now() + deps.config.reliability.reconcileIntervalMs + 1000 });

@@ -44,7 +44,8 @@ export const adminRoutes = new Hono<AppEnv>()
     const letter = await deps.repos.outbox.getDeadLetter(c.req.valid('param').id);
     if (!letter) throw new NotFoundError('dead letter');
     const outcome = await replayDeadLetter(deps, letter);
-    if (outcome === 'invalid') throw new ValidationError('the dead letter is not a valid message and cannot be replayed');
+    if (outcome === 'invalid')
+      throw new ValidationError('the dead letter is not a valid message and cannot be replayed');
     return c.json({ replayed: [letter.id] });
   })
   .post('/dead-letters/replay', validate('json', replayBody), async (c) => {
