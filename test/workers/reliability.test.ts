@@ -73,6 +73,11 @@ function appWith(overrides: Partial<Deps>) {
   return { fetch: (request: Request) => app.fetch(request, env, createExecutionContext()) };
 }
 
+/** Earlier tests' fan-outs have been consumed (their outbox records cleared), so a snapshot stays still. */
+async function settled() {
+  await vi.waitFor(async () => expect((await pending()).posts).toBe(0), { timeout: 10_000, interval: 100 });
+}
+
 const occurrences = (ids: string[], id: string) => ids.filter((x) => x === id).length;
 
 describe('posts: the outbox and Idempotency-Key', () => {
@@ -152,6 +157,7 @@ describe('posts: the outbox and Idempotency-Key', () => {
 
   it('a malformed Idempotency-Key is a 400 and writes nothing', async () => {
     const author = await signup();
+    await settled();
     const before = await snapshot();
     const res = await api('POST', '/v1/posts', {
       token: author.token,
@@ -164,6 +170,7 @@ describe('posts: the outbox and Idempotency-Key', () => {
 
   it('a transient D1 failure of the write is a 503 with Retry-After and X-Request-Id, and leaves no trace', async () => {
     const author = await signup();
+    await settled();
     const before = await snapshot();
     const app = appWith({ repos: reposFailing((q) => q.includes('"user_posts"'), 'D1_ERROR: database is busy') });
     const restore = quiet();
