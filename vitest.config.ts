@@ -25,6 +25,10 @@ function workersPool(extra: Record<string, string> = {}) {
         TEST_EMBEDDING_FIXTURE: embeddingFixture,
         EMBEDDING_MODEL: embeddingFixture.model,
         EMBEDDING_REVISION: embeddingFixture.revision,
+        // Not production, and no drainer alarms: tests drain outboxes themselves (workers/outbox.ts drainAll), so
+        // nothing runs behind their backs. The faults project turns the alarms and the injector on.
+        ENVIRONMENT: 'test',
+        OUTBOX_DRAIN_INTERVAL: 'off',
         ...extra,
       },
     },
@@ -48,6 +52,8 @@ const workersTest = {
 
 // Tests that also run with L2 on (real Redis through the Upstash bridge), and those that only make sense with it.
 const L2_ONLY = ['test/workers/upstash*.test.ts', 'test/workers/**/*.l2.test.ts'];
+// Tests under injected faults (workers/faults.ts), in a project of their own whose bindings enable the injector.
+const FAULTS_ONLY = ['test/workers/**/*.faults.test.ts'];
 const WITH_L2 = ['test/workers/cache*.test.ts', 'test/workers/rate-limit*.test.ts', ...L2_ONLY];
 
 export default defineConfig({
@@ -63,8 +69,24 @@ export default defineConfig({
           name: 'workers',
           ...workersTest,
           include: ['test/workers/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...L2_ONLY],
+          exclude: [...configDefaults.exclude, ...L2_ONLY, ...FAULTS_ONLY],
         },
+      },
+      {
+        // 20% of D1 writes and queue sends and 30% of queue deliveries fail; drainers run every second and re-send
+        // after 1 s; retries wait at most 1 s, so a test sees many faults and their repair in a few seconds.
+        plugins: [
+          cloudflareTest(
+            workersPool({
+              FAULTS: 'd1.write=0.2,queue.send=0.2,delivery=0.3,seed=13',
+              OUTBOX_DELAY: '1s',
+              OUTBOX_DRAIN_INTERVAL: '1s',
+              QUEUE_RETRY_MAX_SECONDS: '1',
+            }),
+          ),
+        ],
+        resolve,
+        test: { name: 'workers-faults', ...workersTest, include: FAULTS_ONLY },
       },
       {
         // The bridge's URL and token exist only once the global setup has started it, hence inject().

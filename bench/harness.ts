@@ -98,7 +98,7 @@ export async function buildBundle(outDir: string): Promise<void> {
 }
 
 /** The bundle's modules: the entry first, then any further ESM chunks and WebAssembly it imports. */
-function bundleModules(outDir: string) {
+export function bundleModules(outDir: string) {
   const files = readdirSync(outDir).filter((f) => f.endsWith('.js') || f.endsWith('.mjs') || f.endsWith('.wasm'));
   files.sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js') || a.localeCompare(b));
   return files.map((f) => ({
@@ -112,7 +112,7 @@ async function shardOf(mf: Miniflare, shard: number): Promise<D1Handle> {
   return binding as D1Handle;
 }
 
-async function migrate(mf: Miniflare, shardCount: number): Promise<void> {
+export async function migrate(mf: Miniflare, shardCount: number): Promise<void> {
   const dir = path.join(ROOT, 'db/migrations');
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))

@@ -15,6 +15,7 @@ import { fanoutProbeWorker, renderFanout, runFanoutBench } from './fanout.ts';
 import { ROOT, machineInfo, startService } from './harness.ts';
 import { renderIdentity, runIdentityBench } from './identity.ts';
 import { FULL_RANKING_SIZES, QUICK_RANKING_SIZES, renderRanking, runRankingBench } from './ranking.ts';
+import { renderReconcile, runReconcileBench } from './reconcile.ts';
 
 const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const CHART = path.join(ROOT, 'docs/bench-feed-latency.svg');
@@ -141,6 +142,19 @@ const BENCHES: Bench[] = [
       try {
         const raw = await runIdentityBench(service, { users: 200, samples: 30 }, log);
         return { markdown: renderIdentity(raw), raw };
+      } finally {
+        await service.dispose();
+      }
+    },
+  },
+  {
+    id: 'reconcile',
+    async run(_args, log) {
+      log('building the bundle and starting workerd');
+      const service = await startService({ vars: { ...BENCH_VARS, RECONCILE_INTERVAL: '1s' } });
+      try {
+        const raw = await runReconcileBench(service, { authors: 100, postsPerAuthor: 10, readers: 10, rounds: 6 }, log);
+        return { markdown: renderReconcile(raw), raw };
       } finally {
         await service.dispose();
       }

@@ -214,3 +214,74 @@ export const impressions = sqliteTable(
     index('impressions_time_idx').on(t.servedAt),
   ],
 );
+
+/**
+ * Placement: author id; a post's id is minted on its author's shard (src/outbox.ts), so the post, its author
+ * index entry and this row are one D1 batch, one transaction. The row is the record that the post's fan-out is
+ * still owed: the queue message is only the fast path. Fan-out clears it; the drainer re-sends what is due.
+ */
+export const postOutbox = sqliteTable(
+  'post_outbox',
+  {
+    postId: text('post_id').primaryKey(),
+    authorId: text('author_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    dueAt: integer('due_at').notNull(),
+  },
+  (t) => [index('post_outbox_due_idx').on(t.dueAt)],
+);
+
+/**
+ * Placement: follower id, beside the follower's edge and written in the same batch: what a follow or unfollow
+ * still has to do (the followee's edge and count, the follower's timeline). Cleared once they are done; the
+ * drainer re-applies the edge's current state until then. `at` orders intents: an older one never clears a newer.
+ */
+export const followOutbox = sqliteTable(
+  'follow_outbox',
+  {
+    followerId: text('follower_id').notNull(),
+    followeeId: text('followee_id').notNull(),
+    following: integer('following', { mode: 'boolean' }).notNull(),
+    at: integer('at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    dueAt: integer('due_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.followerId, t.followeeId] }), index('follow_outbox_due_idx').on(t.dueAt)],
+);
+
+/**
+ * Placement: user id. `Idempotency-Key` of POST /v1/posts: a retry with the same key returns the first post.
+ * `request_hash` refuses the same key with another body. Kept IDEMPOTENCY_TTL_MS (the cron prunes).
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id').notNull(),
+    key: text('key').notNull(),
+    postId: text('post_id').notNull(),
+    requestHash: text('request_hash').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.key] }), index('idempotency_keys_time_idx').on(t.createdAt)],
+);
+
+/**
+ * Placement: id (a digest of the message body, so the consumer's last failure and the dead-letter queue's copy
+ * meet in one row). Messages that ran out of retries, kept until replayed (`npm run dlq`).
+ */
+export const deadLetters = sqliteTable(
+  'dead_letters',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    payload: text('payload').notNull(),
+    lastError: text('last_error'),
+    attempts: integer('attempts').notNull().default(0),
+    failedAt: integer('failed_at').notNull(),
+    /** When the dead-letter queue's consumer received it; null while only the last failure is known. */
+    deadAt: integer('dead_at'),
+    replayedAt: integer('replayed_at'),
+  },
+  (t) => [index('dead_letters_pending_idx').on(t.replayedAt, t.failedAt)],
+);

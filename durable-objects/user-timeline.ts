@@ -27,6 +27,8 @@ interface Meta {
   regenerate_at: number;
   /** The last activity written to D1 (users.last_active_at). */
   activity_written_at: number;
+  /** Reconciliation's high-water mark: pushed authors' posts up to this time have been checked for (see reconcile). */
+  reconciled_at: number;
   /** The interest vector (src/interest.ts): the model, the running sum as float32 bytes, its weight and time. */
   interest_model: string;
   interest_sum: ArrayBuffer;
@@ -62,6 +64,11 @@ type EntryRow = { post_id: string; author_id: string; created_at: number };
 // Recorded activity this old means medium authors' fan-out may have started skipping this reader
 // (it sees activity older than ACTIVE_WINDOW_MS as inactive): catch up. One write interval of margin.
 const CATCH_UP_AFTER_MS = ACTIVE_WINDOW_MS - ACTIVITY_WRITE_INTERVAL_MS;
+
+/** A post committed this long after its id was minted is still found by the next reconciliation. */
+const RECONCILE_LAG_MS = 5 * 60_000;
+/** The most index rows one reconciliation reads (per shard; newest first). */
+const RECONCILE_MAX_ROWS = 200;
 
 /**
  * The storage schema, oldest step first (durable-objects/schema.ts). Version 1 is the tables as every
@@ -143,6 +150,9 @@ export class UserTimeline extends DurableObject<Env> {
       state = 'regenerating';
     } else if (state === 'ready' && (written === null || now - written > CATCH_UP_AFTER_MS)) {
       await this.catchUp(written ?? this.meta('generated_at') ?? 0);
+      this.setMeta('reconciled_at', now);
+    } else if (state === 'ready') {
+      await this.reconcileIfDue(now);
     }
     const read: TimelineRead = { state, entries: this.page(limit, beforeId), pullAuthors: this.pullAuthors() };
     // The ranked feed's reader-side inputs come along, rather than in a second round trip.
@@ -169,6 +179,57 @@ export class UserTimeline extends DurableObject<Env> {
     }
     if (added > 0) this.trim();
     return added;
+  }
+
+  /**
+   * Fan-out delivery, for entries that came through the queue. An entry from an author this timeline has no row for
+   * (a follow whose timeline step has not run yet, or was lost) is not dropped: the graph is asked, and a follow
+   * found there is recorded (mode by the author's current class) before the insert; a non-follow is remembered as
+   * `none`, so later entries of that author cost no further lookup.
+   */
+  async deliver(entries: TimelineEntry[], now: number): Promise<number> {
+    const owner = this.meta('owner');
+    if (this.state() === 'cold' || owner === null) return 0;
+    const unknown = [...new Set(entries.map((e) => e.authorId))].filter(
+      (authorId) => this.sql.exec('SELECT 1 FROM follows WHERE author_id = ?', authorId).toArray().length === 0,
+    );
+    if (unknown.length > 0) {
+      const deps = depsFor(this.env);
+      for (const authorId of unknown) {
+        const following = await deps.repos.graph.isFollowing(owner, authorId);
+        const author = following ? await deps.repos.users.get(authorId) : undefined;
+        const mode = following ? followModeOf(author?.followersCount ?? 0, deps.config.fanout) : 'none';
+        console.warn('timeline: entry from an author without a follow row; the graph says', owner, authorId, mode);
+        // Only if still unknown: a follow or unfollow that arrived during the lookup is newer.
+        this.sql.exec(
+          'INSERT OR IGNORE INTO follows (author_id, mode, changed_at) VALUES (?, ?, ?)',
+          authorId,
+          mode,
+          now,
+        );
+      }
+    }
+    return this.insert(entries);
+  }
+
+  /**
+   * Reconciliation, on read, at most once per RECONCILE_INTERVAL: pushed authors' posts created since the high-water
+   * mark (less a lag that covers fan-out in flight) are read from their author indexes, one query per D1 shard, and
+   * whatever a lost delivery never brought is inserted (INSERT OR IGNORE: nothing is doubled). Bounded by
+   * RECONCILE_MAX_ROWS rows per shard; the mark then moves to `now`. Returns the entries added.
+   */
+  private async reconcileIfDue(now: number): Promise<number> {
+    const mark = this.meta('reconciled_at') ?? this.meta('generated_at') ?? now;
+    const { reconcileIntervalMs } = depsFor(this.env).config.reliability;
+    if (now - mark < reconcileIntervalMs) return 0;
+    const pushed = this.sql
+      .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE mode = 'push'")
+      .toArray()
+      .map((r) => r.author_id);
+    const since = minIdAt(mark - RECONCILE_LAG_MS);
+    const found = await this.repositories().posts.recentByAuthors(pushed, RECONCILE_MAX_ROWS, since);
+    this.setMeta('reconciled_at', now);
+    return this.insert(found);
   }
 
   removePost(postId: string): void {

@@ -15,8 +15,10 @@ import { parseDuration } from '../src/duration.ts';
 import { parseLimits, type Rule, type RuleName } from '../src/rate-limit.ts';
 import { parseWeights, type Weights } from '../src/ranking.ts';
 import { createShardMap, type ShardMap } from '../src/sharding.ts';
+import { parseFaultSpec, type FaultSpec } from '../src/outbox.ts';
 import { cacheRedisClient, createL2, type L2 } from './cache/l2.ts';
 import { readEmbeddingConfig, type EmbeddingConfig } from './embedding/config.ts';
+import { createFaultInjector, faultyDatabase, faultyQueue, type FaultInjector } from './faults.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -38,6 +40,24 @@ export interface Config {
   embedding: EmbeddingConfig;
   rateLimits: Record<RuleName, Rule>;
   upstash: { url: string; token: string } | null;
+  reliability: ReliabilityConfig;
+}
+
+/** Outboxes, their drainer, queue retries, timeline reconciliation, and the test-only fault injector. */
+export interface ReliabilityConfig {
+  /** `production` unless ENVIRONMENT says otherwise; the fault injector is refused there. */
+  environment: string;
+  /** How long an outbox record waits for its queue message before the drainer re-sends it (then doubling). */
+  outboxDelayMs: number;
+  /** How often a drainer alarm looks for due records; 0: never (the daily cron still drains). */
+  drainIntervalMs: number;
+  /** wrangler.toml's max_retries: a failure on attempt max_retries + 1 is the message's last. */
+  queueMaxRetries: number;
+  /** The longest delay between a failed message's retries, in seconds. */
+  queueRetryMaxSeconds: number;
+  /** How often a timeline checks its pushed authors' indexes for posts that never reached it. */
+  reconcileIntervalMs: number;
+  faults: FaultSpec | null;
 }
 
 const optionalText = z
@@ -83,6 +103,13 @@ const varsSchema = z.object({
   RATE_LIMIT_SESSIONS_PER_IP: optionalText,
   UPSTASH_REDIS_REST_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   UPSTASH_REDIS_REST_TOKEN: optionalText,
+  ENVIRONMENT: optionalText,
+  FAULTS: optionalText,
+  OUTBOX_DELAY: optionalText,
+  OUTBOX_DRAIN_INTERVAL: optionalText,
+  QUEUE_MAX_RETRIES: numberVar(0, 100, 5, true),
+  QUEUE_RETRY_MAX_SECONDS: numberVar(0, 43_200, 60, true),
+  RECONCILE_INTERVAL: optionalText,
 });
 
 const DEFAULT_TOKEN_TTL = '30d';
@@ -118,11 +145,30 @@ export function parseConfig(env: unknown): Config {
       upstash: v.UPSTASH_REDIS_REST_URL
         ? { url: v.UPSTASH_REDIS_REST_URL, token: v.UPSTASH_REDIS_REST_TOKEN ?? '' }
         : null,
+      reliability: parseReliability(v),
     };
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
+}
+
+function parseReliability(v: z.infer<typeof varsSchema>): ReliabilityConfig {
+  const environment = v.ENVIRONMENT ?? 'production';
+  const faults = v.FAULTS ? parseFaultSpec(v.FAULTS) : null;
+  if (faults && environment === 'production') {
+    throw new ConfigError('FAULTS is for tests only and is refused when ENVIRONMENT is production');
+  }
+  return {
+    environment,
+    outboxDelayMs: parseDuration(v.OUTBOX_DELAY ?? '30s', 'OUTBOX_DELAY'),
+    drainIntervalMs:
+      v.OUTBOX_DRAIN_INTERVAL === 'off' ? 0 : parseDuration(v.OUTBOX_DRAIN_INTERVAL ?? '15s', 'OUTBOX_DRAIN_INTERVAL'),
+    queueMaxRetries: v.QUEUE_MAX_RETRIES,
+    queueRetryMaxSeconds: v.QUEUE_RETRY_MAX_SECONDS,
+    reconcileIntervalMs: parseDuration(v.RECONCILE_INTERVAL ?? '10m', 'RECONCILE_INTERVAL'),
+    faults,
+  };
 }
 
 function parseOrigins(raw: string | undefined): '*' | string[] {
@@ -149,6 +195,8 @@ export interface Objects {
   /** The one Trending object, for now (durable-objects/trending.ts notes how it would shard). */
   trending(): Stub<'TRENDING'>;
   rateLimiter(key: string): Stub<'RATE_LIMITER'>;
+  /** The outbox drainer of one D1 shard (durable-objects/outbox-drainer.ts). */
+  drainer(shard: number): Stub<'OUTBOX_DRAINER'>;
 }
 
 export interface Queues {
@@ -174,6 +222,8 @@ export interface Deps {
   redis: Redis | null;
   /** The embedding model files (EMBEDDING_SOURCE = r2); absent where no bucket is bound. */
   models: R2Bucket | undefined;
+  /** The test-only fault injector; null unless FAULTS is set (never in production). */
+  faults: FaultInjector | null;
 }
 
 const TRENDING_INSTANCE = 'global';
@@ -193,7 +243,10 @@ function shardDatabases(env: Env, count: number): D1Database[] {
 
 function build(env: Env): Deps {
   const config = parseConfig(env);
-  const shards = createShards(shardDatabases(env, config.shardCount), config.shardMap);
+  const faults = config.reliability.faults ? createFaultInjector(config.reliability.faults) : null;
+  const databases = shardDatabases(env, config.shardCount);
+  const shards = createShards(faults ? databases.map((db) => faultyDatabase(db, faults)) : databases, config.shardMap);
+  const queue = (q: Queue<QueueMessage>) => (faults ? faultyQueue(q, faults) : q);
   return {
     config,
     repos: createRepositories(shards),
@@ -206,10 +259,12 @@ function build(env: Env): Deps {
       authorFeed: (authorId) => env.AUTHOR_FEED.get(env.AUTHOR_FEED.idFromName(authorId)),
       trending: () => env.TRENDING.get(env.TRENDING.idFromName(TRENDING_INSTANCE)),
       rateLimiter: (key) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key)),
+      drainer: (shard) => env.OUTBOX_DRAINER.get(env.OUTBOX_DRAINER.idFromName(`shard-${shard}`)),
     },
-    queues: { fanout: env.FANOUT_QUEUE, low: env.FANOUT_LOW_QUEUE },
+    queues: { fanout: queue(env.FANOUT_QUEUE), low: queue(env.FANOUT_LOW_QUEUE) },
     redis: config.upstash ? new Redis({ ...config.upstash, enableTelemetry: false }) : null,
     models: env.MODELS,
+    faults,
   };
 }
 

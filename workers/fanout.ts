@@ -82,7 +82,7 @@ async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promi
   }
   await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) =>
     page.op === 'insert'
-      ? deps.objects.timeline(id).insert([page.entry])
+      ? deps.objects.timeline(id).deliver([page.entry], deps.now())
       : deps.objects.timeline(id).removePost(page.entry.postId),
   );
 }

@@ -1,13 +1,14 @@
 import type { FolloweeChange } from '../db/repositories/graph.ts';
-import { UnavailableError } from '../src/errors.ts';
 import { BACKFILL_POSTS, crossedPullThreshold, followModeOf } from '../src/fanout.ts';
 import type { Deps } from './composition.ts';
 
 /**
- * A follow or unfollow, in order: the follower's edge (the source of truth, and the answer), then the
- * followee's edge, then the follower's timeline (backfill, or the pull set for celebrities). If a later
- * step fails, a repair message replays them all from the source of truth; if even that cannot be queued
- * the request fails, and the client's retry is safe because every step is idempotent.
+ * A follow or unfollow, as intent then effects. The intent is the follower's edge (the source of truth, and the
+ * answer) written together with a record of what is still to do (follow_outbox, one transaction on the follower's
+ * shard); the effects are the followee's edge and counts, then the follower's timeline (backfill, or the pull set
+ * for celebrities), all idempotent. Done inline, they clear the record; if any fails, or the invocation dies, the
+ * record stays and the outbox drainer re-applies the edge's current state until they are done (a repair message
+ * is queued too, to be quicker than the drainer when the queue works).
  */
 export async function setFollowing(
   deps: Deps,
@@ -16,25 +17,29 @@ export async function setFollowing(
   following: boolean,
 ): Promise<void> {
   const at = deps.now();
-  await (following
-    ? deps.repos.graph.writeFollowerSide(followerId, followeeId, at)
-    : deps.repos.graph.deleteFollowerSide(followerId, followeeId));
+  const { outbox } = deps.repos;
+  await outbox.recordFollow(followerId, followeeId, following, at, at + deps.config.reliability.outboxDelayMs);
   try {
     await applyFollow(deps, followerId, followeeId, following, at);
+    await outbox.clearFollow(followerId, followeeId, at);
   } catch (error) {
-    console.warn('follow: completing inline failed, queueing repair', error);
+    console.warn('follow: completing inline failed, queueing repair (the outbox record stays)', error);
     try {
       await deps.queues.fanout.send({ type: 'follow.repair', followerId, followeeId, at });
-    } catch {
-      throw new UnavailableError('the follow could not be completed, retry the request');
+    } catch (sendError) {
+      console.warn('follow: repair not queued either; the outbox drainer will apply it', sendError);
     }
   }
 }
 
-/** Replays a follow from the follower's edge, so a stale repair cannot undo a later change. */
+/**
+ * Replays a follow from the follower's edge, so a stale repair cannot undo a later change, then clears the
+ * outbox record up to `at` (a record of a newer change stays for its own replay).
+ */
 export async function repairFollow(deps: Deps, followerId: string, followeeId: string, at: number) {
   const following = await deps.repos.graph.isFollowing(followerId, followeeId);
   await applyFollow(deps, followerId, followeeId, following, at);
+  await deps.repos.outbox.clearFollow(followerId, followeeId, at);
 }
 
 async function applyFollow(

@@ -1,4 +1,3 @@
-import { UnavailableError } from '../src/errors.ts';
 import type { QueueMessage } from '../src/messages.ts';
 import { retry } from '../src/retry.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
@@ -9,12 +8,13 @@ async function enqueue(queue: Queue<QueueMessage>, message: QueueMessage): Promi
 }
 
 /**
- * After the post is in D1: read-your-writes (the author's own timeline and author feed, inline), then
- * the fan-out message. The post is accepted only once that message is queued; if it cannot be, the post
- * is withdrawn (tombstoned) and the client told to retry, so no accepted post is silently never delivered.
+ * After the post, its index entry and its outbox record are in D1 (one transaction: the post is accepted):
+ * read-your-writes (the author's own timeline and author feed, inline), then the fan-out message. Both are only
+ * the fast path: should either fail, or the invocation die here, the outbox drainer re-sends the fan-out after
+ * OUTBOX_DELAY, and the consumer repeats the author-side steps.
  */
 export async function publishPost(deps: Deps, entry: TimelineEntry): Promise<void> {
-  const { objects, queues, repos } = deps;
+  const { objects, queues } = deps;
   try {
     await Promise.all([
       objects.authorFeed(entry.authorId).add(entry),
@@ -27,10 +27,7 @@ export async function publishPost(deps: Deps, entry: TimelineEntry): Promise<voi
   try {
     await enqueue(queues.fanout, { type: 'post.created', entry });
   } catch (error) {
-    console.error('post: could not queue fan-out, withdrawing the post', error);
-    await repos.posts.tombstone(entry.postId, deps.now());
-    await repos.posts.unindex(entry.authorId, entry.postId);
-    throw new UnavailableError('the post could not be published, retry the request');
+    console.warn('post: could not queue fan-out, left to the outbox drainer', error);
   }
 }
 

@@ -23,20 +23,11 @@ export interface EdgePage {
 /**
  * The follow graph, stored twice: outgoing edges on the follower's shard, incoming on the followee's.
  * Both halves are idempotent (insert-or-ignore, delete), so any half that failed is repaired by replaying
- * the whole operation; the counters move only when a row really appears or disappears (triggers).
+ * the whole operation; the counters move only when a row really appears or disappears (triggers). The follower's
+ * half is written by the outbox repository, in one batch with the record of what the follow still has to do.
  */
 export function createGraphRepository(shards: Shards) {
   return {
-    async writeFollowerSide(followerId: string, followeeId: string, createdAt: number): Promise<void> {
-      await retry(() =>
-        shards
-          .of(followerId)
-          .insert(followsByFollower)
-          .values({ followerId, followeeId, createdAt })
-          .onConflictDoNothing(),
-      );
-    },
-
     /** Also reports whether the edge is new and the followee's follower count after the write. */
     async writeFolloweeSide(followerId: string, followeeId: string, createdAt: number): Promise<FolloweeChange> {
       const db = shards.of(followeeId);
@@ -51,15 +42,6 @@ export function createGraphRepository(shards: Shards) {
         ]),
       );
       return { changed: inserted.length > 0, followers: count[0]?.n ?? 0 };
-    },
-
-    async deleteFollowerSide(followerId: string, followeeId: string): Promise<void> {
-      await retry(() =>
-        shards
-          .of(followerId)
-          .delete(followsByFollower)
-          .where(and(eq(followsByFollower.followerId, followerId), eq(followsByFollower.followeeId, followeeId))),
-      );
     },
 
     async deleteFolloweeSide(followerId: string, followeeId: string): Promise<FolloweeChange> {

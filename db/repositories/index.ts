@@ -4,6 +4,7 @@ import { createEmbeddingRepository } from './embeddings.ts';
 import { createEngagementRepository } from './engagement.ts';
 import { createGraphRepository } from './graph.ts';
 import { createImpressionRepository } from './impressions.ts';
+import { createOutboxRepository } from './outbox.ts';
 import { createPostRepository } from './posts.ts';
 import { createUserRepository } from './users.ts';
 
@@ -16,6 +17,7 @@ export function createRepositories(shards: Shards) {
     engagement: createEngagementRepository(shards),
     embeddings: createEmbeddingRepository(shards),
     impressions: createImpressionRepository(shards),
+    outbox: createOutboxRepository(shards),
     /** For the admin health report: one trivial query per shard, with the reason when it fails. */
     probeShards: () =>
       Promise.all(

@@ -27,16 +27,7 @@ export function createPostRepository(shards: Shards) {
   };
 
   return {
-    /** The post row is the write that counts; the author index is re-asserted by the queue consumer. */
-    async create(post: NewPost): Promise<PostRecord> {
-      // A retry after a lost reply finds the row already there; the id makes the insert idempotent.
-      const [inserted] = await retry(() =>
-        shards.of(post.id).insert(posts).values(post).onConflictDoNothing().returning(),
-      );
-      const row = inserted ?? (await this.get(post.id))!;
-      await this.index(post.authorId, post.id, post.createdAt);
-      return row;
-    },
+    // New posts are written by the outbox repository: post, index entry and outbox record in one transaction.
 
     /** Idempotent: adds the post to its author's index (and so to the author's post count once). */
     async index(authorId: string, postId: string, createdAt: number): Promise<void> {

@@ -13,6 +13,10 @@ const TABLES = [
   'follows_by_follower',
   'follows_by_followee',
   'interactions',
+  'post_outbox',
+  'follow_outbox',
+  'idempotency_keys',
+  'dead_letters',
 ] as const;
 
 export type Table = (typeof TABLES)[number];

@@ -25,7 +25,7 @@ async function consume(bodies: unknown[]) {
     bodies.map((body, i) => ({ id: `m${i}`, body, attempts: 1, timestamp: new Date() })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, env, ctx);
   return getQueueResult(batch, ctx);
 }
 

@@ -42,7 +42,7 @@ async function runBatch(messages: { id: string; body: unknown; attempts?: number
     messages.map((m) => ({ id: m.id, body: m.body, attempts: m.attempts ?? 1, timestamp: new Date() })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, env, ctx);
   return getQueueResult(batch, ctx);
 }
 
@@ -104,13 +104,14 @@ describe('queue consumer', () => {
 
   it('retries a message whose handling fails, with backoff, leaving the rest of the batch acked', async () => {
     const author = await signup();
+    const post = await createPost(author, 'its index write will fail');
     const deps = { ...depsFor(env), repos: createRepositories(createShards(failingOn('user_posts'), map)) };
     const batch = createMessageBatch('edge-feed-fanout', [
       {
         id: 'fails',
         attempts: 2,
         timestamp: new Date(),
-        body: { type: 'post.created', entry: { postId: '1234567890123456789', authorId: author.id, createdAt: 1 } },
+        body: { type: 'post.created', entry: { postId: post.id, authorId: author.id, createdAt: 1 } },
       },
       {
         id: 'fine',

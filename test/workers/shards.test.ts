@@ -34,6 +34,16 @@ function counted(db: D1Database, counter: { n: number }): D1Database {
   });
 }
 
+/** One author per shard (signing up until every shard has one). */
+async function authorsOnEveryShard(): Promise<TestUser[]> {
+  const byShard = new Map<number, TestUser>();
+  while (byShard.size < map.shardCount) {
+    const user = await signup();
+    if (!byShard.has(shardOf(map, user.id))) byShard.set(shardOf(map, user.id), user);
+  }
+  return [...byShard.values()];
+}
+
 describe('shard placement', () => {
   it('places each row on the shard its key maps to, and only there', async () => {
     const users: TestUser[] = [];
@@ -59,22 +69,24 @@ describe('shard placement', () => {
     await expectOnlyOn(b.id, 'SELECT post_id FROM interactions WHERE user_id = ?', b.id);
   });
 
-  it('spreads users and posts over all four shards', async () => {
-    const author = await signup();
+  it("spreads users and posts over all four shards, each post on its author's shard", async () => {
+    const authors: TestUser[] = [];
+    for (let i = 0; i < 24; i++) authors.push(await signup());
     const ids: string[] = [];
-    for (let i = 0; i < 40; i++) ids.push((await createPost(author, `post ${i}`)).id);
-    const used = new Set(ids.map((id) => shardOf(map, id)));
-    expect(used).toEqual(new Set([0, 1, 2, 3]));
-    for (let shard = 0; shard < 4; shard++) {
-      const rows = await rowsOn(shard, 'SELECT id FROM posts WHERE author_id = ?', author.id);
-      expect(rows.length).toBe(ids.filter((id) => shardOf(map, id) === shard).length);
+    for (const author of authors) ids.push((await createPost(author, `post of ${author.id}`)).id);
+    expect(new Set(authors.map((a) => shardOf(map, a.id)))).toEqual(new Set([0, 1, 2, 3]));
+    // A post is minted on its author's shard: the post, its index entry and its outbox record are one transaction.
+    authors.forEach((author, i) => expect(shardOf(map, ids[i]!)).toBe(shardOf(map, author.id)));
+    for (const [i, author] of authors.entries()) {
+      const rows = await rowsOn(shardOf(map, author.id), 'SELECT id FROM posts WHERE author_id = ?', author.id);
+      expect(rows.map((r) => r.id)).toEqual([ids[i]]);
     }
   });
 
   it('reads many ids with one query per shard, whatever their number', async () => {
-    const author = await signup();
+    const authors = await authorsOnEveryShard();
     const ids: string[] = [];
-    for (let i = 0; i < 150; i++) ids.push((await createPost(author, `bulk ${i}`)).id);
+    for (let i = 0; i < 150; i++) ids.push((await createPost(authors[i % authors.length]!, `bulk ${i}`)).id);
     const counters = shardBindings().map(() => ({ n: 0 }));
     const repos = createRepositories(
       createShards(

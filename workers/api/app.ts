@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { timing } from 'hono/timing';
 import { AppError } from '../../src/errors.ts';
@@ -9,6 +10,8 @@ import { utf8Json } from './body.ts';
 import { depsFor, type Deps } from '../composition.ts';
 import type { AppEnv } from './context.ts';
 import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
+import { armDrainersOnce } from '../outbox.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -26,14 +29,25 @@ const EXPOSED_HEADERS = [
   'RateLimit-Remaining',
   'RateLimit-Reset',
   'Server-Timing',
+  'X-Request-Id',
+  'Idempotent-Replayed',
 ];
 
 /** `overrides` let tests run the real app on a clock (or ids, or randomness) they control. */
 export function createApp(overrides?: Partial<Deps>) {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
+  // First, so that every answer, errors included, carries the id its log lines name.
+  app.use(requestId());
   app.use(async (c, next) => {
     c.set('deps', depsFor(c.env, overrides));
+    armDrainersOnce(c.var.deps, (promise) => {
+      try {
+        c.executionCtx.waitUntil(promise);
+      } catch {
+        // No execution context (an app called directly): the arming simply runs unawaited.
+      }
+    });
     await next();
   });
   // The API is public and bearer-token based (no cookies), so any origin may call it unless CORS_ORIGINS says.
@@ -68,7 +82,8 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/posts', postsRoutes)
     .route('/v1/events', eventsRoutes)
     .route('/v1/feed', feedRoutes)
-    .route('/v1/health', healthRoutes);
+    .route('/v1/health', healthRoutes)
+    .route('/v1/admin', adminRoutes);
   app.notFound(notFoundOrMethodNotAllowed(app.routes));
   return routed;
 }

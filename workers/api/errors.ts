@@ -2,7 +2,9 @@ import type { Context, NotFoundHandler } from 'hono';
 import type { RouterRoute } from 'hono/types';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../../src/errors.ts';
+import { isTransientError } from '../../src/retry.ts';
 import { ConfigError } from '../composition.ts';
+import type { AppEnv } from './context.ts';
 
 const CODES: Record<number, string> = {
   400: 'invalid_request',
@@ -19,9 +21,19 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-/** The one place errors become responses: typed domain errors and Hono's HTTPExceptions keep their status. */
-export function handleError(error: Error, c: Context): Response {
+/** Seconds a client should wait before retrying a 503: transient platform failures clear in about that. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The one place errors become responses: typed domain errors and Hono's HTTPExceptions keep their status.
+ * Transient platform failures (D1, Durable Objects, queues: src/retry.ts) that survived the retries are a 503 with
+ * Retry-After, which the client may retry; anything else unexpected is a 500, logged with the request id that
+ * the response carries (X-Request-Id), so the two can be matched.
+ */
+export function handleError(error: Error, c: Context<AppEnv>): Response {
+  const requestId = c.get('requestId');
   if (error instanceof AppError) {
+    if (error.status === 503) c.header('Retry-After', String(RETRY_AFTER_SECONDS));
     return c.json(errorBody(error.code, error.message, error.details), error.status);
   }
   if (error instanceof HTTPException) {
@@ -37,8 +49,13 @@ export function handleError(error: Error, c: Context): Response {
     console.error('configuration error:', error.message);
     return c.json(errorBody('misconfigured', 'the service is misconfigured'), 500);
   }
-  console.error('unhandled error', error);
-  return c.json(errorBody('internal', 'internal error'), 500);
+  if (isTransientError(error)) {
+    console.warn('transient failure, answered 503', requestId, error);
+    c.header('Retry-After', String(RETRY_AFTER_SECONDS));
+    return c.json(errorBody('unavailable', 'a dependency is briefly unavailable; retry the request'), 503);
+  }
+  console.error('unhandled error', requestId, error);
+  return c.json(errorBody('internal', `internal error (request ${requestId})`), 500);
 }
 
 /** A route's path as a pattern: `:name` matches one segment, a trailing slash is optional (as Hono routes). */

@@ -1,5 +1,7 @@
 import { queueMessageSchema, type QueueMessage } from '../../src/messages.ts';
+import { isLive } from '../../src/model.ts';
 import type { Deps } from '../composition.ts';
+import { noteLastFailure } from '../dead-letters.ts';
 import { enrichPost } from '../enrich.ts';
 import { fanoutPage, onPostCreated, onPostDeleted, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
@@ -9,11 +11,17 @@ import { forgetTrending } from '../trending.ts';
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
 export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
   switch (message.type) {
-    case 'post.created':
-      await onPostCreated(deps, message.entry);
+    case 'post.created': {
+      const { entry } = message;
+      // The outbox re-sends until this clears it, so the message may arrive after a delete: nothing to fan out.
+      const live = isLive(await deps.repos.posts.get(entry.postId));
+      if (live) await onPostCreated(deps, entry);
+      // Every delivery page is now queued or done: the record of the owed fan-out can go.
+      await deps.repos.outbox.clearPost(entry.authorId, entry.postId);
       // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
-      await deps.queues.low.send({ type: 'post.enrich', postId: message.entry.postId });
+      if (live) await deps.queues.low.send({ type: 'post.enrich', postId: entry.postId });
       return;
+    }
     case 'post.deleted':
       await onPostDeleted(deps, message.entry);
       return forgetTrending(deps, message.entry.postId);
@@ -32,7 +40,8 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
 
 /**
  * Acks each message on success and retries it alone on failure (after max_retries it goes to the dead-letter
- * queue). A message that does not parse can never succeed: it is logged and acked rather than retried.
+ * queue, and its last error is recorded for the dead letter). A message that does not parse can never succeed: it
+ * is logged and acked rather than retried. The test-only fault injector fails deliveries here.
  */
 export async function consumeBatch(deps: Deps, batch: MessageBatch<unknown>): Promise<void> {
   await Promise.all(
@@ -44,11 +53,14 @@ export async function consumeBatch(deps: Deps, batch: MessageBatch<unknown>): Pr
         return;
       }
       try {
+        deps.faults?.maybeFail('delivery');
         await handleMessage(deps, parsed.data);
         msg.ack();
       } catch (error) {
+        const { queueMaxRetries, queueRetryMaxSeconds } = deps.config.reliability;
+        if (msg.attempts > queueMaxRetries) await noteLastFailure(deps, msg.body, error, msg.attempts);
         console.warn('queue: retrying message', msg.id, parsed.data.type, error);
-        msg.retry({ delaySeconds: Math.min(2 ** msg.attempts, 60) });
+        msg.retry({ delaySeconds: Math.min(2 ** msg.attempts, queueRetryMaxSeconds) });
       }
     }),
   );

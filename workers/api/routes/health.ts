@@ -18,6 +18,7 @@ export const healthRoutes = new Hono<AppEnv>().get('/', async (c) => {
   const code = status === 'ok' ? 200 : 503;
   if (!(await isAdmin(c))) return c.json({ status }, code);
   const { config } = deps;
+  const owed = await deps.repos.outbox.pendingCounts().catch(() => null);
   return c.json(
     {
       status,
@@ -26,6 +27,9 @@ export const healthRoutes = new Hono<AppEnv>().get('/', async (c) => {
       embedder: await embedderHealth(deps),
       // This isolate's cache counters since it started (hit ratios, origin loads: the benchmark reads them).
       cache: { l2: deps.cache.l2 !== null, stats: cacheStats() },
+      // Work still owed (outbox records) and messages that ran out of retries (dead letters not yet replayed).
+      outbox: owed && { posts: owed.posts, follows: owed.follows },
+      deadLetters: owed?.deadLetters ?? null,
       config: {
         shardCount: config.shardCount,
         fanoutPushMax: config.fanout.pushMax,

@@ -1,6 +1,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '../../../src/errors.ts';
+import {
+  AppError,
+  ForbiddenError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from '../../../src/errors.ts';
+import { isIdempotencyKey, mintOnShardOf } from '../../../src/outbox.ts';
 import type { PostRecord } from '../../../src/model.ts';
 import { isLive, toPostView } from '../../../src/model.ts';
 import { LIMITS, parseHashtags, parseMentions } from '../../../src/text.ts';
@@ -18,6 +25,8 @@ import {
 import { idParam, optionalTextField, textField, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
+import type { Deps } from '../../composition.ts';
+import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
 
 const media = z.strictObject({
   url: z.url({ protocol: /^https$/ }).max(LIMITS.mediaUrl),
@@ -64,6 +73,30 @@ function representationTag(post: PostRecord): string {
   return `"${post.version}.${post.likeCount}.${post.commentCount}.${post.shareCount}"`;
 }
 
+/** The `Idempotency-Key` header, checked; undefined when absent. */
+function idempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!isIdempotencyKey(header)) {
+    throw new ValidationError('Idempotency-Key must be 1-255 printable ASCII characters (a UUID, say)');
+  }
+  return header;
+}
+
+async function digest(text: string): Promise<string> {
+  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The post an earlier request with this key created, as it is now; the same key with another body is refused. */
+async function firstPost(deps: Deps, first: IdempotentPost, requestHash: string): Promise<PostRecord> {
+  if (first.requestHash !== requestHash) {
+    throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+  }
+  const post = await deps.repos.posts.get(first.postId);
+  if (!post) throw new NotFoundError('post');
+  return post;
+}
+
 function live(post: PostRecord | undefined): PostRecord {
   if (!isLive(post)) throw new NotFoundError('post');
   return post;
@@ -72,11 +105,24 @@ function live(post: PostRecord | undefined): PostRecord {
 export const postsRoutes = new Hono<AppEnv>()
   .post('/', requireUser, validate('json', createBody), rateLimit('post'), async (c) => {
     const { deps } = c.var;
-    const { repos, newId, now } = deps;
+    const { repos, newId, now, config } = deps;
     const body = c.req.valid('json');
+    const key = idempotencyKey(c.req.header('Idempotency-Key'));
+    const requestHash = key === undefined ? '' : await digest(JSON.stringify(body));
+    const replay = (post: PostRecord) => {
+      c.header('Idempotent-Replayed', 'true');
+      c.header('ETag', etag(post));
+      c.header('Location', `/v1/posts/${post.id}`);
+      return c.json({ post: toPostView(post) }, 201);
+    };
+    if (key !== undefined) {
+      const first = await repos.outbox.findIdempotent(c.var.userId, key);
+      if (first) return replay(await firstPost(deps, first, requestHash));
+    }
     const at = now();
-    const post = await repos.posts.create({
-      id: newId(),
+    // Minted on the author's shard: the post, its index entry and its outbox record are one transaction.
+    const record = {
+      id: mintOnShardOf(newId, config.shardMap, c.var.userId),
       authorId: c.var.userId,
       text: body.text,
       media: body.media ?? [],
@@ -85,7 +131,19 @@ export const postsRoutes = new Hono<AppEnv>()
       location: body.location ?? null,
       createdAt: at,
       updatedAt: at,
-    });
+    };
+    const created = await repos.outbox.createPost(
+      record,
+      at + config.reliability.outboxDelayMs,
+      key === undefined ? undefined : { key, requestHash },
+    );
+    if (created.kind === 'key_taken') {
+      // A concurrent request with the same key won: its post is the answer.
+      const first = key === undefined ? undefined : await repos.outbox.findIdempotent(c.var.userId, key);
+      if (!first) throw new AppError(409, 'conflict', 'a request with this Idempotency-Key is in progress; retry');
+      return replay(await firstPost(deps, first, requestHash));
+    }
+    const post = created.post;
     const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
     await publishPost(deps, entry);
     await Promise.all([invalidateAuthorRecent(deps, post.authorId), purgePublicAuthorPosts(post.authorId)]);
