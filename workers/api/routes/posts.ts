@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { endTime, setMetric, startTime } from 'hono/timing';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '../../../src/errors.ts';
 import type { PostRecord } from '../../../src/model.ts';
@@ -75,6 +76,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const { repos, newId, now } = deps;
     const body = c.req.valid('json');
     const at = now();
+    startTime(c, 'd1');
     const post = await repos.posts.create({
       id: newId(),
       authorId: c.var.userId,
@@ -86,9 +88,16 @@ export const postsRoutes = new Hono<AppEnv>()
       createdAt: at,
       updatedAt: at,
     });
+    endTime(c, 'd1');
     const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
-    await publishPost(deps, entry);
-    await Promise.all([invalidateAuthorRecent(deps, post.authorId), purgePublicAuthorPosts(post.authorId)]);
+    // The caches are dropped beside the delivery, not after it: they wait on nothing it does, and a post
+    // withdrawn by publishPost needs them dropped all the same.
+    startTime(c, 'invalidate');
+    const invalidated = Promise.all([
+      invalidateAuthorRecent(deps, post.authorId),
+      purgePublicAuthorPosts(post.authorId),
+    ]).finally(() => endTime(c, 'invalidate'));
+    await Promise.all([publishPost(deps, entry, (stage, ms) => setMetric(c, stage, ms)), invalidated]);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
