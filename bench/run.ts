@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only feed,fanout,identity,embedding,ranking --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
+ * `npm run bench [-- --only feed,fanout,identity,embedding,writes,ranking --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
  * the benches, prints their tables, writes raw results to bench/results/ (git-ignored) and replaces each bench's
  * generated block of docs/benchmarks.md, between `<!-- bench:<id>:start -->` and `<!-- bench:<id>:end -->`.
  * `--quick` (`npm run bench:quick`) runs the feed bench, on wiki-Vote and smaller samples, and the ranking bench at a
@@ -167,6 +167,14 @@ const BENCHES: Bench[] = [
       const { renderEmbedding, runEmbeddingBench } = await import('./embedding.ts');
       const raw = await runEmbeddingBench({ log });
       return { markdown: renderEmbedding(raw), raw };
+    },
+  },
+  {
+    id: 'writes',
+    async run(_args, log) {
+      const { WRITES_SIZES, renderWrites, runWritesBench } = await import('./writes.ts');
+      const raw = await runWritesBench(startService, BENCH_VARS, WRITES_SIZES, log);
+      return { markdown: renderWrites(raw), raw };
     },
   },
   rankingBench(false),

@@ -13,8 +13,14 @@ async function enqueue(queue: Queue<QueueMessage>, message: QueueMessage): Promi
  * the fast path: should either fail, or the invocation die here, the outbox drainer re-sends the fan-out after
  * OUTBOX_DELAY, and the consumer repeats the author-side steps.
  */
-export async function publishPost(deps: Deps, entry: TimelineEntry): Promise<void> {
+export async function publishPost(
+  deps: Deps,
+  entry: TimelineEntry,
+  /** Stage durations for the Server-Timing header: `author` (AuthorFeed + own timeline), `queue` (the send). */
+  mark: (stage: 'author' | 'queue', ms: number) => void = () => {},
+): Promise<void> {
   const { objects, queues } = deps;
+  let started = performance.now();
   try {
     await Promise.all([
       objects.authorFeed(entry.authorId).add(entry),
@@ -24,8 +30,11 @@ export async function publishPost(deps: Deps, entry: TimelineEntry): Promise<voi
     // The consumer repeats both steps; the author sees the post once it has run.
     console.warn('post: author-side delivery failed, left to the consumer', error);
   }
+  mark('author', performance.now() - started);
+  started = performance.now();
   try {
     await enqueue(queues.fanout, { type: 'post.created', entry });
+    mark('queue', performance.now() - started);
   } catch (error) {
     console.warn('post: could not queue fan-out, left to the outbox drainer', error);
   }

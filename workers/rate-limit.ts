@@ -1,5 +1,6 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis/cloudflare';
+import { createLru } from '../src/lru.ts';
 import { combine, rulesFor, type Action, type Decision, type Rule, type Subject } from '../src/rate-limit.ts';
 import type { Deps } from './composition.ts';
 
@@ -63,20 +64,41 @@ export interface RateLimitRequest {
   action: Action;
   subject: Subject;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Stage durations for the Server-Timing header: `celebrity`, the author lookup of a post's limit. */
+  mark?: (stage: 'celebrity', ms: number) => void;
 }
 
 type RateLimitDeps = Pick<Deps, 'config' | 'redis' | 'objects' | 'repos' | 'now'>;
 
+/**
+ * Authors far below the celebrity threshold, per isolate: their posts need no D1 read for the rule. Under
+ * concurrent writes that read queued behind the inserts on the same shard (docs/benchmarks.md, "Post writes
+ * under concurrency"). Only counts under half the threshold are kept, and for a minute: such an author will hardly
+ * double their followers meanwhile, and if they do, it costs a minute under the general limit instead of the stricter.
+ * Authors near or above the threshold are read every time, so crossing it either way takes at once.
+ */
+export const FOLLOWER_COUNT_TTL_MS = 60_000;
+const smallAuthors = createLru<number>(50_000);
+
 /** Whether the author is above FANOUT_PULL_MIN: celebrities' posts also count against the stricter limit. */
 async function isCelebrity(deps: RateLimitDeps, subject: Subject): Promise<boolean> {
   if (subject.kind !== 'user') return false;
+  const { pullMin } = deps.config.fanout;
+  const now = deps.now();
+  const known = smallAuthors.get(subject.id, now);
+  // The threshold is read now, not when the count was stored: environments with other settings may share it.
+  if (known !== undefined && known * 2 < pullMin) return false;
   const user = await deps.repos.users.get(subject.id);
-  return (user?.followersCount ?? 0) >= deps.config.fanout.pullMin;
+  const followers = user?.followersCount ?? 0;
+  if (user && followers * 2 < pullMin) smallAuthors.set(subject.id, followers, now + FOLLOWER_COUNT_TTL_MS);
+  return followers >= pullMin;
 }
 
 /** The decision for a request. */
 export async function checkRateLimit(deps: RateLimitDeps, request: RateLimitRequest): Promise<Decision | null> {
+  const started = performance.now();
   const celebrity = request.action === 'post' && (await isCelebrity(deps, request.subject));
+  if (request.action === 'post') request.mark?.('celebrity', performance.now() - started);
   const rules = rulesFor(request.action, deps.config.rateLimits, celebrity);
   const key = subjectKey(request.subject);
   if (deps.redis) {

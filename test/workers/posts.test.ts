@@ -10,6 +10,17 @@ interface PageBody {
 }
 
 describe('posts', () => {
+  it("reports the stages of a post's creation in Server-Timing", async () => {
+    // bench/writes.ts reads these to tell where a write's time goes.
+    const alice = await signup();
+    const res = await api<PostBody>('POST', '/v1/posts', { token: alice.token, body: { text: 'timed' } });
+    expect(res.status).toBe(201);
+    const stages = (res.headers.get('Server-Timing') ?? '').split(',').map((m) => m.trim().split(';')[0]);
+    expect(stages).toEqual(
+      expect.arrayContaining(['auth', 'celebrity', 'ratelimit', 'd1', 'author', 'queue', 'invalidate']),
+    );
+  });
+
   it('creates a post with parsed hashtags and mentions, and reads it back', async () => {
     const alice = await signup();
     const res = await api<PostBody>('POST', '/v1/posts', {

@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import { endTime, setMetric, startTime } from 'hono/timing';
 import { RateLimitedError } from '../../src/errors.ts';
 import type { Action, Subject } from '../../src/rate-limit.ts';
 import { checkRateLimit } from '../rate-limit.ts';
@@ -17,9 +18,11 @@ export function rateLimit(action: Action) {
       action === 'signup' || action === 'session'
         ? { kind: 'ip', address: c.req.header('CF-Connecting-IP') ?? 'unknown' }
         : { kind: 'user', id: c.var.userId };
+    startTime(c, 'ratelimit');
     const decision = await checkRateLimit(c.var.deps, {
       action,
       subject,
+      mark: (stage, ms) => setMetric(c, stage, ms),
       waitUntil: (promise) => {
         try {
           c.executionCtx.waitUntil(promise);
@@ -29,6 +32,7 @@ export function rateLimit(action: Action) {
         }
       },
     });
+    endTime(c, 'ratelimit');
     if (decision) {
       c.header('RateLimit-Limit', String(decision.limit));
       c.header('RateLimit-Remaining', String(decision.remaining));

@@ -100,12 +100,17 @@ function ready(slot: Slot, deps: EmbedderDeps): Promise<Extractor | null> | Extr
   return loads.run(slot.key, () => load(slot, deps));
 }
 
+/** A macrotask turn: whatever else the isolate has ready (requests, I/O completions) runs first. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /**
  * The queue consumer handles a batch's messages concurrently; their inferences would only interleave on the one
- * thread and each hold its activations at once, so they are run one after another.
+ * thread and each hold its activations at once, so they are run one after another. Each waits for a turn of the
+ * event loop first: chained on promises alone, a batch's inferences would run back to back as microtasks and
+ * hold the thread for all of them, stalling any request that shares the isolate.
  */
 function serially<T>(slot: Slot, run: () => Promise<T>): Promise<T> {
-  const result = slot.tail.then(run);
+  const result = slot.tail.then(yieldToEventLoop).then(run);
   slot.tail = result.catch(() => undefined);
   return result;
 }

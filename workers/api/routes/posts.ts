@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { endTime, setMetric, startTime } from 'hono/timing';
 import { z } from 'zod';
 import {
   AppError,
@@ -120,6 +121,7 @@ export const postsRoutes = new Hono<AppEnv>()
       if (first) return replay(await firstPost(deps, first, requestHash));
     }
     const at = now();
+    startTime(c, 'd1');
     // Minted on the author's shard: the post, its index entry and its outbox record are one transaction.
     const record = {
       id: mintOnShardOf(newId, config.shardMap, c.var.userId),
@@ -144,9 +146,15 @@ export const postsRoutes = new Hono<AppEnv>()
       return replay(await firstPost(deps, first, requestHash));
     }
     const post = created.post;
+    endTime(c, 'd1');
     const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
-    await publishPost(deps, entry);
-    await Promise.all([invalidateAuthorRecent(deps, post.authorId), purgePublicAuthorPosts(post.authorId)]);
+    // The caches are dropped beside the delivery, not after it: they wait on nothing it does.
+    startTime(c, 'invalidate');
+    const invalidated = Promise.all([
+      invalidateAuthorRecent(deps, post.authorId),
+      purgePublicAuthorPosts(post.authorId),
+    ]).finally(() => endTime(c, 'invalidate'));
+    await Promise.all([publishPost(deps, entry, (stage, ms) => setMetric(c, stage, ms)), invalidated]);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
