@@ -29,6 +29,7 @@ import {
   ensureFixtureModel,
   type FixtureShapeName,
 } from '../scripts/make-fixture-model.ts';
+import { workerdPids } from './harness.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MB = 2 ** 20;
@@ -94,28 +95,6 @@ function procStatus(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-
-/** The workerd processes started by this process (Miniflare spawns one per instance). */
-function workerdPids(): number[] {
-  const parents = new Map<number, number>();
-  const names = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
-      parents.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
-    } catch {
-      // The process ended while the list was read.
-    }
-  }
-  const descends = (pid: number): boolean => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-    return false;
-  };
-  return [...names].filter(([pid, name]) => name === 'workerd' && descends(pid)).map(([pid]) => pid);
 }
 
 // ------------------------------------------------------------------------------------------------ workerd

@@ -7,7 +7,7 @@
 import type { V4WorkerOptions } from 'miniflare';
 import { classify, parseFanoutConfig } from '../src/fanout.ts';
 import { createIdGenerator } from '../src/ids.ts';
-import type { Service } from './harness.ts';
+import { expectStatus, signupUser, type Service } from './harness.ts';
 import { formatMs, summarize, table, type Summary } from './stats.ts';
 
 export const PROBE_WORKER = 'fanout-probe';
@@ -174,32 +174,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const SETUP_CONCURRENCY = 8;
 const WAIT_LIMIT_MS = 120_000;
 
-async function expectStatus<T>(
-  service: Service,
-  status: number,
-  method: string,
-  route: string,
-  opts: { token?: string; body?: unknown } = {},
-): Promise<T> {
-  const res = await service.api<T>(method, route, opts);
-  if (res.status !== status) {
-    throw new FanoutBenchError(`${method} ${route}: expected ${status}, got ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  return res.body;
-}
-
-async function signup(service: Service, handle: string): Promise<User> {
-  const body = await expectStatus<{ user: { id: string }; token: string }>(service, 201, 'POST', '/v1/users', {
-    body: { handle },
-  });
-  return { id: body.user.id, token: body.token };
-}
-
 /** One author and `count` followers of their own, through the API: signup, follow, and for medium a feed read. */
 async function audience(service: Service, tag: string, count: number, active: boolean): Promise<Audience> {
-  const author = await signup(service, `${tag}_author`);
+  const author = await signupUser(service, `${tag}_author`);
   const followers = await pool(count, SETUP_CONCURRENCY, async (i) => {
-    const user = await signup(service, `${tag}_f${i}`);
+    const user = await signupUser(service, `${tag}_f${i}`);
     await expectStatus(service, 200, 'PUT', `/v1/users/${author.id}/follow`, { token: user.token });
     // A feed read is what records a user as active (users.last_active_at), which medium fan-out requires.
     if (active) await expectStatus(service, 200, 'GET', '/v1/feed?mode=latest', { token: user.token });

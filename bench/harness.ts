@@ -260,3 +260,54 @@ export function machineInfo(): Record<string, string> {
       .join(' '),
   };
 }
+
+export class BenchRequestError extends Error {
+  override name = 'BenchRequestError';
+}
+
+/** A request that must answer `status` (setup steps of the benches): its body, or an error that says what came. */
+export async function expectStatus<T>(
+  service: Service,
+  status: number,
+  method: string,
+  route: string,
+  opts: { token?: string; body?: unknown } = {},
+): Promise<T> {
+  const res = await service.api<T>(method, route, opts);
+  if (res.status !== status) {
+    throw new BenchRequestError(
+      `${method} ${route}: expected ${status}, got ${res.status} ${JSON.stringify(res.body)}`,
+    );
+  }
+  return res.body;
+}
+
+/** A user signed up through the API, with their token. */
+export async function signupUser(service: Service, handle: string): Promise<{ id: string; token: string }> {
+  const body = await expectStatus<{ user: { id: string }; token: string }>(service, 201, 'POST', '/v1/users', {
+    body: { handle },
+  });
+  return { id: body.user.id, token: body.token };
+}
+
+/** The workerd processes descending from this one (Miniflare starts one per instance). */
+export function workerdPids(): number[] {
+  const parents = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
+      parents.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const descends = (pid: number): boolean => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  return [...names].filter(([pid, name]) => name === 'workerd' && descends(pid)).map(([pid]) => pid);
+}

@@ -11,11 +11,11 @@
  * embeds every post. Locally the consumer runs in the same workerd process and isolate as the API, which
  * production does not do: the difference between the two cases is that artefact (docs/benchmarks.md).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureFixtureModel } from '../scripts/make-fixture-model.ts';
-import type { Service, ServiceOptions } from './harness.ts';
+import { expectStatus, signupUser, workerdPids, type Service, type ServiceOptions } from './harness.ts';
 import { formatMs, summarize, table, type Summary } from './stats.ts';
 
 export interface WritesSizes {
@@ -109,50 +109,7 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
   return out;
 }
 
-async function expectStatus<T>(
-  service: Service,
-  status: number,
-  method: string,
-  route: string,
-  opts: { token?: string; body?: unknown } = {},
-): Promise<T> {
-  const res = await service.api<T>(method, route, opts);
-  if (res.status !== status) {
-    throw new WritesBenchError(`${method} ${route}: expected ${status}, got ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  return res.body;
-}
-
-async function signup(service: Service, handle: string): Promise<User> {
-  const body = await expectStatus<{ user: { id: string }; token: string }>(service, 201, 'POST', '/v1/users', {
-    body: { handle },
-  });
-  return { id: body.user.id, token: body.token };
-}
-
 // ------------------------------------------------------------------------------------------------ workerd CPU
-
-/** The workerd processes descending from this one (Miniflare starts one per instance). */
-function workerdPids(): number[] {
-  const parents = new Map<number, number>();
-  const names = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
-      parents.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
-    } catch {
-      // The process ended while the list was read.
-    }
-  }
-  const descends = (pid: number): boolean => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-    return false;
-  };
-  return [...names].filter(([pid, name]) => name === 'workerd' && descends(pid)).map(([pid]) => pid);
-}
 
 /** CPU time (user + system) of the processes, in milliseconds. */
 function cpuMs(pids: readonly number[]): number {
@@ -352,9 +309,9 @@ export async function runWritesBench(
         }
       }
       const tag = Date.now().toString(36);
-      const authors = await pool(sizes.authors, 8, (i) => signup(service, `w${tag}_a${i}`));
+      const authors = await pool(sizes.authors, 8, (i) => signupUser(service, `w${tag}_a${i}`));
       await pool(sizes.authors * sizes.followersPerAuthor, 8, async (i) => {
-        const follower = await signup(service, `w${tag}_f${i}`);
+        const follower = await signupUser(service, `w${tag}_f${i}`);
         const author = authors[i % sizes.authors]!;
         await expectStatus(service, 200, 'PUT', `/v1/users/${author.id}/follow`, { token: follower.token });
       });

@@ -42,3 +42,22 @@ export async function snapshot(): Promise<Record<Table, number[]>> {
 export function testShards(): Shards {
   return createShards(shardBindings(), depsFor(env).config.shardMap);
 }
+
+/** Real D1 bindings whose statements matching `fails` throw before running: a write that never happened. */
+export function failingWhen(fails: (query: string) => boolean, message = 'injected failure'): D1Database[] {
+  return shardBindings().map(
+    (db) =>
+      new Proxy(db, {
+        get(target, key) {
+          const value: unknown = Reflect.get(target, key);
+          if (key === 'prepare') {
+            return (query: string) => {
+              if (fails(query)) throw new Error(message);
+              return target.prepare(query);
+            };
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+  );
+}

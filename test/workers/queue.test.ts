@@ -8,28 +8,13 @@ import { setFollowing } from '../../workers/follows.ts';
 import worker from '../../workers/index.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
 import { api, createPost, signup } from '../support/api.ts';
-import { shardBindings } from '../support/db.ts';
+import { failingWhen, shardBindings } from '../support/db.ts';
 
 const map = createShardMap(Number(env.SHARD_COUNT));
 
 /** Real D1 bindings, except that statements touching `table` fail: the "second half" of a write breaks. */
-function failingOn(table: string): D1Database[] {
-  return shardBindings().map(
-    (db) =>
-      new Proxy(db, {
-        get(target, key) {
-          const value: unknown = Reflect.get(target, key);
-          if (key === 'prepare') {
-            return (query: string) => {
-              if (query.includes(`"${table}"`)) throw new Error(`injected failure on ${table}`);
-              return target.prepare(query);
-            };
-          }
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      }),
-  );
-}
+const failingOn = (table: string) =>
+  failingWhen((query) => query.includes(`"${table}"`), `injected failure on ${table}`);
 
 async function followers(userId: string): Promise<number> {
   const res = await api<{ user: { counts: { followers: number } } }>('GET', `/v1/users/${userId}`);

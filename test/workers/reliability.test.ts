@@ -11,29 +11,10 @@ import worker from '../../workers/index.ts';
 import { drainAll } from '../../workers/outbox.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
 import { api, createPost, feedIds, follow, signup, type PostView } from '../support/api.ts';
-import { shardBindings, snapshot } from '../support/db.ts';
+import { failingWhen, shardBindings, snapshot } from '../support/db.ts';
 
 const map = createShardMap(Number(env.SHARD_COUNT));
 const ADMIN = { Authorization: `Bearer ${env.ADMIN_TOKEN}` };
-
-/** Real D1 bindings whose statements matching `fails` throw before running: a write that never happened. */
-function failingWhen(fails: (query: string) => boolean, message = 'injected failure'): D1Database[] {
-  return shardBindings().map(
-    (db) =>
-      new Proxy(db, {
-        get(target, key) {
-          const value: unknown = Reflect.get(target, key);
-          if (key === 'prepare') {
-            return (query: string) => {
-              if (fails(query)) throw new Error(message);
-              return target.prepare(query);
-            };
-          }
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      }),
-  );
-}
 
 const reposFailing = (fails: (query: string) => boolean, message?: string) =>
   createRepositories(createShards(failingWhen(fails, message), map));
