@@ -1,9 +1,9 @@
 /**
- * `npm run bench [-- --only feed,fanout,embedding --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
+ * `npm run bench [-- --only feed,fanout,embedding,ranking --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
  * the benches, prints their tables, writes raw results to bench/results/ (git-ignored) and replaces each bench's
  * generated block of docs/benchmarks.md, between `<!-- bench:<id>:start -->` and `<!-- bench:<id>:end -->`.
- * `--quick` (`npm run bench:quick`) runs only the feed bench, on wiki-Vote and smaller samples, into its own block
- * (`feed-quick`), and leaves the chart alone.
+ * `--quick` (`npm run bench:quick`) runs the feed bench, on wiki-Vote and smaller samples, and the ranking bench at a
+ * smaller size, into their own blocks (`feed-quick`, `ranking-quick`; `--only` picks one), and leaves the chart alone.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { fanoutOnReadWorker } from './fanout-on-read.ts';
 import { FULL_SIZES, QUICK_SIZES, feedChart, renderFeed, runFeedBench } from './feed.ts';
 import { fanoutProbeWorker, renderFanout, runFanoutBench } from './fanout.ts';
 import { ROOT, machineInfo, startService } from './harness.ts';
+import { FULL_RANKING_SIZES, QUICK_RANKING_SIZES, renderRanking, runRankingBench } from './ranking.ts';
 
 const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const CHART = path.join(ROOT, 'docs/bench-feed-latency.svg');
@@ -28,7 +29,7 @@ export const BENCH_VARS: Record<string, string> = {
   RATE_LIMIT_SIGNUPS_PER_IP: '100000000/1h',
 };
 
-type Args = Record<string, string>;
+type Args = Record<string, string | undefined>;
 
 interface BenchOutput {
   markdown: string;
@@ -39,7 +40,8 @@ interface BenchOutput {
 
 interface Bench {
   id: string;
-  run(args: Args, log: (line: string) => void): Promise<BenchOutput>;
+  /** `vars`: the repeatable `--ranking-var KEY=VALUE` flags, which only the ranking bench reads. */
+  run(args: Args, log: (line: string) => void, vars?: readonly string[]): Promise<BenchOutput>;
 }
 
 function feedBench(quick: boolean): Bench {
@@ -61,6 +63,43 @@ function feedBench(quick: boolean): Bench {
       } finally {
         await service.dispose();
       }
+    },
+  };
+}
+
+/**
+ * The ranking-quality bench (bench/ranking.ts): three replays, each on a fresh service. `--ranking-readers`,
+ * `--ranking-authors`, `--ranking-topics`, `--ranking-rounds`, `--ranking-seed` change the world's size;
+ * `--ranking-var KEY=VALUE` (repeatable) sets a var in every replay, e.g. RANKING_EXPERIMENTS or the EMBEDDING_* ones.
+ */
+function rankingBench(quick: boolean): Bench {
+  return {
+    id: quick ? 'ranking-quick' : 'ranking',
+    async run(args, log, vars = []) {
+      const base = quick ? QUICK_RANKING_SIZES : FULL_RANKING_SIZES;
+      const size = (flag: string, fallback: number) => (args[flag] === undefined ? fallback : Number(args[flag]));
+      const sizes = {
+        ...base,
+        readers: size('ranking-readers', base.readers),
+        authors: size('ranking-authors', base.authors),
+        topics: size('ranking-topics', base.topics),
+        rounds: size('ranking-rounds', base.rounds),
+        seed: size('ranking-seed', base.seed),
+      };
+      const extra = Object.fromEntries(
+        vars.map((kv) => {
+          const at = kv.indexOf('=');
+          if (at < 1) throw new Error(`--ranking-var wants KEY=VALUE, got ${JSON.stringify(kv)}`);
+          return [kv.slice(0, at), kv.slice(at + 1)];
+        }),
+      );
+      const raw = await runRankingBench(
+        sizes,
+        (vars) => startService({ vars: { ...BENCH_VARS, ...vars } }),
+        log,
+        extra,
+      );
+      return { markdown: renderRanking(raw), raw };
     },
   };
 }
@@ -97,6 +136,7 @@ const BENCHES: Bench[] = [
       return { markdown: renderEmbedding(raw), raw };
     },
   },
+  rankingBench(false),
 ];
 
 /** Replaces the generated block of one section of the doc, leaving everything else as written. */
@@ -113,24 +153,32 @@ export function replaceSection(doc: string, id: string, body: string): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      only: { type: 'string', default: BENCHES.map((b) => b.id).join(',') },
+      only: { type: 'string' },
       posts: { type: 'string', default: '30' },
       'cold-posts': { type: 'string', default: '10' },
       bursts: { type: 'string', default: '5' },
       authors: { type: 'string', default: '3' },
       'no-doc': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      'ranking-readers': { type: 'string' },
+      'ranking-authors': { type: 'string' },
+      'ranking-topics': { type: 'string' },
+      'ranking-rounds': { type: 'string' },
+      'ranking-seed': { type: 'string' },
+      'ranking-var': { type: 'string', multiple: true },
     },
   });
-  const { only, 'no-doc': noDoc, quick, ...args } = values;
-  const benches = quick ? [feedBench(true)] : BENCHES;
-  const wanted = quick ? ['feed-quick'] : only.split(',');
+  const { only, 'no-doc': noDoc, quick, 'ranking-var': rankingVars = [], ...args } = values;
+  const benches = quick ? [feedBench(true), rankingBench(true)] : BENCHES;
+  // --quick runs both quick benches unless --only names some of them (e.g. `--only ranking-quick`).
+  const wanted = only?.split(',') ?? benches.map((b) => b.id);
   const unknown = wanted.filter((id) => !benches.some((b) => b.id === id));
   if (unknown.length > 0)
     throw new Error(`unknown bench ${unknown.join(', ')}; known: ${benches.map((b) => b.id).join(', ')}`);
+  const rest = process.argv.slice(2).filter((a) => a !== '--quick');
   const command = quick
-    ? 'npm run bench:quick'
-    : `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
+    ? `npm run bench:quick${rest.length > 0 ? ` -- ${rest.join(' ')}` : ''}`
+    : `npm run bench -- ${rest.join(' ')}`.trim().replace(/ --$/, '');
   for (const bench of benches.filter((b) => wanted.includes(b.id))) {
     const started = new Date();
     // Seconds since the bench started, so that a run's log shows what takes the time.
@@ -139,7 +187,7 @@ async function main(): Promise<void> {
     const machine = machineInfo();
     let output: BenchOutput;
     try {
-      output = await bench.run(args, log);
+      output = await bench.run(args, log, rankingVars);
     } catch (error) {
       // One bench's failure is reported and fails the run, but does not stop the others.
       log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

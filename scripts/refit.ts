@@ -17,19 +17,30 @@ const LOCAL_D1 = path.resolve(import.meta.dirname, '..', '.wrangler/state/v3/d1/
 /** Fewer of either class than this and the fit would be noise. */
 const MIN_PER_CLASS = 20;
 
-/** Every logged impression of one shard, labelled by an engagement with the post within LABEL_WINDOW_MS. */
-export function examplesFrom(db: DatabaseSync): Array<Example & { userId: string; postId: string }> {
-  const rows = db
-    .prepare(
-      `SELECT i.user_id AS userId, i.post_id AS postId, i.signals AS signals,
+/**
+ * Every logged impression, labelled by an engagement with the post within LABEL_WINDOW_MS (bind the window).
+ * Exported with `toExample` so that a caller holding another SQLite handle (the bench's D1) reads the same rows.
+ */
+export const EXAMPLES_SQL = `SELECT i.user_id AS userId, i.post_id AS postId, i.signals AS signals,
          EXISTS (SELECT 1 FROM interactions x
                  WHERE x.user_id = i.user_id AND x.post_id = i.post_id
                    AND x.kind IN ('like', 'comment', 'share', 'dwell')
                    AND x.created_at >= i.served_at AND x.created_at < i.served_at + ?) AS engaged
-       FROM impressions i ORDER BY i.served_at, i.user_id, i.post_id`,
-    )
-    .all(LABEL_WINDOW_MS) as Array<{ userId: string; postId: string; signals: string; engaged: number }>;
-  return rows.map((r) => ({ ...r, signals: JSON.parse(r.signals) as Signals, engaged: r.engaged === 1 }));
+       FROM impressions i ORDER BY i.served_at, i.user_id, i.post_id`;
+
+// A type literal, not an interface: node:sqlite's rows are records, which only a literal type converts from.
+export type ExampleRow = { userId: string; postId: string; signals: string; engaged: number };
+
+export type LabelledExample = Example & { userId: string; postId: string };
+
+export function toExample(row: ExampleRow): LabelledExample {
+  return { ...row, signals: JSON.parse(row.signals) as Signals, engaged: row.engaged === 1 };
+}
+
+/** Every logged impression of one shard, labelled by an engagement with the post within LABEL_WINDOW_MS. */
+export function examplesFrom(db: DatabaseSync): LabelledExample[] {
+  const rows = db.prepare(EXAMPLES_SQL).all(LABEL_WINDOW_MS) as ExampleRow[];
+  return rows.map(toExample);
 }
 
 function hasImpressions(db: DatabaseSync): boolean {
@@ -54,9 +65,9 @@ function main(): void {
       db.close();
     }
   });
-  const engaged = examples.filter((e) => e.engaged).length;
-  console.log(`refit: ${examples.length} impressions from ${files.length} databases, ${engaged} engaged`);
-  if (engaged < MIN_PER_CLASS || examples.length - engaged < MIN_PER_CLASS) {
+  const fit = refitExamples(examples);
+  console.log(`refit: ${examples.length} impressions from ${files.length} databases, ${fit.engaged} engaged`);
+  if (!fit.result) {
     console.error(
       `refit: need at least ${MIN_PER_CLASS} engaged and ${MIN_PER_CLASS} ignored impressions. Log more: run ` +
         '`npm run dev -- --var IMPRESSION_SAMPLE_RATE:1`, read ranked feeds, like and comment.',
@@ -64,17 +75,34 @@ function main(): void {
     process.exitCode = 1;
     return;
   }
+  const { result, rounded } = fit;
+  console.log(
+    `refit: held-out AUC ${result.current.toFixed(3)} with the current weights, ${result.fitted.toFixed(3)} refitted`,
+  );
+  console.log(`RANKING_WEIGHTS='${JSON.stringify(rounded)}'`);
+}
+
+export interface RefitOutcome {
+  engaged: number;
+  /** Null when either class has fewer than MIN_PER_CLASS examples. */
+  result: ReturnType<typeof refit> | null;
+  /** The weights rounded to three decimals, as printed for RANKING_WEIGHTS. */
+  rounded: Record<string, number>;
+}
+
+/** What `npm run refit` does with the examples it read, callable (the ranking bench refits this way). */
+export function refitExamples(examples: readonly LabelledExample[]): RefitOutcome {
+  const engaged = examples.filter((e) => e.engaged).length;
+  if (engaged < MIN_PER_CLASS || examples.length - engaged < MIN_PER_CLASS)
+    return { engaged, result: null, rounded: {} };
   // Held out by reader, a third of them, so the figure is about readers the fit has not seen.
   const holdout = (e: { userId: string }) => bucketOf(e.userId) % 3 === 0;
   const result = refit(
     examples.filter((e) => !holdout(e)),
     examples.filter(holdout),
   );
-  console.log(
-    `refit: held-out AUC ${result.current.toFixed(3)} with the current weights, ${result.fitted.toFixed(3)} refitted`,
-  );
   const rounded = Object.fromEntries(Object.entries(result.weights).map(([k, w]) => [k, Math.round(w * 1000) / 1000]));
-  console.log(`RANKING_WEIGHTS='${JSON.stringify(rounded)}'`);
+  return { engaged, result, rounded };
 }
 
 if (import.meta.main) main();

@@ -1,0 +1,721 @@
+/**
+ * The ranking-quality bench (issue 11): a replay through the real API of a simulated world whose ground truth the
+ * service never sees (bench/ranking-world.ts). Three replays, each on a fresh service:
+ *
+ * 1. world A (the seed) with the default weights and every ranked page logged (IMPRESSION_SAMPLE_RATE=1);
+ * 2. a refit on those impressions, as `npm run refit` does (scripts/refit.ts `refitExamples`);
+ * 3. world B (seed + 1, held out) twice: with the default weights and with the refitted ones (RANKING_WEIGHTS).
+ *
+ * In each round every author posts its round's posts; then every reader reads `mode=latest` (all pages: the
+ * candidate set, and the latest order) until this round's posts of the authors it follows are there, then the
+ * ranked first page (`limit=10&explain=1`), which is what it is shown: it sends views, dwell for what it reads,
+ * and likes, comments or shares drawn from the hidden p. Each order (ranked, latest, random = the candidates
+ * shuffled, oracle = sorted by the hidden p) is scored on what it would have shown at that moment.
+ */
+import { MAX_CANDIDATES } from '../src/feed.ts';
+import { DEFAULT_WEIGHTS, type Weights } from '../src/ranking.ts';
+import { LABEL_WINDOW_MS } from '../src/refit.ts';
+import { generateTexts, loadTexts } from '../scripts/demo-data.ts';
+import { EXAMPLES_SQL, refitExamples, toExample, type ExampleRow, type LabelledExample } from '../scripts/refit.ts';
+import type { Service } from './harness.ts';
+import {
+  TOP_K,
+  auc,
+  buildWorld,
+  engagementProbability,
+  mean,
+  meanInterval,
+  oracleOrder,
+  pageMetrics,
+  reaction,
+  uniform,
+  type History,
+  type PageMetrics,
+  type ShownItem,
+  type World,
+  type WorldOptions,
+} from './ranking-world.ts';
+import { table } from './stats.ts';
+
+export interface RankingBenchSizes extends Omit<WorldOptions, 'seed'> {
+  seed: number;
+  /** Readers (and authors) driven at once. */
+  concurrency: number;
+  /** The hidden p from which a post counts as relevant, for precision@10. */
+  relevance: number;
+}
+
+export const FULL_RANKING_SIZES: RankingBenchSizes = {
+  readers: 60,
+  authors: 80,
+  topics: 8,
+  rounds: 10,
+  seed: 11,
+  concurrency: 6,
+  relevance: 0.2,
+};
+
+export const QUICK_RANKING_SIZES: RankingBenchSizes = {
+  ...FULL_RANKING_SIZES,
+  readers: 24,
+  authors: 40,
+  topics: 6,
+  rounds: 8,
+};
+
+export const ORDERS = ['oracle', 'ranked', 'latest', 'random'] as const;
+export type Order = (typeof ORDERS)[number];
+
+/** Starts a fresh service with these vars on top of the bench's (rate limits raised). */
+export type StartService = (vars: Record<string, string>) => Promise<Service>;
+
+class RankingBenchError extends Error {
+  override name = 'RankingBenchError';
+}
+
+interface FeedItem {
+  post: { id: string; createdAt: string };
+  score?: number;
+  reasons?: { arm?: unknown; signals?: { similarity?: number } };
+}
+
+interface FeedBody {
+  items: FeedItem[];
+  nextCursor: string | null;
+  experiment?: unknown;
+  arm?: unknown;
+}
+
+/** One reader's read in one round: each order's metrics on what it would have shown. */
+interface ReadRecord {
+  reader: number;
+  round: number;
+  arm: string;
+  candidates: number;
+  metrics: Record<Order, PageMetrics>;
+}
+
+/** A served ranked item: whether the reader engaged with it, and each order's sort key for it (for AUC). */
+interface ServedRecord {
+  arm: string;
+  engaged: boolean;
+  keys: Record<Order, number>;
+}
+
+export interface OrderSummary {
+  arm: string;
+  order: Order;
+  reads: number;
+  ndcg: number;
+  precision: number;
+  engaged: number;
+  chance: number;
+  auc: number;
+}
+
+export interface ReplayResult {
+  label: string;
+  seed: number;
+  weights: Weights;
+  minutes: number;
+  posts: number;
+  follows: number;
+  favouritesFollowed: number;
+  reads: number;
+  /** Reads whose round's posts had not all arrived in 30 s (then scored on what had). */
+  lateReads: number;
+  meanCandidates: number;
+  served: number;
+  /** Shown items whose similarity signal was not 0: whether a text model took part. */
+  withSimilarity: number;
+  actions: { views: number; dwells: number; like: number; comment: number; share: number };
+  orders: OrderSummary[];
+  /** Per arm and reader: mean chance of a new engagement under ranked and latest, for paired comparisons. */
+  perReader: Record<string, Array<{ reader: number; ranked: number; latest: number; ndcg: number }>>;
+  impressions: number;
+  examples: LabelledExample[];
+}
+
+export interface RankingResult {
+  sizes: RankingBenchSizes;
+  texts: 'goemotions' | 'generated';
+  topics: string[];
+  /** The `--ranking-var` settings every replay ran with. */
+  vars: Record<string, string>;
+  train: ReplayResult;
+  refit: {
+    impressions: number;
+    engaged: number;
+    current: number;
+    fitted: number;
+    weights: Weights;
+  } | null;
+  heldOutDefault: ReplayResult;
+  heldOutRefitted: ReplayResult | null;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]!);
+    }),
+  );
+}
+
+async function expectStatus<T>(what: string, call: Promise<{ status: number; body: T }>, status: number): Promise<T> {
+  const r = await call;
+  if (r.status !== status)
+    throw new RankingBenchError(`${what}: expected ${status}, got ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  return r.body;
+}
+
+/**
+ * The experiment arm the feed reports, if any: `reasons.arm` of an item or a top-level `experiment`/`arm`
+ * (a name, or an object with one); "default" when the service has no experiments.
+ */
+export function armOf(body: FeedBody): string {
+  const found = body.experiment ?? body.arm ?? body.items.find((i) => i.reasons?.arm !== undefined)?.reasons?.arm;
+  if (typeof found === 'string') return found;
+  if (typeof found === 'object' && found !== null) {
+    for (const key of ['arm', 'name', 'id'] as const) {
+      const value: unknown = (found as Record<string, unknown>)[key];
+      if (typeof value === 'string') return value;
+    }
+  }
+  return 'default';
+}
+
+const COMMENTS = ['Love this!', 'So true.', 'Great post.', 'Ha, same here.', 'Thanks for sharing this.'];
+
+/** Texts for the world: GoEmotions when ../shared has it, else the small generator (hashtags removed). */
+export function worldTexts(seed: number): { texts: string[]; source: 'goemotions' | 'generated' } {
+  const real = loadTexts(20_000);
+  if (real && real.length > 0) return { texts: real, source: 'goemotions' };
+  return {
+    texts: generateTexts(2_000, seed).map((t) => t.replace(/\s*#\w+/g, '').trim()),
+    source: 'generated',
+  };
+}
+
+/** Impressions logged so far, on every shard (their writes finish after the responses). */
+async function impressionRows(service: Service): Promise<LabelledExample[]> {
+  const examples: LabelledExample[] = [];
+  for (let shard = 0; shard < Number(service.vars.SHARD_COUNT ?? '1'); shard++) {
+    const db = await service.d1(shard);
+    const [result] = (await db.batch([db.prepare(EXAMPLES_SQL).bind(LABEL_WINDOW_MS)])) as Array<{
+      results: ExampleRow[];
+    }>;
+    examples.push(...(result?.results ?? []).map(toExample));
+  }
+  return examples;
+}
+
+/** Every page of the reader's `latest` feed, newest first, as far as the ranked feed's candidates reach. */
+async function latestCandidates(service: Service, token: string): Promise<FeedItem[]> {
+  const items: FeedItem[] = [];
+  let cursor: string | null = null;
+  do {
+    const route: string = `/v1/feed?mode=latest&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const r = await service.api<FeedBody>('GET', route, { token });
+    if (r.status !== 200 && r.status !== 206)
+      throw new RankingBenchError(`latest feed: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    items.push(...r.body.items);
+    cursor = r.body.nextCursor;
+  } while (cursor && items.length < MAX_CANDIDATES);
+  return items.slice(0, MAX_CANDIDATES);
+}
+
+async function replay(
+  service: Service,
+  world: World,
+  label: string,
+  sizes: RankingBenchSizes,
+  log: (line: string) => void,
+): Promise<ReplayResult> {
+  const started = performance.now();
+  const seed = world.options.seed;
+  const { concurrency, relevance } = sizes;
+
+  // Accounts and follows.
+  const authorIds: string[] = [];
+  const tokens: string[] = [];
+  const signup = async (handle: string) =>
+    expectStatus<{ user: { id: string }; token: string }>(
+      `signup ${handle}`,
+      service.api('POST', '/v1/users', { body: { handle } }),
+      201,
+    );
+  const authorTokens: string[] = [];
+  await pool(world.authors, concurrency, async (a) => {
+    const r = await signup(a.handle);
+    authorIds[a.index] = r.user.id;
+    authorTokens[a.index] = r.token;
+  });
+  await pool(world.readers, concurrency, async (reader) => {
+    const r = await signup(reader.handle);
+    tokens[reader.index] = r.token;
+    for (const a of reader.follows) {
+      await expectStatus('follow', service.api('PUT', `/v1/users/${authorIds[a]!}/follow`, { token: r.token }), 200);
+    }
+  });
+  const follows = world.readers.reduce((s, r) => s + r.follows.length, 0);
+  const favourites = world.readers.reduce((s, r) => s + r.favourites.length, 0);
+  const favouritesFollowed = world.readers.reduce(
+    (s, r) => s + r.favourites.filter((f) => r.follows.includes(f)).length,
+    0,
+  );
+
+  const postIndexById = new Map<string, number>();
+  const postIdByIndex = new Map<number, string>();
+  const history = world.readers.map(() => new Map<number, History>());
+  const reads: ReadRecord[] = [];
+  const served: ServedRecord[] = [];
+  const actions = { views: 0, dwells: 0, like: 0, comment: 0, share: 0 };
+  let lateReads = 0;
+  let withSimilarity = 0;
+
+  for (let round = 0; round < world.options.rounds; round++) {
+    const roundPosts = world.posts.filter((p) => p.round === round);
+    await pool(roundPosts, concurrency, async (post) => {
+      const r = await expectStatus<{ post: { id: string } }>(
+        'post',
+        service.api('POST', '/v1/posts', { token: authorTokens[post.author]!, body: { text: post.text } }),
+        201,
+      );
+      postIndexById.set(r.post.id, post.index);
+      postIdByIndex.set(post.index, r.post.id);
+    });
+
+    await pool(world.readers, concurrency, async (reader) => {
+      const token = tokens[reader.index]!;
+      const expected = roundPosts
+        .filter((p) => reader.follows.includes(p.author))
+        .map((p) => postIdByIndex.get(p.index)!);
+
+      // The candidate set and the latest order: every page of `latest`, once this round's posts have arrived.
+      const deadline = performance.now() + 30_000;
+      let latest = await latestCandidates(service, token);
+      while (!expected.every((id) => latest.some((i) => i.post.id === id))) {
+        if (performance.now() > deadline) {
+          lateReads++;
+          break;
+        }
+        await sleep(100);
+        latest = await latestCandidates(service, token);
+      }
+
+      // What the reader is shown: the ranked first page.
+      let ranked: FeedBody | null = null;
+      for (let attempt = 0; attempt < 100 && !ranked; attempt++) {
+        const r = await service.api<FeedBody>('GET', `/v1/feed?limit=${TOP_K}&explain=1`, { token });
+        if (r.status === 200) ranked = r.body;
+        else if (r.status === 206) await sleep(200);
+        else throw new RankingBenchError(`ranked feed: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      }
+      if (!ranked) throw new RankingBenchError(`ranked feed of ${reader.handle}: still regenerating`);
+      const arm = armOf(ranked);
+      withSimilarity += ranked.items.filter((i) => (i.reasons?.signals?.similarity ?? 0) !== 0).length;
+
+      const seen = history[reader.index]!;
+      const candidateOf = (item: FeedItem) => {
+        const index = postIndexById.get(item.post.id);
+        if (index === undefined) throw new RankingBenchError(`the feed showed a post the world never wrote`);
+        const h = seen.get(index) ?? { engaged: false, views: 0 };
+        return {
+          id: item.post.id,
+          index,
+          p: engagementProbability(reader, world.posts[index]!, round, h),
+          engagedBefore: h.engaged,
+          createdAt: Date.parse(item.post.createdAt),
+          // The random order's key: a draw per reader, post and round.
+          randomKey: uniform(seed, reader.index, index, round, 3),
+        };
+      };
+      const candidates = latest.map(candidateOf);
+      const byId = new Map(candidates.map((c) => [c.id, c]));
+      const shownRanked = ranked.items.map((item) => ({
+        ...(byId.get(item.post.id) ?? candidateOf(item)),
+        score: item.score ?? Number.NaN,
+      }));
+      const gains = candidates.map((c) => c.p);
+      const shown: Record<Order, ShownItem[]> = {
+        oracle: oracleOrder(candidates).slice(0, TOP_K),
+        ranked: shownRanked,
+        latest: candidates.slice(0, TOP_K),
+        random: [...candidates].sort((a, b) => a.randomKey - b.randomKey).slice(0, TOP_K),
+      };
+      reads.push({
+        reader: reader.index,
+        round,
+        arm,
+        candidates: candidates.length,
+        metrics: Object.fromEntries(ORDERS.map((o) => [o, pageMetrics(shown[o], gains, relevance)])) as Record<
+          Order,
+          PageMetrics
+        >,
+      });
+
+      // The reader's reactions to what it was shown.
+      const events: Array<{ type: 'view'; postId: string } | { type: 'dwell'; postId: string; ms: number }> = [];
+      for (const item of shownRanked) {
+        const r = reaction(
+          item.p,
+          uniform(seed, reader.index, item.index, round, 1),
+          uniform(seed, reader.index, item.index, round, 2),
+        );
+        events.push({ type: 'view', postId: item.id });
+        actions.views++;
+        if (r.read) {
+          events.push({ type: 'dwell', postId: item.id, ms: r.dwellMs });
+          actions.dwells++;
+        }
+        if (r.engagement === 'like') {
+          await expectStatus('like', service.api('PUT', `/v1/posts/${item.id}/like`, { token }), 200);
+        } else if (r.engagement === 'comment') {
+          const text = COMMENTS[Math.floor(uniform(seed, reader.index, item.index, round, 4) * COMMENTS.length)]!;
+          await expectStatus(
+            'comment',
+            service.api('POST', `/v1/posts/${item.id}/comments`, { token, body: { text } }),
+            201,
+          );
+        } else if (r.engagement === 'share') {
+          await expectStatus('share', service.api('POST', `/v1/posts/${item.id}/shares`, { token }), 201);
+        }
+        if (r.engagement) actions[r.engagement]++;
+        const h = seen.get(item.index) ?? { engaged: false, views: 0 };
+        seen.set(item.index, { engaged: h.engaged || r.engagement !== null, views: h.views + 1 });
+        served.push({
+          arm,
+          engaged: r.engagement !== null,
+          keys: { ranked: item.score, latest: item.createdAt, random: item.randomKey, oracle: item.p },
+        });
+      }
+      if (events.length > 0)
+        await expectStatus('events', service.api('POST', '/v1/events', { token, body: { events } }), 202);
+    });
+    log(`${label}: round ${round + 1}/${world.options.rounds}, ${roundPosts.length} posts`);
+  }
+
+  // Impressions are written after each response (waitUntil): wait until all of the served items are there.
+  let examples = await impressionRows(service);
+  for (let i = 0; i < 50 && examples.length < served.length; i++) {
+    await sleep(200);
+    examples = await impressionRows(service);
+  }
+
+  const arms = [...new Set(reads.map((r) => r.arm))].sort();
+  const orders: OrderSummary[] = arms.flatMap((arm) => {
+    const armReads = reads.filter((r) => r.arm === arm);
+    const armServed = served.filter((s) => s.arm === arm);
+    return ORDERS.map((order) => {
+      const ms = armReads.map((r) => r.metrics[order]);
+      return {
+        arm,
+        order,
+        reads: ms.length,
+        ndcg: mean(ms.flatMap((m) => (m.ndcg === null ? [] : [m.ndcg]))),
+        precision: mean(ms.map((m) => m.precision)),
+        engaged: mean(ms.map((m) => m.engaged)),
+        chance: mean(ms.map((m) => m.chance)),
+        auc: auc(
+          armServed.map((s) => s.keys[order]),
+          armServed.map((s) => s.engaged),
+        ),
+      };
+    });
+  });
+  const perReader = Object.fromEntries(
+    arms.map((arm) => {
+      const rows = world.readers.flatMap((reader) => {
+        const mine = reads.filter((r) => r.arm === arm && r.reader === reader.index);
+        if (mine.length === 0) return [];
+        return [
+          {
+            reader: reader.index,
+            ranked: mean(mine.map((r) => r.metrics.ranked.chance)),
+            latest: mean(mine.map((r) => r.metrics.latest.chance)),
+            ndcg: mean(mine.flatMap((r) => (r.metrics.ranked.ndcg === null ? [] : [r.metrics.ranked.ndcg]))),
+          },
+        ];
+      });
+      return [arm, rows];
+    }),
+  );
+  return {
+    label,
+    seed,
+    weights: { ...DEFAULT_WEIGHTS },
+    minutes: (performance.now() - started) / 60_000,
+    posts: world.posts.length,
+    follows,
+    favouritesFollowed: favouritesFollowed / Math.max(favourites, 1),
+    reads: reads.length,
+    lateReads,
+    meanCandidates: mean(reads.map((r) => r.candidates)),
+    served: served.length,
+    withSimilarity,
+    actions,
+    orders,
+    perReader,
+    impressions: examples.length,
+    examples,
+  };
+}
+
+export async function runRankingBench(
+  sizes: RankingBenchSizes,
+  start: StartService,
+  log: (line: string) => void,
+  extraVars: Record<string, string> = {},
+): Promise<RankingResult> {
+  const { texts, source } = worldTexts(sizes.seed);
+  log(`texts: ${source === 'goemotions' ? 'GoEmotions train.tsv' : 'the built-in generator'}`);
+  const worldA = buildWorld({ ...sizes, seed: sizes.seed }, texts);
+  const worldB = buildWorld({ ...sizes, seed: sizes.seed + 1 }, texts);
+
+  const run = async (world: World, label: string, weights: Weights | null) => {
+    log(`${label}: starting a fresh service`);
+    const service = await start({
+      ...extraVars,
+      IMPRESSION_SAMPLE_RATE: '1',
+      ...(weights ? { RANKING_WEIGHTS: JSON.stringify(weights) } : {}),
+    });
+    try {
+      const result = await replay(service, world, label, sizes, log);
+      return { ...result, weights: weights ?? { ...DEFAULT_WEIGHTS } };
+    } finally {
+      await service.dispose();
+    }
+  };
+
+  const train = await run(worldA, `world ${sizes.seed}, default weights`, null);
+  const fit = refitExamples(train.examples);
+  log(
+    `refit: ${train.examples.length} impressions, ${fit.engaged} engaged` +
+      (fit.result ? `; held-out AUC ${fit.result.current.toFixed(3)} -> ${fit.result.fitted.toFixed(3)}` : '; too few'),
+  );
+  const refitted = fit.result ? (fit.rounded as unknown as Weights) : null;
+  const heldOutDefault = await run(worldB, `world ${sizes.seed + 1}, default weights`, null);
+  const heldOutRefitted = refitted ? await run(worldB, `world ${sizes.seed + 1}, refitted weights`, refitted) : null;
+  const strip = (r: ReplayResult): ReplayResult => ({ ...r, examples: [] });
+  return {
+    sizes,
+    texts: source,
+    topics: worldA.topics.map((t) => t.name),
+    vars: extraVars,
+    train: strip(train),
+    refit: fit.result
+      ? {
+          impressions: train.examples.length,
+          engaged: fit.engaged,
+          current: fit.result.current,
+          fitted: fit.result.fitted,
+          weights: refitted!,
+        }
+      : null,
+    heldOutDefault: strip(heldOutDefault),
+    heldOutRefitted: heldOutRefitted ? strip(heldOutRefitted) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rendering
+
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '–');
+const signed = (x: number) => (x >= 0 ? `+${f3(x)}` : f3(x));
+
+function orderTable(results: ReadonlyArray<{ weights: string; replay: ReplayResult }>, relevance: number): string {
+  const multiArm = results.some((r) => new Set(r.replay.orders.map((o) => o.arm)).size > 1);
+  const multiWeights = results.length > 1;
+  const header = [
+    ...(multiWeights ? ['weights'] : []),
+    ...(multiArm ? ['arm'] : []),
+    'order',
+    'NDCG@10',
+    `precision@10 (p ≥ ${relevance})`,
+    'top 10 already engaged',
+    'chance of a new engagement',
+    'vs latest',
+    'AUC on served items',
+  ];
+  const rows = results.flatMap(({ weights, replay }) =>
+    replay.orders.map((o) => {
+      const latest = replay.orders.find((x) => x.arm === o.arm && x.order === 'latest')!;
+      return [
+        ...(multiWeights ? [weights] : []),
+        ...(multiArm ? [o.arm] : []),
+        o.order === 'ranked' ? '**ranked**' : o.order,
+        f2(o.ndcg),
+        f2(o.precision),
+        f2(o.engaged),
+        f3(o.chance),
+        o.order === 'latest' ? '1.00×' : `${f2(o.chance / latest.chance)}×`,
+        f2(o.auc),
+      ];
+    }),
+  );
+  return table(header, rows);
+}
+
+function replayLine(r: ReplayResult): string {
+  const engagements = r.actions.like + r.actions.comment + r.actions.share;
+  const ranked = r.orders.filter((o) => o.order === 'ranked');
+  const predicted = mean(ranked.map((o) => o.chance));
+  return (
+    `${r.reads} reads (${r.lateReads} with posts still in flight after 30 s), ${r.meanCandidates.toFixed(0)} ` +
+    `candidates per read on average, ${r.served} ranked items shown: ${r.actions.dwells} read (dwell), ` +
+    `${r.actions.like} likes, ${r.actions.comment} comments, ${r.actions.share} shares, so ` +
+    `${f3(engagements / Math.max(r.served, 1))} engagements per shown item (the chance column predicted ${f3(predicted)}). ` +
+    `${r.impressions} impressions logged. ${r.minutes.toFixed(1)} min.`
+  );
+}
+
+/** Paired over readers: the ratio of the means, and the mean of (a − b) per reader with its 95% interval. */
+function pairedStats(a: readonly number[], b: readonly number[]) {
+  return { ratio: mean(a) / mean(b), ...meanInterval(a.map((x, i) => x - b[i]!)) };
+}
+
+function paired(a: readonly number[], b: readonly number[]): string {
+  const d = pairedStats(a, b);
+  return `${f2(d.ratio)}× (per-reader difference ${signed(d.mean)} ± ${f3(d.half)})`;
+}
+
+function vsLatest(r: ReplayResult): string[] {
+  return Object.entries(r.perReader).map(
+    ([arm, rows]) =>
+      `${arm === 'default' ? '' : `arm ${arm}: `}${paired(
+        rows.map((x) => x.ranked),
+        rows.map((x) => x.latest),
+      )}`,
+  );
+}
+
+export function renderRanking(result: RankingResult): string {
+  const { sizes, train, refit, heldOutDefault: def, heldOutRefitted: fitted } = result;
+  const out: string[] = [];
+  const follows = (r: ReplayResult) => (r.follows / sizes.readers).toFixed(1);
+  out.push(
+    `World: ${sizes.readers} readers, ${sizes.authors} authors, ${sizes.topics} topics (${result.topics.join(', ')}), ` +
+      `${sizes.rounds} rounds; post texts from ` +
+      (result.texts === 'goemotions'
+        ? 'GoEmotions (`../shared/data/texts/goemotions/train.tsv`)'
+        : 'the built-in generator (`../shared` absent)') +
+      ` with topic words and hashtags appended. Readers follow ${follows(train)} authors on average ` +
+      `(world ${train.seed}; ${Math.round(100 * train.favouritesFollowed)}% of their favourites). ` +
+      (train.withSimilarity === 0
+        ? 'The similarity signal was 0 on every shown item: no text model took part.'
+        : `The similarity signal was non-zero on ${train.withSimilarity} of ${train.served} shown items.`) +
+      (Object.keys(result.vars).length > 0
+        ? ` Vars: ${Object.entries(result.vars)
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(', ')}.`
+        : ''),
+    '',
+    `#### World ${train.seed}, default weights (the refit's training replay)`,
+    '',
+    orderTable([{ weights: 'default', replay: train }], sizes.relevance),
+    '',
+    replayLine(train),
+    `Ranked against latest, chance of a new engagement: ${vsLatest(train).join('; ')}.`,
+    '',
+  );
+  if (refit) {
+    const keys = Object.keys(DEFAULT_WEIGHTS) as (keyof Weights)[];
+    out.push(
+      `#### Refit on the logged impressions (\`refitExamples\` of \`scripts/refit.ts\`, as \`npm run refit\`)`,
+      '',
+      `${refit.impressions} impressions, ${refit.engaged} labelled engaged (a like, comment, share or dwell within ` +
+        `24 h of the impression). AUC on the held-out third of the readers: ${f3(refit.current)} with the default ` +
+        `weights, ${f3(refit.fitted)} refitted.`,
+      '',
+      table(
+        ['weights', ...keys],
+        [
+          ['default', ...keys.map((k) => String(DEFAULT_WEIGHTS[k]))],
+          ['refitted', ...keys.map((k) => String(refit.weights[k]))],
+        ],
+      ),
+      '',
+    );
+  } else {
+    out.push(`#### Refit`, '', `Not run: too few engaged or ignored impressions (${train.impressions} logged).`, '');
+  }
+  out.push(
+    `#### Held-out world ${def.seed}: default against refitted weights`,
+    '',
+    'The same world (readers, follows, posts, draws) replayed on two fresh services; the orders other than ' +
+      'ranked differ between the two only because the readers saw, and so engaged with, different posts.',
+    '',
+    orderTable(
+      [{ weights: 'default', replay: def }, ...(fitted ? [{ weights: 'refitted', replay: fitted }] : [])],
+      sizes.relevance,
+    ),
+    '',
+    `Default: ${replayLine(def)}`,
+    '',
+    ...(fitted ? [`Refitted: ${replayLine(fitted)}`, ''] : []),
+  );
+
+  // Aims. Each is "met" only when the per-reader interval agrees, so noise does not pass for a win.
+  const verdict = (d: { ratio: number; mean: number; half: number }, ratio: number) =>
+    d.ratio >= ratio && d.mean - d.half > 0 ? 'met' : d.ratio >= ratio ? 'within noise' : 'not met';
+  const rankedVsLatest = (r: ReplayResult) => {
+    const rows = Object.values(r.perReader).flat();
+    return pairedStats(
+      rows.map((x) => x.ranked),
+      rows.map((x) => x.latest),
+    );
+  };
+  const rows: string[][] = [
+    [
+      'ranked beats latest on the chance of a new engagement by ≥ 25% (default weights)',
+      `world ${train.seed}: ${vsLatest(train).join('; ')}; world ${def.seed}: ${vsLatest(def).join('; ')}`,
+      verdict(rankedVsLatest(def), 1.25),
+    ],
+  ];
+  if (fitted) {
+    const before = new Map(
+      Object.values(def.perReader)
+        .flat()
+        .map((x) => [x.reader, x]),
+    );
+    const after = Object.values(fitted.perReader)
+      .flat()
+      .filter((x) => before.has(x.reader));
+    const chance = pairedStats(
+      after.map((x) => x.ranked),
+      after.map((x) => before.get(x.reader)!.ranked),
+    );
+    rows.push(
+      [
+        'the same with the refitted weights',
+        `world ${fitted.seed}: ${vsLatest(fitted).join('; ')}`,
+        verdict(rankedVsLatest(fitted), 1.25),
+      ],
+      [
+        'refitted weights beat the defaults (ranked, held-out world, paired by reader)',
+        `chance of a new engagement ${paired(
+          after.map((x) => x.ranked),
+          after.map((x) => before.get(x.reader)!.ranked),
+        )}; NDCG@10 ${paired(
+          after.map((x) => x.ndcg),
+          after.map((x) => before.get(x.reader)!.ndcg),
+        )}`,
+        verdict(chance, 1),
+      ],
+    );
+  }
+  out.push(
+    `#### Aims (issue 11), reported, not asserted`,
+    '',
+    'Ratios of means over reads; ± is the 95% normal interval of the mean per-reader difference. "Met" needs ' +
+      'the ratio and an interval above zero; "within noise" is the ratio without the interval.',
+    '',
+    table(['aim', 'measured', 'verdict'], rows),
+  );
+  return out.join('\n');
+}
