@@ -10,6 +10,7 @@ import type { AppEnv } from './context.ts';
 import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { postsRoutes } from './routes/posts.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
@@ -65,6 +66,7 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/posts', postsRoutes)
     .route('/v1/events', eventsRoutes)
     .route('/v1/feed', feedRoutes)
+    .route('/v1/feedback', feedbackRoutes)
     .route('/v1/health', healthRoutes);
   app.notFound(notFoundOrMethodNotAllowed(app.routes));
   return routed;
