@@ -77,7 +77,11 @@ function rankingBench(quick: boolean): Bench {
     id: quick ? 'ranking-quick' : 'ranking',
     async run(args, log, vars = []) {
       const base = quick ? QUICK_RANKING_SIZES : FULL_RANKING_SIZES;
-      const size = (flag: string, fallback: number) => (args[flag] === undefined ? fallback : Number(args[flag]));
+      const size = (flag: string, fallback: number) => {
+        const value = args[flag] === undefined ? fallback : Number(args[flag]);
+        if (!Number.isInteger(value) || value < 0) throw new Error(`--${flag} wants a whole number, got ${args[flag]}`);
+        return value;
+      };
       const sizes = {
         ...base,
         readers: size('ranking-readers', base.readers),
