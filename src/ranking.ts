@@ -13,6 +13,7 @@ import { dot } from './vectors.ts';
  */
 
 export interface Weights {
+  estimate: number;
   recency: number;
   freshness: number;
   unseen: number;
@@ -29,6 +30,7 @@ export interface Weights {
 }
 
 export const DEFAULT_WEIGHTS: Readonly<Weights> = Object.freeze({
+  estimate: 1,
   recency: 0.1,
   freshness: 0.3,
   unseen: 0.3,
@@ -179,15 +181,45 @@ export const MAX_CATEGORIES = 4;
  * not): the mean of the click-through and dwell rates, since reading time is a finer measure than a like.
  */
 export function categorySignal(categories: readonly string[], byCategory: ReadonlyMap<string, Exposure>): number {
-  const pooled = { seen: 0, engaged: 0, dwellMs: 0 };
+  return responseRate(pooledExposure(categories, byCategory));
+}
+
+/** The post's categories' exposures, pooled; undefined when the reader has seen none of them. */
+export function pooledExposure(
+  categories: readonly string[],
+  byCategory: ReadonlyMap<string, Exposure>,
+): Exposure | undefined {
+  let pooled: Exposure | undefined;
   for (const category of categories) {
     const e = byCategory.get(category);
     if (!e) continue;
+    pooled ??= { seen: 0, engaged: 0, dwellMs: 0 };
     pooled.seen += e.seen;
     pooled.engaged += e.engaged;
     pooled.dwellMs += e.dwellMs;
   }
-  return (clickThroughSignal(pooled) + dwellSignal(pooled)) / 2;
+  return pooled;
+}
+
+/** The reader's smoothed response to shown posts: the mean of its click-through and dwell rates. */
+export function responseRate(exposure: Exposure | undefined): number {
+  return (clickThroughSignal(exposure) + dwellSignal(exposure)) / 2;
+}
+
+/**
+ * A counting estimate of this reader's engagement probability, the signals' interaction the sum cannot express:
+ * the reader's response rate to the author, times the lift of the post's categories over the reader's overall
+ * rate (naive Bayes), decayed by place in the timeline and by impressions. In [0, 1].
+ */
+export function estimateSignal(
+  author: Exposure | undefined,
+  categories: Exposure | undefined,
+  overall: Exposure | undefined,
+  freshness: number,
+  unseen: number,
+): number {
+  const lift = categories ? responseRate(categories) / responseRate(overall) : 1;
+  return Math.min(1, responseRate(author) * lift * freshness * unseen);
 }
 
 /** 1 when the post was written at the hour of day it is read (UTC), 0 twelve hours off: routines repeat daily. */
@@ -239,6 +271,8 @@ export interface RankingContext {
   exposure?: {
     byAuthor: ReadonlyMap<string, Exposure>;
     byCategory: ReadonlyMap<string, Exposure>;
+    /** Every shown post's, together. */
+    overall: Exposure;
   };
   /** "Show more/less" per author, net. */
   feedback?: ReadonlyMap<string, number>;
@@ -274,10 +308,22 @@ export function signalsOf(candidate: Candidate, context: RankingContext): Signal
     context.interest && candidate.vector && candidate.vector.length === context.interest.length
       ? dot(context.interest, candidate.vector)
       : 0;
+  const freshness = freshnessSignal(candidate.newer ?? 0);
+  const unseen = unseenSignal(context.impressions?.get(post.id) ?? 0);
+  const exposure = context.exposure;
   return {
+    estimate: exposure
+      ? estimateSignal(
+          exposure.byAuthor.get(post.authorId),
+          pooledExposure(categoriesOf(post), exposure.byCategory),
+          exposure.overall,
+          freshness,
+          unseen,
+        )
+      : 0,
     recency: recencySignal(post.createdAt, context.now),
-    freshness: freshnessSignal(candidate.newer ?? 0),
-    unseen: unseenSignal(context.impressions?.get(post.id) ?? 0),
+    freshness,
+    unseen,
     engagement: engagementSignal(
       { likes: post.likeCount, comments: post.commentCount, shares: post.shareCount },
       candidate.authorFollowers,

@@ -37,6 +37,7 @@ export interface SeenSummary {
   posts: Record<string, SeenPost>;
   byAuthor: Record<string, Exposure>;
   byCategory: Record<string, Exposure>;
+  overall: Exposure;
 }
 
 function add(totals: Record<string, Exposure>, key: string, row: SeenRow): void {
@@ -48,13 +49,14 @@ function add(totals: Record<string, Exposure>, key: string, row: SeenRow): void 
 
 /** Per post, per author and per category, from the rows (each row counts once: a post shown is one exposure). */
 export function summarizeSeen(rows: readonly SeenRow[]): SeenSummary {
-  const summary: SeenSummary = { posts: {}, byAuthor: {}, byCategory: {} };
+  const summary: SeenSummary = { posts: {}, byAuthor: {}, byCategory: {}, overall: { seen: 0, engaged: 0, dwellMs: 0 } };
   for (const row of rows) {
     const impressions = Math.max(row.served, row.viewed);
     summary.posts[row.postId] = { impressions, engaged: row.engaged, less: row.feedback < 0 };
     // A post engaged with but never logged as shown (liked from a profile) still says something about its author.
     if (impressions === 0 && !row.engaged) continue;
     add(summary.byAuthor, row.authorId, row);
+    add({ all: summary.overall }, 'all', row);
     for (const category of row.categories.split(' ')) if (category) add(summary.byCategory, category, row);
   }
   return summary;

@@ -122,7 +122,7 @@ export async function rankedFeed(
   const inputs = ranking ?? {
     affinity: {},
     interest: null,
-    seen: { posts: {}, byAuthor: {}, byCategory: {} },
+    seen: { posts: {}, byAuthor: {}, byCategory: {}, overall: { seen: 0, engaged: 0, dwellMs: 0 } },
     feedback: {},
     following: [],
   };
@@ -158,6 +158,7 @@ export async function rankedFeed(
       exposure: {
         byAuthor: new Map(Object.entries(inputs.seen.byAuthor)),
         byCategory: new Map(Object.entries(inputs.seen.byCategory)),
+        overall: inputs.seen.overall,
       },
       feedback: new Map(Object.entries(inputs.feedback)),
       impressions: new Map(Object.entries(inputs.seen.posts).map(([id, p]) => [id, p.impressions])),

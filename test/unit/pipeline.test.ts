@@ -31,7 +31,7 @@ function candidate(authorId: string, overrides: Partial<PostRecord> = {}, newer 
     shareCount: 0,
     deletedAt: null,
     ...overrides,
-  } as PostRecord;
+  };
   return { post, authorFollowers: 10, vector: null, newer };
 }
 
@@ -71,7 +71,7 @@ describe('the ranked pipeline', () => {
   });
 
   it('author diversity demotes repeats of an author in score order, with a floor', () => {
-    const posts = [candidate('1'), candidate('1'), candidate('1'), candidate('1'), candidate('2', {}, 30)];
+    const posts = [candidate('1'), candidate('1'), candidate('1'), candidate('1'), candidate('2', {}, 5)];
     const result = runPipeline(posts, context());
     const factors = result.items.map((i) => i.stages['author-diversity']?.factor ?? 1);
     // Author 2's post, older and so lower on its own, passes the repeats of author 1.
@@ -112,6 +112,7 @@ describe('summarizeSeen', () => {
       p3: { impressions: 1, engaged: false, less: true },
     });
     expect(s.byAuthor.a).toEqual({ seen: 2, engaged: 1, dwellMs: 30_000 });
+    expect(s.overall).toEqual({ seen: 3, engaged: 1, dwellMs: 30_000 });
     expect(s.byCategory['#cooking']).toEqual({ seen: 2, engaged: 1, dwellMs: 30_000 });
     expect(s.byCategory['#recipes']).toEqual({ seen: 1, engaged: 1, dwellMs: 30_000 });
   });

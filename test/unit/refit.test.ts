@@ -14,6 +14,7 @@ function synthetic(n: number, truth: Weights, bias: number, seed: number): Examp
       content: 0.4 + rng() * 0.6,
       context: 0.5 + rng() * 0.5,
       similarity: rng() * 2 - 1,
+      estimate: rng() ** 2,
       freshness: rng(),
       unseen: rng(),
       clickThrough: rng(),
@@ -42,7 +43,7 @@ describe('refit', () => {
   // Readers here care mostly about affinity and similarity, hardly about recency: not the defaults' view.
   const truth: Weights = {
     ...{ recency: 0.3, engagement: 2, affinity: 4, content: 0.5, context: 0, similarity: 3 },
-    ...{ freshness: 0, unseen: 0, clickThrough: 0, dwell: 0, network: 0, category: 0, timeOfDay: 0 },
+    ...{ estimate: 0, freshness: 0, unseen: 0, clickThrough: 0, dwell: 0, network: 0, category: 0, timeOfDay: 0 },
   };
   const train = synthetic(4000, truth, -3, 1);
   const holdout = synthetic(2000, truth, -3, 2);
