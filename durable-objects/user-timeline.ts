@@ -51,7 +51,12 @@ export interface EngagementNote {
   /** The post's vector and its model, when the post has one. */
   vector?: { model: string; values: Float32Array };
   /** For the seen memory: the post, what kind of interaction, and the post's categories. */
-  seen?: { postId: string; kind: 'view' | 'dwell' | 'like' | 'comment' | 'share'; dwellMs: number; categories: string[] };
+  seen?: {
+    postId: string;
+    kind: 'view' | 'dwell' | 'like' | 'comment' | 'share';
+    dwellMs: number;
+    categories: string[];
+  };
 }
 
 /** A post served in a ranked page, for the seen memory. */
@@ -277,8 +282,8 @@ export class UserTimeline extends DurableObject<Env> {
   /** Once per interaction key (queues redeliver): counts a view or dwell, or marks the post engaged. */
   private noteSeen(key: string, authorId: string, at: number, seen: NonNullable<EngagementNote['seen']>): void {
     const fresh =
-      this.sql.exec('INSERT OR IGNORE INTO seen_keys (key, at) VALUES (?, ?) RETURNING key', key, at).toArray()
-        .length > 0;
+      this.sql.exec('INSERT OR IGNORE INTO seen_keys (key, at) VALUES (?, ?) RETURNING key', key, at).toArray().length >
+      0;
     if (!fresh) return;
     const [viewed, dwell, engaged] = [
       seen.kind === 'view' ? 1 : 0,
@@ -299,6 +304,21 @@ export class UserTimeline extends DurableObject<Env> {
       at,
     );
     this.trimSeen(at);
+  }
+
+  /** Posts the owner just liked, commented on or shared leave the ranked feed (see recordEngagements). */
+  markEngaged(posts: Array<{ postId: string; authorId: string; at: number }>): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const p of posts) {
+        this.sql.exec(
+          `INSERT INTO seen (post_id, author_id, engaged, at) VALUES (?, ?, 1, ?)
+           ON CONFLICT (post_id) DO UPDATE SET engaged = 1, at = max(at, excluded.at)`,
+          p.postId,
+          p.authorId,
+          p.at,
+        );
+      }
+    });
   }
 
   /** The ranked pages served: each counts as an impression of its posts, unless the same post was just served. */
@@ -349,7 +369,9 @@ export class UserTimeline extends DurableObject<Env> {
       );
       if (note.vector) {
         const { model, values } = note.vector;
-        this.setInterest(addFeedback(this.interest(), { model, vector: values, weight: FEEDBACK_WEIGHT * sign, at: note.at }));
+        this.setInterest(
+          addFeedback(this.interest(), { model, vector: values, weight: FEEDBACK_WEIGHT * sign, at: note.at }),
+        );
       }
       this.trimSeen(note.at);
     });
@@ -413,21 +435,21 @@ export class UserTimeline extends DurableObject<Env> {
           now - SEEN_TTL_MS,
         )
         .toArray()
-        .map(
-          (r): SeenRow => ({
-            postId: r.post_id,
-            authorId: r.author_id,
-            categories: r.categories,
-            served: r.served,
-            viewed: r.viewed,
-            dwellMs: r.dwell_ms,
-            engaged: r.engaged === 1,
-            feedback: r.feedback,
-          }),
-        ),
+        .map((r): SeenRow => ({
+          postId: r.post_id,
+          authorId: r.author_id,
+          categories: r.categories,
+          served: r.served,
+          viewed: r.viewed,
+          dwellMs: r.dwell_ms,
+          engaged: r.engaged === 1,
+          feedback: r.feedback,
+        })),
     );
     const feedback: Record<string, number> = {};
-    for (const row of this.sql.exec<{ author_id: string; score: number }>('SELECT author_id, score FROM author_feedback')) {
+    for (const row of this.sql.exec<{ author_id: string; score: number }>(
+      'SELECT author_id, score FROM author_feedback',
+    )) {
       feedback[row.author_id] = row.score;
     }
     const owner = this.meta('owner');
@@ -439,7 +461,13 @@ export class UserTimeline extends DurableObject<Env> {
       )
       .toArray()
       .map((r) => r.author_id);
-    return { affinity, interest: interest && vector ? { model: interest.model, vector } : null, seen, feedback, following };
+    return {
+      affinity,
+      interest: interest && vector ? { model: interest.model, vector } : null,
+      seen,
+      feedback,
+      following,
+    };
   }
 
   /** Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. */

@@ -145,7 +145,7 @@ export function refitExamples(examples: readonly LabelledExample[]): RefitOutcom
 
 /**
  * `--report`: each experiment arm's engagement rate per eligible impression (the refit's labels), with its 95%
- * Wilson interval, and each arm against the first (the control, by convention) as a difference with its interval.
+ * Wilson interval, and each arm's difference from the reference (`control`, else the first by name) with its own.
  */
 export function renderReport(examples: readonly LabelledExample[]): string {
   const rows = armReport(examples);

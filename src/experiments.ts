@@ -31,9 +31,7 @@ const armSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1-32 of a-z, 0-9, _ and -'),
   share: z.number().gt(0).max(1),
   weights: z.partialRecord(z.enum(weightKeys), finite).optional(),
-  params: z
-    .partialRecord(z.enum(paramKeys), z.number().gt(0).max(1))
-    .optional(),
+  params: z.partialRecord(z.enum(paramKeys), z.number().gt(0).max(1)).optional(),
 });
 
 const experimentsSchema = z.strictObject({
@@ -43,7 +41,10 @@ const experimentsSchema = z.strictObject({
 
 /** RANKING_EXPERIMENTS; unset or empty: one arm, "default", with the base weights. */
 export function parseExperiments(json: string | undefined, base: Weights): Experiments {
-  const single = { name: DEFAULT_ARM, arms: [{ name: DEFAULT_ARM, share: 1, weights: base, params: { ...DEFAULT_PARAMS } }] };
+  const single = {
+    name: DEFAULT_ARM,
+    arms: [{ name: DEFAULT_ARM, share: 1, weights: base, params: { ...DEFAULT_PARAMS } }],
+  };
   if (json === undefined || json.trim() === '') return single;
   let raw: unknown;
   try {
@@ -54,7 +55,9 @@ export function parseExperiments(json: string | undefined, base: Weights): Exper
   const parsed = experimentsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new RankingConfigError(`RANKING_EXPERIMENTS: ${issue?.path.join('.') || 'value'} ${issue?.message ?? 'is invalid'}`);
+    throw new RankingConfigError(
+      `RANKING_EXPERIMENTS: ${issue?.path.join('.') || 'value'} ${issue?.message ?? 'is invalid'}`,
+    );
   }
   const { name, arms } = parsed.data;
   const names = new Set(arms.map((a) => a.name));

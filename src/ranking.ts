@@ -224,7 +224,7 @@ export function estimateSignal(
 
 /** 1 when the post was written at the hour of day it is read (UTC), 0 twelve hours off: routines repeat daily. */
 export function timeOfDaySignal(createdAt: number, now: number): number {
-  const hours = (((now - createdAt) % 86_400_000) + 86_400_000) % 86_400_000 / HOUR_MS;
+  const hours = ((((now - createdAt) % 86_400_000) + 86_400_000) % 86_400_000) / HOUR_MS;
   return 0.5 + 0.5 * Math.cos((2 * Math.PI * hours) / 24);
 }
 

@@ -51,10 +51,18 @@ export function fitLogistic(
   const { epochs = 2000, learningRate = 1, l2 = 1e-4 } = options;
   const n = examples.length;
   if (n === 0) throw new RangeError('no examples to fit');
-  // Features: the signals, then the position's discount (see positionFeature).
-  const rows = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
+  // Features: the signals, then the position's discount (see positionFeature), standardised so that gradient
+  // descent converges alike on signals of very different spreads; the weights are mapped back at the end.
+  const raw = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
   const labels = examples.map((e) => (e.engaged ? 1 : 0));
   const d = KEYS.length + 1;
+  const means = Array.from({ length: d }, (_, k) => raw.reduce((s, x) => s + x[k]!, 0) / n);
+  const sds = Array.from({ length: d }, (_, k) => {
+    const sd = Math.sqrt(raw.reduce((s, x) => s + (x[k]! - means[k]!) ** 2, 0) / n);
+    // A constant feature carries nothing the bias does not: it keeps weight 0.
+    return sd > 1e-9 ? sd : Infinity;
+  });
+  const rows = raw.map((x) => x.map((v, k) => (v - means[k]!) / sds[k]!));
   const w = new Array<number>(d).fill(0);
   let bias = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
@@ -70,6 +78,10 @@ export function fitLogistic(
     }
     for (let k = 0; k < d; k++) w[k] = w[k]! - learningRate * (grad[k]! / n + l2 * w[k]!);
     bias -= learningRate * (gradBias / n);
+  }
+  for (let k = 0; k < d; k++) {
+    w[k] = w[k]! / sds[k]!;
+    bias -= w[k]! * means[k]!;
   }
   return {
     weights: Object.fromEntries(KEYS.map((key, k) => [key, w[k]!])) as unknown as Weights,

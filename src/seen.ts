@@ -49,7 +49,12 @@ function add(totals: Record<string, Exposure>, key: string, row: SeenRow): void 
 
 /** Per post, per author and per category, from the rows (each row counts once: a post shown is one exposure). */
 export function summarizeSeen(rows: readonly SeenRow[]): SeenSummary {
-  const summary: SeenSummary = { posts: {}, byAuthor: {}, byCategory: {}, overall: { seen: 0, engaged: 0, dwellMs: 0 } };
+  const summary: SeenSummary = {
+    posts: {},
+    byAuthor: {},
+    byCategory: {},
+    overall: { seen: 0, engaged: 0, dwellMs: 0 },
+  };
   for (const row of rows) {
     const impressions = Math.max(row.served, row.viewed);
     summary.posts[row.postId] = { impressions, engaged: row.engaged, less: row.feedback < 0 };

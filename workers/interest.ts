@@ -56,9 +56,27 @@ export async function noteEngagements(
   }
 }
 
-/** The interaction log first (the source of truth), then the readers' timelines. */
+const ENGAGED_KINDS = new Set(['like', 'comment', 'share']);
+
+/**
+ * The interaction log first (the source of truth), then the readers' timelines. A like, comment or share also
+ * marks the post in the reader's seen memory at once, so that a refresh right after no longer ranks it (the queued
+ * note would do the same a moment later, and does if this call fails).
+ */
 export async function recordEngagements(deps: Deps, rows: readonly Interaction[]): Promise<void> {
   await deps.repos.engagement.record(rows);
+  const engaged = Map.groupBy(
+    rows.filter((row) => ENGAGED_KINDS.has(row.kind)),
+    (row) => row.userId,
+  );
+  await Promise.all(
+    [...engaged].map(([userId, list]) =>
+      deps.objects
+        .timeline(userId)
+        .markEngaged(list.map((row) => ({ postId: row.postId, authorId: row.authorId, at: row.createdAt })))
+        .catch((error: unknown) => console.warn('engagement: seen memory not marked; the queued note will', error)),
+    ),
+  );
   await noteEngagements(deps, rows);
 }
 

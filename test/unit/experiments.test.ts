@@ -34,7 +34,16 @@ describe('RANKING_EXPERIMENTS', () => {
     ['shares not summing to 1', json({ name: 'e', arms: [{ name: 'a', share: 0.5 }] })],
     ['an unknown weight', json({ name: 'e', arms: [{ name: 'a', share: 1, weights: { recnecy: 1 } }] })],
     ['an unknown key', json({ name: 'e', arms: [{ name: 'a', share: 1, colour: 'red' }] })],
-    ['duplicate arms', json({ name: 'e', arms: [{ name: 'a', share: 0.5 }, { name: 'a', share: 0.5 }] })],
+    [
+      'duplicate arms',
+      json({
+        name: 'e',
+        arms: [
+          { name: 'a', share: 0.5 },
+          { name: 'a', share: 0.5 },
+        ],
+      }),
+    ],
     ['a bad name', json({ name: 'E X', arms: [{ name: 'a', share: 1 }] })],
     ['no arms', json({ name: 'e', arms: [] })],
   ])('refuses %s', (_what, value) => {

@@ -142,12 +142,33 @@ describe('signals, against the formulas', () => {
   it('the score is the weighted sum of the signals', () => {
     const signals = {
       ...{ recency: 1, engagement: 0.5, affinity: 0.25, content: 0.7, context: 0.8, similarity: -0.5 },
-      ...{ estimate: 0.2, freshness: 0.6, unseen: 0.5, clickThrough: 0.3, dwell: 0.1, network: 0.2, category: 0.4, timeOfDay: 0.9 },
+      ...{
+        estimate: 0.2,
+        freshness: 0.6,
+        unseen: 0.5,
+        clickThrough: 0.3,
+        dwell: 0.1,
+        network: 0.2,
+        category: 0.4,
+        timeOfDay: 0.9,
+      },
     };
     const w = DEFAULT_WEIGHTS;
     expect(weightedScore(signals, w)).toBeCloseTo(
-      w.recency * 1 + w.engagement * 0.5 + w.affinity * 0.25 + w.content * 0.7 + w.context * 0.8 + w.similarity * -0.5 +
-        w.estimate * 0.2 + w.freshness * 0.6 + w.unseen * 0.5 + w.clickThrough * 0.3 + w.dwell * 0.1 + w.network * 0.2 + w.category * 0.4 + w.timeOfDay * 0.9,
+      w.recency * 1 +
+        w.engagement * 0.5 +
+        w.affinity * 0.25 +
+        w.content * 0.7 +
+        w.context * 0.8 +
+        w.similarity * -0.5 +
+        w.estimate * 0.2 +
+        w.freshness * 0.6 +
+        w.unseen * 0.5 +
+        w.clickThrough * 0.3 +
+        w.dwell * 0.1 +
+        w.network * 0.2 +
+        w.category * 0.4 +
+        w.timeOfDay * 0.9,
       12,
     );
   });

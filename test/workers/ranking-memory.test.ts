@@ -55,10 +55,12 @@ async function delivered(reader: TestUser, postIds: string[]): Promise<void> {
 /** The seen memory's row of a post, once the queue has applied what it waits for. */
 async function seenRow(reader: TestUser, postId: string, until: (row: Record<string, number>) => boolean) {
   return vi.waitFor(async () => {
-    const row = await runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) =>
-      state.storage.sql
-        .exec<Record<string, number>>('SELECT served, viewed, engaged, feedback FROM seen WHERE post_id = ?', postId)
-        .toArray()[0],
+    const row = await runInDurableObject(
+      depsFor(env).objects.timeline(reader.id),
+      (_o, state) =>
+        state.storage.sql
+          .exec<Record<string, number>>('SELECT served, viewed, engaged, feedback FROM seen WHERE post_id = ?', postId)
+          .toArray()[0],
     );
     expect(row && until(row)).toBe(true);
     return row!;

@@ -34,7 +34,13 @@ export const feedbackRoutes = new Hono<AppEnv>().post(
     const post = posts.get(postId);
     if (!isLive(post)) throw new NotFoundError('post');
     const vector = vectors.get(postId);
-    const note: FeedbackNote = { postId, authorId: post.authorId, categories: categoriesOf(post), kind, at: deps.now() };
+    const note: FeedbackNote = {
+      postId,
+      authorId: post.authorId,
+      categories: categoriesOf(post),
+      kind,
+      at: deps.now(),
+    };
     if (vector) note.vector = { model, values: decodeVector(vector) };
     await deps.objects.timeline(c.var.userId).noteFeedback(note);
     return c.json({ accepted: true }, 202);
