@@ -32,6 +32,9 @@ export function positionFeature(position: number | undefined): number {
   return position === undefined ? 1 : 1 / Math.log2(position + 2);
 }
 
+/** Signals are O(1); one whose spread in the log is below this is treated as constant by the fit. */
+export const MIN_SIGNAL_SD = 0.01;
+
 export interface FitOptions {
   epochs?: number;
   learningRate?: number;
@@ -59,8 +62,9 @@ export function fitLogistic(
   const means = Array.from({ length: d }, (_, k) => raw.reduce((s, x) => s + x[k]!, 0) / n);
   const sds = Array.from({ length: d }, (_, k) => {
     const sd = Math.sqrt(raw.reduce((s, x) => s + (x[k]! - means[k]!) ** 2, 0) / n);
-    // A constant feature carries nothing the bias does not: it keeps weight 0.
-    return sd > 1e-9 ? sd : Infinity;
+    // A signal that barely varies in the log keeps weight 0: mapped back, its weight would be huge, bury every
+    // other signal after rescaling, and extrapolate wildly where it does vary (recency in a replay of minutes).
+    return sd >= MIN_SIGNAL_SD ? sd : Infinity;
   });
   const rows = raw.map((x) => x.map((v, k) => (v - means[k]!) / sds[k]!));
   const w = new Array<number>(d).fill(0);

@@ -96,3 +96,17 @@ describe('per-arm report', () => {
     expect(b!.difference!.high).toBeLessThan(0.25);
   });
 });
+
+describe('fitLogistic on signals that barely vary', () => {
+  it('gives a near-constant signal no weight instead of a huge one', () => {
+    const rng = createRng(7);
+    const examples: Example[] = synthetic(3000, { ...DEFAULT_WEIGHTS, similarity: 3 }, -2, 3).map((e) => ({
+      ...e,
+      // Recency of posts minutes apart: informative by age, but with a spread of a thousandth.
+      signals: { ...e.signals, recency: 0.999 + rng() * 0.001 },
+    }));
+    const { weights } = fitLogistic(examples);
+    expect(weights.recency).toBe(0);
+    expect(weights.similarity).toBeGreaterThan(0);
+  });
+});
