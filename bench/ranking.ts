@@ -16,7 +16,14 @@ import { MAX_CANDIDATES } from '../src/feed.ts';
 import { DEFAULT_WEIGHTS, type Weights } from '../src/ranking.ts';
 import { LABEL_WINDOW_MS } from '../src/refit.ts';
 import { generateTexts, loadTexts } from '../scripts/demo-data.ts';
-import { EXAMPLES_SQL, refitExamples, toExample, type ExampleRow, type LabelledExample } from '../scripts/refit.ts';
+import {
+  EXAMPLES_SQL,
+  refitExamples,
+  renderReport,
+  toExample,
+  type ExampleRow,
+  type LabelledExample,
+} from '../scripts/refit.ts';
 import type { Service } from './harness.ts';
 import {
   TOP_K,
@@ -152,6 +159,8 @@ export interface RankingResult {
   } | null;
   heldOutDefault: ReplayResult;
   heldOutRefitted: ReplayResult | null;
+  /** `npm run refit -- --report` on each replay's impressions: engagement rate per arm with intervals. */
+  armReports: Array<{ label: string; report: string }>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -501,6 +510,10 @@ export async function runRankingBench(
   const heldOutDefault = await run(worldB, `world ${sizes.seed + 1}, default weights`, null);
   const heldOutRefitted = refitted ? await run(worldB, `world ${sizes.seed + 1}, refitted weights`, refitted) : null;
   const strip = (r: ReplayResult): ReplayResult => ({ ...r, examples: [] });
+  const armReports = [train, heldOutDefault, ...(heldOutRefitted ? [heldOutRefitted] : [])].map((r) => ({
+    label: r.label,
+    report: renderReport(r.examples),
+  }));
   return {
     sizes,
     texts: source,
@@ -518,6 +531,7 @@ export async function runRankingBench(
       : null,
     heldOutDefault: strip(heldOutDefault),
     heldOutRefitted: heldOutRefitted ? strip(heldOutRefitted) : null,
+    armReports,
   };
 }
 
@@ -658,6 +672,16 @@ export function renderRanking(result: RankingResult): string {
     `Default: ${replayLine(def)}`,
     '',
     ...(fitted ? [`Refitted: ${replayLine(fitted)}`, ''] : []),
+  );
+
+  out.push(
+    '#### Per arm, as `npm run refit -- --report` prints it',
+    '',
+    "Engagement rate per eligible impression (the refit's labels: posts not engaged with before serving; a like, " +
+      'comment, share or dwell before the next impression or 24 h), with 95% Wilson intervals; the difference from ' +
+      "`control` with Newcombe's interval when there are arms.",
+    '',
+    ...result.armReports.flatMap((r) => [`${r.label}:`, '', '```', r.report, '```', '']),
   );
 
   // Aims. Each is "met" only when the per-reader interval agrees, so noise does not pass for a win.

@@ -207,6 +207,8 @@ export const impressions = sqliteTable(
     servedAt: integer('served_at').notNull(),
     position: integer('position').notNull(),
     signals: text('signals', { mode: 'json' }).$type<Record<string, number>>().notNull(),
+    // The experiment arm the page was ranked by (RANKING_EXPERIMENTS), for per-arm reports.
+    arm: text('arm').notNull().default('default'),
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.servedAt, t.postId] }),

@@ -2,8 +2,16 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Repositories } from '../db/repositories/index.ts';
 import { ACTIVE_WINDOW_MS, ACTIVITY_WRITE_INTERVAL_MS, followModeOf, type FollowMode } from '../src/fanout.ts';
 import { minIdAt } from '../src/ids.ts';
-import { ENGAGEMENT_WINDOW_MS, addEngagement, interestVector, type Interest } from '../src/interest.ts';
+import {
+  ENGAGEMENT_WINDOW_MS,
+  FEEDBACK_WEIGHT,
+  addEngagement,
+  addFeedback,
+  interestVector,
+  type Interest,
+} from '../src/interest.ts';
 import type { Scored } from '../src/ranking.ts';
+import { SEEN_CAP, SEEN_TTL_MS, SERVED_DEDUPE_MS, summarizeSeen, type SeenRow, type SeenSummary } from '../src/seen.ts';
 import { TIMELINE_CAP, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
@@ -45,19 +53,55 @@ export interface EngagementNote {
   weight: number;
   /** The post's vector and its model, when the post has one. */
   vector?: { model: string; values: Float32Array };
+  /** For the seen memory: the post, what kind of interaction, and the post's categories. */
+  seen?: {
+    postId: string;
+    kind: 'view' | 'dwell' | 'like' | 'comment' | 'share';
+    dwellMs: number;
+    categories: string[];
+  };
+}
+
+/** A post served in a ranked page, for the seen memory. */
+export interface ServedPost {
+  postId: string;
+  authorId: string;
+  categories: string[];
+}
+
+export interface FeedbackNote {
+  postId: string;
+  authorId: string;
+  categories: string[];
+  kind: 'less' | 'more';
+  at: number;
+  vector?: { model: string; values: Float32Array };
 }
 
 export interface RankingInputs {
   /** Engagements with each author (by id) within ENGAGEMENT_WINDOW_MS. */
   affinity: Record<string, number>;
   interest: { model: string; vector: Float32Array } | null;
+  /** The seen memory, summarised. */
+  seen: SeenSummary;
+  /** Net "more" minus "less" per author. */
+  feedback: Record<string, number>;
+  /** Up to NETWORK_SAMPLE followed accounts (not pulled celebrities, not the owner): whose engagements are weak ties. */
+  following: string[];
 }
+
+/** How many followed accounts the weak-tie signal asks about (the most recently followed). */
+export const NETWORK_SAMPLE = 50;
+/** Feedback on an author saturates here, either way. */
+const FEEDBACK_MAX = 4;
 
 const INTEREST_KEYS = ['interest_model', 'interest_sum', 'interest_weight', 'interest_at'] as const;
 
 /** How long a ranked page sequence stays valid, and how many a user keeps at once (several open tabs). */
 export const SNAPSHOT_TTL_MS = 5 * 60_000;
 const SNAPSHOTS_KEPT = 4;
+/** Interaction keys already applied to the seen memory are kept this long: queue redelivery is far quicker. */
+const SEEN_KEYS_TTL_MS = 2 * 86_400_000;
 
 type EntryRow = { post_id: string; author_id: string; created_at: number };
 
@@ -91,6 +135,20 @@ export const USER_TIMELINE_SCHEMA: StorageSchema = {
       CREATE INDEX IF NOT EXISTS engagements_at ON engagements (at);
       CREATE TABLE IF NOT EXISTS snapshots (
         id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, items TEXT NOT NULL) WITHOUT ROWID;
+    `,
+    ),
+    // Ranking's memory of the reader (src/seen.ts): what it was shown and did, applied views, feedback by author.
+    sqlMigration(
+      'seen, seen_keys, author_feedback',
+      `
+      CREATE TABLE seen (
+        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, categories TEXT NOT NULL DEFAULT '',
+        served INTEGER NOT NULL DEFAULT 0, served_at INTEGER NOT NULL DEFAULT 0, viewed INTEGER NOT NULL DEFAULT 0,
+        dwell_ms INTEGER NOT NULL DEFAULT 0, engaged INTEGER NOT NULL DEFAULT 0, feedback INTEGER NOT NULL DEFAULT 0,
+        at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE seen_keys (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE author_feedback (
+        author_id TEXT PRIMARY KEY, score INTEGER NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
     `,
     ),
   ],
@@ -279,6 +337,9 @@ export class UserTimeline extends DurableObject<Env> {
    */
   noteEngagement(note: EngagementNote): boolean {
     return this.ctx.storage.transactionSync(() => {
+      if (note.seen) this.noteSeen(note.key, note.authorId, note.at, note.seen);
+      // A view is exposure, not interest: it feeds the seen memory only.
+      if (note.seen?.kind === 'view') return true;
       const fresh =
         this.sql
           .exec(
@@ -295,6 +356,114 @@ export class UserTimeline extends DurableObject<Env> {
       this.sql.exec('DELETE FROM engagements WHERE at < ?', note.at - ENGAGEMENT_WINDOW_MS);
       return fresh;
     });
+  }
+
+  /** Once per interaction key (queues redeliver): counts a view or dwell, or marks the post engaged. */
+  private noteSeen(key: string, authorId: string, at: number, seen: NonNullable<EngagementNote['seen']>): void {
+    const fresh =
+      this.sql.exec('INSERT OR IGNORE INTO seen_keys (key, at) VALUES (?, ?) RETURNING key', key, at).toArray().length >
+      0;
+    if (!fresh) return;
+    const [viewed, dwell, engaged] = [
+      seen.kind === 'view' ? 1 : 0,
+      seen.kind === 'dwell' ? seen.dwellMs : 0,
+      seen.kind === 'like' || seen.kind === 'comment' || seen.kind === 'share' ? 1 : 0,
+    ];
+    this.sql.exec(
+      `INSERT INTO seen (post_id, author_id, categories, viewed, dwell_ms, engaged, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (post_id) DO UPDATE SET viewed = viewed + excluded.viewed, dwell_ms = dwell_ms + excluded.dwell_ms,
+         engaged = max(engaged, excluded.engaged), at = max(at, excluded.at),
+         categories = CASE WHEN excluded.categories != '' THEN excluded.categories ELSE categories END`,
+      seen.postId,
+      authorId,
+      seen.categories.join(' '),
+      viewed,
+      dwell,
+      engaged,
+      at,
+    );
+    this.trimSeen(at);
+  }
+
+  /** Posts the owner just liked, commented on or shared leave the ranked feed (see recordEngagements). */
+  markEngaged(posts: Array<{ postId: string; authorId: string; at: number }>): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const p of posts) {
+        this.sql.exec(
+          `INSERT INTO seen (post_id, author_id, engaged, at) VALUES (?, ?, 1, ?)
+           ON CONFLICT (post_id) DO UPDATE SET engaged = 1, at = max(at, excluded.at)`,
+          p.postId,
+          p.authorId,
+          p.at,
+        );
+      }
+    });
+  }
+
+  /** The ranked pages served: each counts as an impression of its posts, unless the same post was just served. */
+  recordServed(posts: ServedPost[], now: number): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const p of posts) {
+        this.sql.exec(
+          `INSERT INTO seen (post_id, author_id, categories, served, served_at, at) VALUES (?, ?, ?, 1, ?, ?)
+           ON CONFLICT (post_id) DO UPDATE SET
+             served = served + (CASE WHEN served_at <= excluded.served_at - ? THEN 1 ELSE 0 END),
+             served_at = excluded.served_at, at = max(at, excluded.at), categories = excluded.categories`,
+          p.postId,
+          p.authorId,
+          p.categories.join(' '),
+          now,
+          now,
+          SERVED_DEDUPE_MS,
+        );
+      }
+      this.trimSeen(now);
+    });
+  }
+
+  /**
+   * "Show more/less like this": moves affinity to the author (FEEDBACK_MAX either way), marks the post (a "less"
+   * leaves the ranked feed) and folds its vector into the interest vector, towards it or away from it.
+   */
+  noteFeedback(note: FeedbackNote): void {
+    const sign = note.kind === 'more' ? 1 : -1;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO author_feedback (author_id, score, at) VALUES (?, ?, ?)
+         ON CONFLICT (author_id) DO UPDATE SET score = max(?, min(?, score + excluded.score)), at = excluded.at`,
+        note.authorId,
+        sign,
+        note.at,
+        -FEEDBACK_MAX,
+        FEEDBACK_MAX,
+      );
+      this.sql.exec(
+        `INSERT INTO seen (post_id, author_id, categories, feedback, at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (post_id) DO UPDATE SET feedback = excluded.feedback, at = max(at, excluded.at)`,
+        note.postId,
+        note.authorId,
+        note.categories.join(' '),
+        sign,
+        note.at,
+      );
+      if (note.vector) {
+        const { model, values } = note.vector;
+        this.setInterest(
+          addFeedback(this.interest(), { model, vector: values, weight: FEEDBACK_WEIGHT * sign, at: note.at }),
+        );
+      }
+      this.trimSeen(note.at);
+    });
+  }
+
+  /** Keeps the seen memory bounded: SEEN_CAP rows, none older than SEEN_TTL_MS. */
+  private trimSeen(now: number): void {
+    this.sql.exec('DELETE FROM seen WHERE at < ?', now - SEEN_TTL_MS);
+    this.sql.exec(
+      'DELETE FROM seen WHERE post_id IN (SELECT post_id FROM seen ORDER BY at DESC LIMIT -1 OFFSET ?)',
+      SEEN_CAP,
+    );
+    this.sql.exec('DELETE FROM seen_keys WHERE at < ?', now - SEEN_KEYS_TTL_MS);
   }
 
   /** An unlike: the author's affinity drops now; the interest vector sheds it at the daily recomputation. */
@@ -329,7 +498,55 @@ export class UserTimeline extends DurableObject<Env> {
     }
     const interest = this.interest();
     const vector = interestVector(interest);
-    return { affinity, interest: interest && vector ? { model: interest.model, vector } : null };
+    const seen = summarizeSeen(
+      this.sql
+        .exec<{
+          post_id: string;
+          author_id: string;
+          categories: string;
+          served: number;
+          viewed: number;
+          dwell_ms: number;
+          engaged: number;
+          feedback: number;
+        }>(
+          `SELECT post_id, author_id, categories, served, viewed, dwell_ms, engaged, feedback FROM seen WHERE at > ?`,
+          now - SEEN_TTL_MS,
+        )
+        .toArray()
+        .map((r): SeenRow => ({
+          postId: r.post_id,
+          authorId: r.author_id,
+          categories: r.categories,
+          served: r.served,
+          viewed: r.viewed,
+          dwellMs: r.dwell_ms,
+          engaged: r.engaged === 1,
+          feedback: r.feedback,
+        })),
+    );
+    const feedback: Record<string, number> = {};
+    for (const row of this.sql.exec<{ author_id: string; score: number }>(
+      'SELECT author_id, score FROM author_feedback',
+    )) {
+      feedback[row.author_id] = row.score;
+    }
+    const owner = this.meta('owner');
+    const following = this.sql
+      .exec<{ author_id: string }>(
+        "SELECT author_id FROM follows WHERE mode = 'push' AND author_id != ? ORDER BY changed_at DESC LIMIT ?",
+        owner ?? '',
+        NETWORK_SAMPLE,
+      )
+      .toArray()
+      .map((r) => r.author_id);
+    return {
+      affinity,
+      interest: interest && vector ? { model: interest.model, vector } : null,
+      seen,
+      feedback,
+      following,
+    };
   }
 
   /** Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. */

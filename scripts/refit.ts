@@ -9,8 +9,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import type { Signals } from '../src/ranking.ts';
-import { LABEL_WINDOW_MS, refit, type Example } from '../src/refit.ts';
+import { DEFAULT_WEIGHTS, type Signals } from '../src/ranking.ts';
+import { LABEL_WINDOW_MS, armReport, refit, type Example } from '../src/refit.ts';
 import { bucketOf } from '../src/sharding.ts';
 
 const LOCAL_D1 = path.resolve(import.meta.dirname, '..', '.wrangler/state/v3/d1/miniflare-D1DatabaseObject');
@@ -18,23 +18,54 @@ const LOCAL_D1 = path.resolve(import.meta.dirname, '..', '.wrangler/state/v3/d1/
 const MIN_PER_CLASS = 20;
 
 /**
- * Every logged impression, labelled by an engagement with the post within LABEL_WINDOW_MS (bind the window).
+ * The logged impressions that could still lead to a new engagement, labelled (bind the window as ?1):
+ * - an impression of a post the reader had already liked, commented on or shared before it was served is left out:
+ *   it can only be "ignored", and would teach the fit that engagement and affinity predict ignoring;
+ * - the label is an engagement (like, comment, share, dwell) after the impression and before the earlier of the
+ *   window's end and the next impression of the same post to the same reader, which gets its own label.
  * Exported with `toExample` so that a caller holding another SQLite handle (the bench's D1) reads the same rows.
  */
-export const EXAMPLES_SQL = `SELECT i.user_id AS userId, i.post_id AS postId, i.signals AS signals,
+export const EXAMPLES_SQL = `SELECT i.user_id AS userId, i.post_id AS postId, i.signals AS signals, i.position AS position,
+         i.arm AS arm,
          EXISTS (SELECT 1 FROM interactions x
                  WHERE x.user_id = i.user_id AND x.post_id = i.post_id
                    AND x.kind IN ('like', 'comment', 'share', 'dwell')
-                   AND x.created_at >= i.served_at AND x.created_at < i.served_at + ?) AS engaged
-       FROM impressions i ORDER BY i.served_at, i.user_id, i.post_id`;
+                   AND x.created_at >= i.served_at
+                   AND x.created_at < coalesce(
+                     (SELECT min(j.served_at) FROM impressions j
+                      WHERE j.user_id = i.user_id AND j.post_id = i.post_id AND j.served_at > i.served_at
+                        AND j.served_at < i.served_at + ?1),
+                     i.served_at + ?1)) AS engaged
+       FROM impressions i
+       WHERE NOT EXISTS (SELECT 1 FROM interactions y
+                         WHERE y.user_id = i.user_id AND y.post_id = i.post_id
+                           AND y.kind IN ('like', 'comment', 'share') AND y.created_at < i.served_at)
+       ORDER BY i.served_at, i.user_id, i.post_id`;
 
 // A type literal, not an interface: node:sqlite's rows are records, which only a literal type converts from.
-export type ExampleRow = { userId: string; postId: string; signals: string; engaged: number };
+export type ExampleRow = {
+  userId: string;
+  postId: string;
+  signals: string;
+  position: number;
+  arm: string;
+  engaged: number;
+};
 
-export type LabelledExample = Example & { userId: string; postId: string };
+export type LabelledExample = Example & { userId: string; postId: string; arm: string };
 
+const NO_SIGNALS = Object.fromEntries(Object.keys(DEFAULT_WEIGHTS).map((k) => [k, 0])) as unknown as Signals;
+
+/** Signals logged before a signal existed count it as 0. */
 export function toExample(row: ExampleRow): LabelledExample {
-  return { ...row, signals: JSON.parse(row.signals) as Signals, engaged: row.engaged === 1 };
+  return {
+    userId: row.userId,
+    postId: row.postId,
+    arm: row.arm,
+    position: row.position,
+    signals: { ...NO_SIGNALS, ...(JSON.parse(row.signals) as Partial<Signals>) },
+    engaged: row.engaged === 1,
+  };
 }
 
 /** Every logged impression of one shard, labelled by an engagement with the post within LABEL_WINDOW_MS. */
@@ -48,7 +79,10 @@ function hasImpressions(db: DatabaseSync): boolean {
 }
 
 function main(): void {
-  const { positionals } = parseArgs({ allowPositionals: true });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { report: { type: 'boolean', default: false } },
+  });
   const files =
     positionals.length > 0
       ? positionals
@@ -65,6 +99,10 @@ function main(): void {
       db.close();
     }
   });
+  if (values.report) {
+    console.log(renderReport(examples));
+    return;
+  }
   const fit = refitExamples(examples);
   console.log(`refit: ${examples.length} impressions from ${files.length} databases, ${fit.engaged} engaged`);
   if (!fit.result) {
@@ -103,6 +141,21 @@ export function refitExamples(examples: readonly LabelledExample[]): RefitOutcom
   );
   const rounded = Object.fromEntries(Object.entries(result.weights).map(([k, w]) => [k, Math.round(w * 1000) / 1000]));
   return { engaged, result, rounded };
+}
+
+/**
+ * `--report`: each experiment arm's engagement rate per eligible impression (the refit's labels), with its 95%
+ * Wilson interval, and each arm's difference from the reference (`control`, else the first by name) with its own.
+ */
+export function renderReport(examples: readonly LabelledExample[]): string {
+  const rows = armReport(examples);
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const lines = ['arm | impressions | engaged | rate | 95% interval | vs ' + (rows[0]?.arm ?? 'control')];
+  for (const r of rows) {
+    const vs = r.difference ? `${pct(r.difference.value)} [${pct(r.difference.low)}, ${pct(r.difference.high)}]` : '–';
+    lines.push(`${r.arm} | ${r.impressions} | ${r.engaged} | ${pct(r.rate)} | [${pct(r.low)}, ${pct(r.high)}] | ${vs}`);
+  }
+  return lines.join('\n');
 }
 
 if (import.meta.main) main();

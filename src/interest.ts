@@ -70,3 +70,22 @@ export function foldEngagements(engagements: readonly Engagement[]): Interest | 
 export function interestVector(interest: Interest | null): Float32Array | null {
   return interest && interest.weight > 0 ? normalize(interest.sum) : null;
 }
+
+/** "Show more/less like this" weighs as much as a comment, towards the post or away from it. */
+export const FEEDBACK_WEIGHT = 3;
+
+/**
+ * Feedback folded into the interest: "more" (positive weight) is an engagement; "less" (negative) pulls the sum
+ * away from the post's vector without adding weight, so the direction turns from it and the average stays an
+ * average. Without an interest yet, "less" alone gives a vector pointing away from the post.
+ */
+export function addFeedback(interest: Interest | null, e: Engagement): Interest {
+  if (e.weight >= 0) return addEngagement(interest, e);
+  const away = -e.weight;
+  if (!interest || interest.model !== e.model || interest.sum.length !== e.vector.length) {
+    return { model: e.model, sum: Float32Array.from(e.vector, (x) => -x * away), weight: away, at: e.at };
+  }
+  const older = Math.pow(0.5, Math.max(0, e.at - interest.at) / INTEREST_HALF_LIFE_MS);
+  const sum = Float32Array.from(interest.sum, (x, i) => x * older - e.vector[i]! * away);
+  return { model: e.model, sum, weight: interest.weight * older, at: Math.max(interest.at, e.at) };
+}

@@ -53,6 +53,9 @@ export const queueMessageSchema = z.discriminatedUnion('type', [
     authorId: id,
     weight: z.number().min(0).max(10),
     at: z.number().int(),
+    /** For the reader's seen memory (absent in messages queued before it existed). */
+    kind: z.enum(['view', 'dwell', 'like', 'comment', 'share']).optional(),
+    dwellMs: z.number().int().min(0).optional(),
   }),
 ]);
 

@@ -19,7 +19,21 @@ const KEYS = Object.keys(DEFAULT_WEIGHTS) as (keyof Weights)[];
 export interface Example {
   signals: Signals;
   engaged: boolean;
+  /** Where in the page the item was shown (0 = top), when known. */
+  position?: number;
 }
+
+/**
+ * Position bias: items lower in a page are engaged with less, whatever their signals. The fit takes the DCG
+ * discount of the position as one more feature, so the signals' weights are learned net of it; serving has no
+ * position to feed, so the feature's weight is dropped.
+ */
+export function positionFeature(position: number | undefined): number {
+  return position === undefined ? 1 : 1 / Math.log2(position + 2);
+}
+
+/** Signals are O(1); one whose spread in the log is below this is treated as constant by the fit. */
+export const MIN_SIGNAL_SD = 0.01;
 
 export interface FitOptions {
   epochs?: number;
@@ -36,26 +50,48 @@ function sigmoid(x: number): number {
 export function fitLogistic(
   examples: readonly Example[],
   options: FitOptions = {},
-): { weights: Weights; bias: number } {
+): { weights: Weights; bias: number; position: number } {
   const { epochs = 2000, learningRate = 1, l2 = 1e-4 } = options;
-  const w = KEYS.map(() => 0);
-  let bias = 0;
   const n = examples.length;
   if (n === 0) throw new RangeError('no examples to fit');
+  // Features: the signals, then the position's discount (see positionFeature), standardised so that gradient
+  // descent converges alike on signals of very different spreads; the weights are mapped back at the end.
+  const raw = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
+  const labels = examples.map((e) => (e.engaged ? 1 : 0));
+  const d = KEYS.length + 1;
+  const means = Array.from({ length: d }, (_, k) => raw.reduce((s, x) => s + x[k]!, 0) / n);
+  const sds = Array.from({ length: d }, (_, k) => {
+    const sd = Math.sqrt(raw.reduce((s, x) => s + (x[k]! - means[k]!) ** 2, 0) / n);
+    // A signal that barely varies in the log keeps weight 0: mapped back, its weight would be huge, bury every
+    // other signal after rescaling, and extrapolate wildly where it does vary (recency in a replay of minutes).
+    return sd >= MIN_SIGNAL_SD ? sd : Infinity;
+  });
+  const rows = raw.map((x) => x.map((v, k) => (v - means[k]!) / sds[k]!));
+  const w = new Array<number>(d).fill(0);
+  let bias = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
-    const grad = KEYS.map(() => 0);
+    const grad = new Array<number>(d).fill(0);
     let gradBias = 0;
-    for (const { signals, engaged } of examples) {
+    for (let i = 0; i < n; i++) {
+      const x = rows[i]!;
       let z = bias;
-      for (let k = 0; k < KEYS.length; k++) z += w[k]! * signals[KEYS[k]!];
-      const error = sigmoid(z) - (engaged ? 1 : 0);
-      for (let k = 0; k < KEYS.length; k++) grad[k]! += error * signals[KEYS[k]!];
+      for (let k = 0; k < d; k++) z += w[k]! * x[k]!;
+      const error = sigmoid(z) - labels[i]!;
+      for (let k = 0; k < d; k++) grad[k]! += error * x[k]!;
       gradBias += error;
     }
-    for (let k = 0; k < KEYS.length; k++) w[k] = w[k]! - learningRate * (grad[k]! / n + l2 * w[k]!);
+    for (let k = 0; k < d; k++) w[k] = w[k]! - learningRate * (grad[k]! / n + l2 * w[k]!);
     bias -= learningRate * (gradBias / n);
   }
-  return { weights: Object.fromEntries(KEYS.map((key, k) => [key, w[k]!])) as unknown as Weights, bias };
+  for (let k = 0; k < d; k++) {
+    w[k] = w[k]! / sds[k]!;
+    bias -= w[k]! * means[k]!;
+  }
+  return {
+    weights: Object.fromEntries(KEYS.map((key, k) => [key, w[k]!])) as unknown as Weights,
+    bias,
+    position: w[KEYS.length]!,
+  };
 }
 
 /** Scales weights so their absolute values sum to the defaults' sum; orders are unchanged. */
@@ -102,4 +138,52 @@ export function refit(
 ): { weights: Weights; current: number; fitted: number } {
   const weights = rescale(fitLogistic(train, options).weights);
   return { weights, current: aucOf(DEFAULT_WEIGHTS, holdout), fitted: aucOf(weights, holdout) };
+}
+
+/** The 95% Wilson score interval of a proportion: sound for small counts and rates near 0, unlike the normal one. */
+export function wilson(successes: number, n: number, z = 1.96): { low: number; high: number } {
+  if (n === 0) return { low: 0, high: 1 };
+  const p = successes / n;
+  const centre = p + (z * z) / (2 * n);
+  const margin = z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
+  const denominator = 1 + (z * z) / n;
+  return { low: Math.max(0, (centre - margin) / denominator), high: Math.min(1, (centre + margin) / denominator) };
+}
+
+export interface ArmRow {
+  arm: string;
+  impressions: number;
+  engaged: number;
+  rate: number;
+  low: number;
+  high: number;
+  /** Against the reference arm: the difference of rates and its 95% (Newcombe) interval. */
+  difference: { value: number; low: number; high: number } | null;
+}
+
+/**
+ * Per experiment arm: the share of eligible impressions that led to an engagement, with its interval. The reference
+ * is the arm named "control" if there is one, else the first by name.
+ */
+export function armReport(examples: readonly { arm: string; engaged: boolean }[]): ArmRow[] {
+  const groups = Map.groupBy(examples, (e) => e.arm);
+  const arms = [...groups.keys()].sort((a, b) => (a === 'control' ? -1 : b === 'control' ? 1 : a < b ? -1 : 1));
+  const rows = arms.map((arm) => {
+    const list = groups.get(arm)!;
+    const engaged = list.filter((e) => e.engaged).length;
+    return { arm, impressions: list.length, engaged, rate: engaged / list.length, ...wilson(engaged, list.length) };
+  });
+  const reference = rows[0];
+  return rows.map((r, i) => ({
+    ...r,
+    difference:
+      i === 0 || !reference
+        ? null
+        : {
+            value: r.rate - reference.rate,
+            // Newcombe's hybrid score interval from the two Wilson intervals.
+            low: r.rate - reference.rate - Math.hypot(r.rate - r.low, reference.high - reference.rate),
+            high: r.rate - reference.rate + Math.hypot(r.high - r.rate, reference.rate - reference.low),
+          },
+  }));
 }

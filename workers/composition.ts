@@ -12,6 +12,7 @@ import { parseFanoutConfig, type FanoutConfig } from '../src/fanout.ts';
 import { createIdGenerator, type IdGenerator } from '../src/ids.ts';
 import type { QueueMessage } from '../src/messages.ts';
 import { parseDuration } from '../src/duration.ts';
+import { parseExperiments, type Experiments } from '../src/experiments.ts';
 import { parseLimits, type Rule, type RuleName } from '../src/rate-limit.ts';
 import { parseWeights, type Weights } from '../src/ranking.ts';
 import { createShardMap, type ShardMap } from '../src/sharding.ts';
@@ -36,7 +37,8 @@ export interface Config {
   shardCount: number;
   shardMap: ShardMap;
   fanout: FanoutConfig;
-  ranking: { weights: Weights; impressionSampleRate: number };
+  /** `experiments` always has at least one arm ("default" when RANKING_EXPERIMENTS is unset). */
+  ranking: { weights: Weights; impressionSampleRate: number; experiments: Experiments };
   embedding: EmbeddingConfig;
   rateLimits: Record<RuleName, Rule>;
   upstash: { url: string; token: string } | null;
@@ -91,6 +93,7 @@ const varsSchema = z.object({
   FANOUT_PULL_MIN: optionalText,
   FANOUT_PAGE_SIZE: optionalText,
   RANKING_WEIGHTS: optionalText,
+  RANKING_EXPERIMENTS: optionalText,
   IMPRESSION_SAMPLE_RATE: numberVar(0, 1, 0),
   EMBEDDING_MODEL: optionalText,
   EMBEDDING_REVISION: optionalText,
@@ -133,7 +136,7 @@ export function parseConfig(env: unknown): Config {
       shardCount: v.SHARD_COUNT,
       shardMap: createShardMap(v.SHARD_COUNT, v.SHARD_MAP),
       fanout: parseFanoutConfig(v),
-      ranking: { weights: parseWeights(v.RANKING_WEIGHTS), impressionSampleRate: v.IMPRESSION_SAMPLE_RATE },
+      ranking: rankingConfig(v.RANKING_WEIGHTS, v.RANKING_EXPERIMENTS, v.IMPRESSION_SAMPLE_RATE),
       embedding: readEmbeddingConfig(v),
       rateLimits: parseLimits({
         posts: v.RATE_LIMIT_POSTS,
@@ -169,6 +172,11 @@ function parseReliability(v: z.infer<typeof varsSchema>): ReliabilityConfig {
     reconcileIntervalMs: parseDuration(v.RECONCILE_INTERVAL ?? '10m', 'RECONCILE_INTERVAL'),
     faults,
   };
+}
+
+function rankingConfig(weightsJson: string | undefined, experimentsJson: string | undefined, sampleRate: number) {
+  const weights = parseWeights(weightsJson);
+  return { weights, impressionSampleRate: sampleRate, experiments: parseExperiments(experimentsJson, weights) };
 }
 
 function parseOrigins(raw: string | undefined): '*' | string[] {

@@ -2,7 +2,10 @@ import type { RankingInputs, TimelineState } from '../durable-objects/user-timel
 import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
-import { rank, type Scored, type Weights } from '../src/ranking.ts';
+import { assignArm } from '../src/experiments.ts';
+import { ENGAGEMENT_WINDOW_MS } from '../src/interest.ts';
+import { runPipeline, type PipelineResult } from '../src/pipeline.ts';
+import { categoriesOf, type Scored, type Weights } from '../src/ranking.ts';
 import type { TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
@@ -85,6 +88,10 @@ export interface RankedPage {
   state: TimelineState;
   items: RankedItem[];
   weights: Weights;
+  /** The reader's experiment arm (src/experiments.ts); "default" without experiments. */
+  arm: string;
+  /** How many candidates each filter dropped (first pages only). */
+  filtered: PipelineResult['filtered'];
   /** Where the next page continues: the snapshot and the position in it; null at the end. */
   next: { snapshot: string; offset: number } | null;
   timings: Timings;
@@ -93,9 +100,11 @@ export interface RankedPage {
 /**
  * The ranked home feed's first page. Stage 1 gathers the candidates (as `latest` does, up to MAX_CANDIDATES);
  * stage 2 hydrates all of them with what the scoring function needs (posts, the authors' follower counts,
- * post vectors, the reader's affinities, interest vector and the trending tags), scores and sorts them.
- * The whole order is kept as a snapshot in the reader's timeline object, and later pages read it back
- * (rankedFeedPage), so a page sequence neither repeats nor skips items while new posts arrive.
+ * post vectors, the reader's affinities, interest vector, seen memory and feedback, the weak ties through
+ * followed accounts, the trending tags); then the pipeline of src/pipeline.ts filters, scores and selects, with
+ * the weights and parameters of the reader's experiment arm. The whole order is kept as a snapshot in the
+ * reader's timeline object, and later pages read it back (rankedFeedPage), so a page sequence neither repeats
+ * nor skips items while new posts arrive. The page served is written to the seen memory.
  */
 export async function rankedFeed(
   deps: Deps,
@@ -104,51 +113,89 @@ export async function rankedFeed(
   location: GeoPoint | null,
 ): Promise<RankedPage> {
   const now = deps.now();
-  const { weights } = deps.config.ranking;
+  const arm = assignArm(deps.config.ranking.experiments, userId);
   const t0 = performance.now();
   const [{ state, candidates, ranking }, trending] = await Promise.all([
     skeleton(deps, userId, undefined, true),
     trendingTags(deps, now),
   ]);
-  const inputs = ranking ?? { affinity: {}, interest: null };
+  const inputs = ranking ?? {
+    affinity: {},
+    interest: null,
+    seen: { posts: {}, byAuthor: {}, byCategory: {}, overall: { seen: 0, engaged: 0, dwellMs: 0 } },
+    feedback: {},
+    following: [],
+  };
   const t1 = performance.now();
   const postIds = candidates.map((c) => c.postId);
-  const [postsById, authors, vectors] = await Promise.all([
+  const [postsById, authors, vectors, network] = await Promise.all([
     cachedPosts(deps, postIds),
     deps.repos.users.getMany([...new Set(candidates.map((c) => c.authorId))]),
     inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
+    deps.repos.engagement.authorCountsBy(inputs.following, now - ENGAGEMENT_WINDOW_MS),
   ]);
   const posts = applyRules(candidates, postsById);
   const t2 = performance.now();
-  const scored = rank(
-    posts.map((post) => {
+  const result = runPipeline(
+    // Candidates are newest first, so a post's index is how many newer ones the reader has.
+    posts.map((post, newer) => {
       const vector = vectors.get(post.id);
       return {
         post,
         authorFollowers: authors.get(post.authorId)?.followersCount ?? 0,
         vector: vector ? decodeVector(vector) : null,
+        newer,
       };
     }),
     {
       now,
-      weights,
+      weights: arm.weights,
+      params: arm.params,
       affinity: new Map(Object.entries(inputs.affinity)),
       trending,
       location,
       interest: inputs.interest?.vector ?? null,
+      exposure: {
+        byAuthor: new Map(Object.entries(inputs.seen.byAuthor)),
+        byCategory: new Map(Object.entries(inputs.seen.byCategory)),
+        overall: inputs.seen.overall,
+      },
+      feedback: new Map(Object.entries(inputs.feedback)),
+      impressions: new Map(Object.entries(inputs.seen.posts).map(([id, p]) => [id, p.impressions])),
+      network,
+      seen: new Map(Object.entries(inputs.seen.posts)),
     },
   );
+  const scored: Scored[] = result.items.map((item) => ({
+    postId: item.candidate.post.id,
+    authorId: item.candidate.post.authorId,
+    score: item.score,
+    signals: item.signals,
+    base: item.base,
+    stages: item.stages,
+  }));
   const t3 = performance.now();
-  const snapshot = scored.length > limit ? await deps.objects.timeline(userId).saveSnapshot(scored, now) : null;
-  const t4 = performance.now();
   const byId = new Map(posts.map((p) => [p.id, p]));
+  const items = scored.slice(0, limit).map((s) => ({ ...s, post: byId.get(s.postId)! }));
+  const timeline = deps.objects.timeline(userId);
+  const [snapshot] = await Promise.all([
+    scored.length > limit ? timeline.saveSnapshot(scored, now) : null,
+    timeline.recordServed(servedOf(items), now),
+  ]);
+  const t4 = performance.now();
   return {
     state,
-    items: scored.slice(0, limit).map((s) => ({ ...s, post: byId.get(s.postId)! })),
-    weights,
+    items,
+    weights: arm.weights,
+    arm: arm.name,
+    filtered: result.filtered,
     next: snapshot ? { snapshot, offset: limit } : null,
     timings: { candidates: t1 - t0, hydrate: t2 - t1, rank: t3 - t2, snapshot: t4 - t3 },
   };
+}
+
+function servedOf(items: readonly RankedItem[]) {
+  return items.map((i) => ({ postId: i.postId, authorId: i.authorId, categories: categoriesOf(i.post) }));
 }
 
 /** A later page of a ranked sequence: the snapshot's order, with posts re-read (edits show, deletes drop out). */
@@ -167,12 +214,16 @@ export async function rankedFeedPage(
     const post = posts.get(s.postId);
     return isLive(post) ? [{ ...s, post }] : [];
   });
+  await deps.objects.timeline(userId).recordServed(servedOf(items), deps.now());
   const t2 = performance.now();
   const end = cursor.offset + limit;
+  const arm = assignArm(deps.config.ranking.experiments, userId);
   return {
     state: 'ready',
     items,
-    weights: deps.config.ranking.weights,
+    weights: arm.weights,
+    arm: arm.name,
+    filtered: {},
     next: end < page.total ? { snapshot: cursor.snapshot, offset: end } : null,
     timings: { snapshot: t1 - t0, hydrate: t2 - t1 },
   };

@@ -3,7 +3,10 @@ import type { EngagementNote } from '../durable-objects/user-timeline.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import { ENGAGEMENT_WINDOW_MS, engagementWeight, foldEngagements, type Engagement } from '../src/interest.ts';
 import type { EngagementMessage } from '../src/messages.ts';
+import type { PostRecord } from '../src/model.ts';
+import { categoriesOf } from '../src/ranking.ts';
 import { decodeVector } from '../src/vectors.ts';
+import { cachedPosts } from './cache/index.ts';
 import type { Deps } from './composition.ts';
 import { modelIdOf } from './embedding/config.ts';
 
@@ -39,8 +42,11 @@ export async function noteEngagements(
       authorId: row.authorId,
       weight: engagementWeight(row.kind, row.durationMs),
       at: row.createdAt,
+      kind: row.kind,
+      ...(row.durationMs ? { dwellMs: row.durationMs } : {}),
     }))
-    .filter((message) => message.weight > 0 || op === 'remove');
+    // Views weigh nothing for interest but feed the seen memory (served posts sink, src/pipeline.ts).
+    .filter((message) => message.weight > 0 || message.kind === 'view' || op === 'remove');
   try {
     for (let i = 0; i < messages.length; i += SEND_BATCH) {
       await deps.queues.low.sendBatch(messages.slice(i, i + SEND_BATCH).map((body) => ({ body })));
@@ -50,9 +56,27 @@ export async function noteEngagements(
   }
 }
 
-/** The interaction log first (the source of truth), then the readers' timelines. */
+const ENGAGED_KINDS = new Set(['like', 'comment', 'share']);
+
+/**
+ * The interaction log first (the source of truth), then the readers' timelines. A like, comment or share also
+ * marks the post in the reader's seen memory at once, so that a refresh right after no longer ranks it (the queued
+ * note would do the same a moment later, and does if this call fails).
+ */
 export async function recordEngagements(deps: Deps, rows: readonly Interaction[]): Promise<void> {
   await deps.repos.engagement.record(rows);
+  const engaged = Map.groupBy(
+    rows.filter((row) => ENGAGED_KINDS.has(row.kind)),
+    (row) => row.userId,
+  );
+  await Promise.all(
+    [...engaged].map(([userId, list]) =>
+      deps.objects
+        .timeline(userId)
+        .markEngaged(list.map((row) => ({ postId: row.postId, authorId: row.authorId, at: row.createdAt })))
+        .catch((error: unknown) => console.warn('engagement: seen memory not marked; the queued note will', error)),
+    ),
+  );
   await noteEngagements(deps, rows);
 }
 
@@ -61,9 +85,22 @@ export async function applyEngagement(deps: Deps, message: EngagementMessage): P
   const timeline = deps.objects.timeline(message.userId);
   if (message.op === 'remove') return timeline.forgetEngagement(message.key);
   const model = modelIdOf(deps.config.embedding);
-  const stored = (await deps.repos.embeddings.getMany([message.postId], model)).get(message.postId);
+  const [embeddings, posts] = await Promise.all([
+    message.kind === 'view' ? new Map<string, Uint8Array>() : deps.repos.embeddings.getMany([message.postId], model),
+    message.kind ? cachedPosts(deps, [message.postId]) : new Map<string, PostRecord>(),
+  ]);
+  const stored = embeddings.get(message.postId);
+  const post = posts.get(message.postId);
   const note: EngagementNote = { key: message.key, authorId: message.authorId, at: message.at, weight: message.weight };
   if (stored) note.vector = { model, values: decodeVector(stored) };
+  if (message.kind) {
+    note.seen = {
+      postId: message.postId,
+      kind: message.kind,
+      dwellMs: message.dwellMs ?? 0,
+      categories: post ? categoriesOf(post) : [],
+    };
+  }
   await timeline.noteEngagement(note);
 }
 

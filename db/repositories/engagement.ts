@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
@@ -122,6 +122,34 @@ export function createEngagementRepository(shards: Shards) {
           .orderBy(desc(interactions.createdAt))
           .limit(limit),
       );
+    },
+
+    /**
+     * Likes, comments and shares by any of `userIds` since `since`, counted per author: the weak ties of a reader
+     * who follows them. One grouped query per shard.
+     */
+    async authorCountsBy(userIds: readonly string[], since: number): Promise<Map<string, number>> {
+      const counts = new Map<string, number>();
+      if (userIds.length === 0) return counts;
+      const parts = await Promise.all(
+        shards.group(userIds).map(([db, ids]) =>
+          retry(() =>
+            db
+              .select({ authorId: interactions.authorId, n: sql<number>`count(*)` })
+              .from(interactions)
+              .where(
+                and(
+                  inArray(interactions.userId, ids),
+                  inArray(interactions.kind, ['like', 'comment', 'share']),
+                  gte(interactions.createdAt, since),
+                ),
+              )
+              .groupBy(interactions.authorId),
+          ),
+        ),
+      );
+      for (const rows of parts) for (const r of rows) counts.set(r.authorId, (counts.get(r.authorId) ?? 0) + r.n);
+      return counts;
     },
 
     async forget(userId: string, kind: InteractionKind, refId: string): Promise<void> {

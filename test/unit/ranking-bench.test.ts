@@ -154,9 +154,22 @@ describe('refitExamples, as the bench calls it', () => {
   const example = (i: number, engaged: boolean) => ({
     userId: `u${i % 30}`,
     postId: `p${i}`,
+    arm: 'default',
     engaged,
     // Engagement separates the classes; the rest is constant.
-    signals: { recency: 1, engagement: engaged ? 0.8 : 0.1, affinity: 0, content: 0.5, context: 0.5, similarity: 0 },
+    signals: {
+      ...{ recency: 1, engagement: engaged ? 0.8 : 0.1, affinity: 0, content: 0.5, context: 0.5, similarity: 0 },
+      ...{
+        estimate: 0.1,
+        freshness: 1,
+        unseen: 1,
+        clickThrough: 0.2,
+        dwell: 0.2,
+        network: 0,
+        category: 0.2,
+        timeOfDay: 1,
+      },
+    },
   });
 
   it('needs enough of both classes', () => {

@@ -140,9 +140,35 @@ describe('signals, against the formulas', () => {
   });
 
   it('the score is the weighted sum of the signals', () => {
-    const signals = { recency: 1, engagement: 0.5, affinity: 0.25, content: 0.7, context: 0.8, similarity: -0.5 };
-    expect(weightedScore(signals, DEFAULT_WEIGHTS)).toBeCloseTo(
-      0.25 * 1 + 0.3 * 0.5 + 0.25 * 0.25 + 0.15 * 0.7 + 0.05 * 0.8 + 0.1 * -0.5,
+    const signals = {
+      ...{ recency: 1, engagement: 0.5, affinity: 0.25, content: 0.7, context: 0.8, similarity: -0.5 },
+      ...{
+        estimate: 0.2,
+        freshness: 0.6,
+        unseen: 0.5,
+        clickThrough: 0.3,
+        dwell: 0.1,
+        network: 0.2,
+        category: 0.4,
+        timeOfDay: 0.9,
+      },
+    };
+    const w = DEFAULT_WEIGHTS;
+    expect(weightedScore(signals, w)).toBeCloseTo(
+      w.recency * 1 +
+        w.engagement * 0.5 +
+        w.affinity * 0.25 +
+        w.content * 0.7 +
+        w.context * 0.8 +
+        w.similarity * -0.5 +
+        w.estimate * 0.2 +
+        w.freshness * 0.6 +
+        w.unseen * 0.5 +
+        w.clickThrough * 0.3 +
+        w.dwell * 0.1 +
+        w.network * 0.2 +
+        w.category * 0.4 +
+        w.timeOfDay * 0.9,
       12,
     );
   });
@@ -190,7 +216,10 @@ describe('ordering', () => {
   it('weights change the order: recency alone is reverse-chronological', () => {
     const old = post({ createdAt: NOW - 10 * HOUR, shareCount: 100 });
     const fresh = post({ createdAt: NOW });
-    const onlyRecency = { recency: 1, engagement: 0, affinity: 0, content: 0, context: 0, similarity: 0 };
+    const onlyRecency = {
+      ...{ recency: 1, engagement: 0, affinity: 0, content: 0, context: 0, similarity: 0 },
+      ...{ estimate: 0, freshness: 0, unseen: 0, clickThrough: 0, dwell: 0, network: 0, category: 0, timeOfDay: 0 },
+    };
     expect(rank([candidate(old), candidate(fresh)], context()).map((s) => s.postId)).toEqual([old.id, fresh.id]);
     expect(rank([candidate(old), candidate(fresh)], context({ weights: onlyRecency })).map((s) => s.postId)).toEqual([
       fresh.id,

@@ -46,9 +46,34 @@ describe('refit: impressions labelled from the interaction log', () => {
       'u1/ignored': false,
       'u1/viewed': false, // a view is not an engagement
       'u1/late': false, // after the window
-      'u1/before': false, // before the impression
+      // 'u1/before' is not an example at all: shared before it was served, it could not lead to a new engagement
       'u2/liked': false,
     });
-    expect(examples[0]?.signals).toEqual(signals);
+    // Signals that did not exist when an impression was logged count as 0; the arm defaults to "default".
+    expect(examples[0]?.signals).toMatchObject({ ...signals, category: 0, clickThrough: 0 });
+    expect(examples[0]?.arm).toBe('default');
+  });
+
+  it('excludes posts engaged with before serving, and ends the window at the next impression of the post', () => {
+    const db = shard();
+    const T = 1_800_000_000_000;
+    const impression = db.prepare(
+      'INSERT INTO impressions (user_id, post_id, served_at, position, signals, arm) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const interaction = db.prepare(
+      'INSERT INTO interactions (user_id, kind, ref_id, post_id, author_id, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const json = JSON.stringify(signals);
+    // p1 served three times; liked after the second serving: only the second is positive, the third is left out.
+    impression.run('u1', 'p1', T, 0, json, 'control');
+    impression.run('u1', 'p1', T + 1_000, 3, json, 'control');
+    impression.run('u1', 'p1', T + 2_000, 5, json, 'control');
+    interaction.run('u1', 'like', 'p1', 'p1', 'a', T + 1_500);
+    const examples = examplesFrom(db);
+    expect(examples.map((e) => [e.position, e.engaged])).toEqual([
+      [0, false],
+      [3, true],
+    ]);
+    expect(examples.map((e) => e.arm)).toEqual(['control', 'control']);
   });
 });

@@ -14,6 +14,7 @@ import { armDrainersOnce } from '../outbox.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { postsRoutes } from './routes/posts.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
@@ -82,6 +83,7 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/posts', postsRoutes)
     .route('/v1/events', eventsRoutes)
     .route('/v1/feed', feedRoutes)
+    .route('/v1/feedback', feedbackRoutes)
     .route('/v1/health', healthRoutes)
     .route('/v1/admin', adminRoutes);
   app.notFound(notFoundOrMethodNotAllowed(app.routes));

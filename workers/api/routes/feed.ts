@@ -45,7 +45,7 @@ function respond(
   c: Context<AppEnv>,
   state: TimelineState,
   timings: Timings,
-  body: { items: unknown[]; nextCursor: string | null },
+  body: { items: unknown[]; nextCursor: string | null; explain?: unknown },
 ) {
   for (const [stage, ms] of Object.entries(timings)) setMetric(c, stage, ms);
   c.header('Cache-Control', 'private, no-store');
@@ -57,11 +57,26 @@ function respond(
   return c.json({ ...body, timeline: { state: 'ready' } });
 }
 
+/**
+ * With `explain`: per item every signal, the arm's weights, the weighted sum (`base`), what each later scorer did
+ * (`stages`: its factor and why) and the final score (`total`); per page the arm and what the filters dropped.
+ */
 function rankedItems(page: RankedPage, explain: boolean) {
   return page.items.map((item) => ({
     post: toPostView(item.post),
     score: item.score,
-    ...(explain ? { reasons: { signals: item.signals, weights: page.weights, total: item.score } } : {}),
+    ...(explain
+      ? {
+          reasons: {
+            arm: page.arm,
+            signals: item.signals,
+            weights: page.weights,
+            base: item.base ?? item.score,
+            stages: item.stages ?? {},
+            total: item.score,
+          },
+        }
+      : {}),
   }));
 }
 
@@ -89,6 +104,7 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
       servedAt: deps.now(),
       position: (position?.offset ?? 0) + i,
       signals: { ...item.signals },
+      arm: page.arm,
     }));
     // After the response: a lost sample costs the refit one data point, never the reader anything.
     c.executionCtx.waitUntil(
@@ -100,5 +116,6 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
   return respond(c, page.state, page.timings, {
     items: rankedItems(page, explain),
     nextCursor: page.next ? await codec.encode(page.next) : null,
+    ...(explain ? { explain: { arm: page.arm, filtered: page.filtered } } : {}),
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `impressions` ADD `arm` text DEFAULT 'default' NOT NULL;

@@ -1,0 +1,156 @@
+import type { SeenPost } from './seen.ts';
+import { signalsOf, weightedScore, type Candidate, type RankingContext, type Signals } from './ranking.ts';
+
+/**
+ * The ranked feed's stages after hydration, as named parts (in the manner of X's candidate pipeline and Bluesky's
+ * AppView): filters drop candidates, scorers set or adjust scores, selection orders what is left. Each part
+ * declares what it reads of the context; each leaves a note on the items it touched, which `explain` shows.
+ */
+
+export interface StageNote {
+  /** The factor the scorer multiplied the score by (a demotion below 1). */
+  factor: number;
+  [detail: string]: number;
+}
+
+export interface PipelineItem {
+  candidate: Candidate;
+  signals: Signals;
+  /** The weighted sum of the signals. */
+  base: number;
+  score: number;
+  /** What each scorer after the weighted sum did to this item, by scorer name. */
+  stages: Record<string, StageNote>;
+}
+
+/** Tunables of the scorers; experiments may change them per arm. */
+export interface PipelineParams {
+  /** The k-th earlier post of the same author in the page multiplies it by (1 - floor) * decay^k + floor. */
+  diversityDecay: number;
+  diversityFloor: number;
+}
+
+/**
+ * Gentler than X's (0.5 and 0.25): X multiplies probabilities, while a weighted sum carries a large common part
+ * (recency, content, priors), so the same factor would sink a favourite author's second post below anything.
+ */
+export const DEFAULT_PARAMS: Readonly<PipelineParams> = Object.freeze({
+  diversityDecay: 0.8,
+  diversityFloor: 0.5,
+});
+
+export interface PipelineContext extends RankingContext {
+  params: PipelineParams;
+  /** The seen memory, by post id. */
+  seen: ReadonlyMap<string, SeenPost>;
+}
+
+export interface Filter {
+  name: string;
+  /** Why the candidate is dropped, or null to keep it. */
+  drop(candidate: Candidate, context: PipelineContext): string | null;
+}
+
+export interface Scorer {
+  name: string;
+  score(items: readonly PipelineItem[], context: PipelineContext): PipelineItem[];
+}
+
+/** Lowers a score whatever its sign: refitted weights can make a base score negative. */
+export function demote(score: number, factor: number): number {
+  return score >= 0 ? score * factor : score / Math.max(factor, 1e-9);
+}
+
+function withFactor(item: PipelineItem, name: string, note: StageNote): PipelineItem {
+  return { ...item, score: demote(item.score, note.factor), stages: { ...item.stages, [name]: note } };
+}
+
+/** Previously seen: posts the reader engaged with, or asked to see less of, leave the ranked feed. */
+export const seenFilter: Filter = {
+  name: 'seen',
+  drop(candidate, context) {
+    const seen = context.seen.get(candidate.post.id);
+    if (seen?.engaged) return 'engaged';
+    if (seen?.less) return 'less';
+    return null;
+  },
+};
+
+/** The weighted sum of the signals (src/ranking.ts), with this arm's weights. */
+export const weightedSumScorer: Scorer = {
+  name: 'weighted-sum',
+  score: (items, context) =>
+    items.map((item) => {
+      const base = weightedScore(item.signals, context.weights);
+      return { ...item, base, score: base };
+    }),
+};
+
+/** Highest score first; ties go to the newer post, so the order is total and stable across pages. */
+export function byScore(a: PipelineItem, b: PipelineItem): number {
+  const [x, y] = [a.candidate.post.id, b.candidate.post.id];
+  return b.score - a.score || (x < y ? 1 : x > y ? -1 : 0);
+}
+
+/**
+ * Author diversity (X's author-diversity scorer): in score order, an author's second post is multiplied by
+ * (1 - floor) * decay + floor, the third by (1 - floor) * decay^2 + floor, and so on, so no author fills the top.
+ */
+export const authorDiversityScorer: Scorer = {
+  name: 'author-diversity',
+  score(items, context) {
+    const { diversityDecay: decay, diversityFloor: floor } = context.params;
+    const count = new Map<string, number>();
+    return [...items].sort(byScore).map((item) => {
+      const author = item.candidate.post.authorId;
+      const repeat = count.get(author) ?? 0;
+      count.set(author, repeat + 1);
+      if (repeat === 0) return item;
+      return withFactor(item, 'author-diversity', { factor: (1 - floor) * decay ** repeat + floor, repeat });
+    });
+  },
+};
+
+export const RANKED_FILTERS: readonly Filter[] = [seenFilter];
+/**
+ * Previously served posts sink through the `unseen` signal inside the weighted sum (src/ranking.ts), not a factor
+ * after it: the sum is not a probability, so a multiplicative demotion would sink a strong post below any weak one
+ * never shown, and as a signal its weight is learned by the refit with the others.
+ */
+export const RANKED_SCORERS: readonly Scorer[] = [weightedSumScorer, authorDiversityScorer];
+
+export interface PipelineResult {
+  /** Selection: in final score order. */
+  items: PipelineItem[];
+  /** How many candidates each filter dropped, by filter name and reason. */
+  filtered: Record<string, Record<string, number>>;
+}
+
+export function runPipeline(
+  candidates: readonly Candidate[],
+  context: PipelineContext,
+  filters: readonly Filter[] = RANKED_FILTERS,
+  scorers: readonly Scorer[] = RANKED_SCORERS,
+): PipelineResult {
+  const filtered: Record<string, Record<string, number>> = {};
+  const kept = candidates.filter((candidate) => {
+    for (const filter of filters) {
+      const reason = filter.drop(candidate, context);
+      if (reason === null) continue;
+      const counts = (filtered[filter.name] ??= {});
+      counts[reason] = (counts[reason] ?? 0) + 1;
+      return false;
+    }
+    return true;
+  });
+  // The signals hydrator: every scorer reads the same signals.
+  let items: PipelineItem[] = kept.map((candidate) => ({
+    candidate,
+    signals: signalsOf(candidate, context),
+    base: 0,
+    score: 0,
+    stages: {},
+  }));
+  for (const scorer of scorers) items = scorer.score(items, context);
+  return { items: items.sort(byScore), filtered };
+}
