@@ -25,7 +25,18 @@ const CLASSES = [
     schema: USER_TIMELINE_SCHEMA,
     stub: () => env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(newId())),
     start: ((state) => new UserTimeline(state, env)) satisfies Start,
-    objects: ['engagements', 'engagements_at', 'entries', 'entries_author', 'follows', 'meta', 'snapshots'],
+    objects: [
+      'author_feedback',
+      'engagements',
+      'engagements_at',
+      'entries',
+      'entries_author',
+      'follows',
+      'meta',
+      'seen',
+      'seen_keys',
+      'snapshots',
+    ],
     drop: { sql: 'DROP TABLE snapshots', name: 'snapshots' },
   },
   {
@@ -138,7 +149,7 @@ describe.each(CLASSES)('$name storage schema', ({ schema, stub, start, objects, 
 });
 
 describe('objects stored before schemas had versions', () => {
-  it('adopt version 1 on start, keeping their rows and their tables as they were', async () => {
+  it('adopt version 1 on start and migrate on from there, keeping their rows', async () => {
     const ownerId = newId();
     const stub = env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(ownerId));
     await runInDurableObject(stub, (_instance, state) => {
@@ -152,7 +163,7 @@ describe('objects stored before schemas had versions', () => {
       expect(version(state.storage)).toBeUndefined();
 
       const restarted = new UserTimeline(state, env);
-      expect(version(state.storage)).toBe(1);
+      expect(version(state.storage)).toBe(USER_TIMELINE_SCHEMA.migrations.length);
       expect(schemaObjects(state.storage.sql)).toEqual(fresh);
       expect(restarted.size()).toBe(1);
       expect(restarted.state()).toBe('ready');
@@ -169,8 +180,9 @@ describe('migrateStorage', () => {
   it('migrates an object stored at an older version through the newer steps only, in order', async () => {
     const stub = env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(newId()));
     await stub.init('someone', 1);
+    const current = USER_TIMELINE_SCHEMA.migrations.length;
     await runInDurableObject(stub, (_instance, state) => {
-      expect(version(state.storage)).toBe(1);
+      expect(version(state.storage)).toBe(current);
       const runs: string[] = [];
       const v1 = vi.spyOn(USER_TIMELINE_SCHEMA.migrations[0]!, 'up');
       const schema = later(
@@ -179,13 +191,13 @@ describe('migrateStorage', () => {
         recordingStep('v4', runs),
       );
       try {
-        expect(migrateStorage(state.storage, schema)).toEqual({ from: 1, to: 4 });
+        expect(migrateStorage(state.storage, schema)).toEqual({ from: current, to: current + 3 });
         expect(v1).not.toHaveBeenCalled();
       } finally {
         v1.mockRestore();
       }
       expect(runs).toEqual(['v2', 'v4']);
-      expect(version(state.storage)).toBe(4);
+      expect(version(state.storage)).toBe(current + 3);
       const names = state.storage.sql.exec<{ name: string }>('SELECT name FROM steps ORDER BY rowid').toArray();
       expect(names.map((r) => r.name)).toEqual(['v2', 'v4']);
       const columns = state.storage.sql.exec<{ name: string }>('PRAGMA table_info(entries)').toArray();
@@ -194,7 +206,7 @@ describe('migrateStorage', () => {
       expect(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'owner'").one().value).toBe(
         'someone',
       );
-      expect(migrateStorage(state.storage, schema)).toEqual({ from: 4, to: 4 });
+      expect(migrateStorage(state.storage, schema)).toEqual({ from: current + 3, to: current + 3 });
       expect(runs).toEqual(['v2', 'v4']);
     });
   });
@@ -210,11 +222,12 @@ describe('migrateStorage', () => {
           if (fail) throw new Error('boom');
         },
       });
+      const current = USER_TIMELINE_SCHEMA.migrations.length;
       expect(() => migrateStorage(state.storage, schema)).toThrow(SchemaMigrationError);
-      expect(version(state.storage)).toBe(1);
+      expect(version(state.storage)).toBe(current);
       expect(schemaObjects(state.storage.sql).map((o) => o.name)).not.toContain('drafts');
       fail = false;
-      expect(migrateStorage(state.storage, schema)).toEqual({ from: 1, to: 2 });
+      expect(migrateStorage(state.storage, schema)).toEqual({ from: current, to: current + 1 });
       expect(schemaObjects(state.storage.sql).map((o) => o.name)).toContain('drafts');
     });
   });
@@ -223,9 +236,10 @@ describe('migrateStorage', () => {
     const stub = env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(newId()));
     await runInDurableObject(stub, (_instance, state) => {
       const before = schemaObjects(state.storage.sql);
-      state.storage.kv.put(SCHEMA_VERSION_KEY, 3);
-      expect(migrateStorage(state.storage, USER_TIMELINE_SCHEMA)).toEqual({ from: 3, to: 3 });
-      expect(version(state.storage)).toBe(3);
+      const newer = USER_TIMELINE_SCHEMA.migrations.length + 1;
+      state.storage.kv.put(SCHEMA_VERSION_KEY, newer);
+      expect(migrateStorage(state.storage, USER_TIMELINE_SCHEMA)).toEqual({ from: newer, to: newer });
+      expect(version(state.storage)).toBe(newer);
       expect(schemaObjects(state.storage.sql)).toEqual(before);
       state.storage.kv.put(SCHEMA_VERSION_KEY, 'one');
       expect(() => migrateStorage(state.storage, USER_TIMELINE_SCHEMA)).toThrow(SchemaMigrationError);
