@@ -5,6 +5,7 @@
  * same deliveries made directly from one invocation, without queues (the floor that queueing adds to).
  */
 import type { V4WorkerOptions } from 'miniflare';
+import { mapLimit } from '../src/concurrency.ts';
 import { classify, parseFanoutConfig } from '../src/fanout.ts';
 import { createIdGenerator } from '../src/ids.ts';
 import { expectStatus, signupUser, type Service } from './harness.ts';
@@ -156,20 +157,6 @@ class FanoutBenchError extends Error {
   override name = 'FanoutBenchError';
 }
 
-async function pool<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out = new Array<T>(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        out[i] = await task(i);
-      }
-    }),
-  );
-  return out;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const SETUP_CONCURRENCY = 8;
 const WAIT_LIMIT_MS = 120_000;
@@ -177,7 +164,7 @@ const WAIT_LIMIT_MS = 120_000;
 /** One author and `count` followers of their own, through the API: signup, follow, and for medium a feed read. */
 async function audience(service: Service, tag: string, count: number, active: boolean): Promise<Audience> {
   const author = await signupUser(service, `${tag}_author`);
-  const followers = await pool(count, SETUP_CONCURRENCY, async (i) => {
+  const followers = await mapLimit(count, SETUP_CONCURRENCY, async (i) => {
     const user = await signupUser(service, `${tag}_f${i}`);
     await expectStatus(service, 200, 'PUT', `/v1/users/${author.id}/follow`, { token: user.token });
     // A feed read is what records a user as active (users.last_active_at), which medium fan-out requires.
@@ -247,7 +234,7 @@ async function post(service: Service, author: User, text: string): Promise<{ id:
 /** Every follower's timeline holds exactly the author's posts (storage), and sampled feeds show them (API). */
 async function verify(service: Service, author: User, followers: User[], postIds: string[]) {
   const ids = JSON.stringify(postIds);
-  await pool(followers.length, SETUP_CONCURRENCY, async (i) => {
+  await mapLimit(followers.length, SETUP_CONCURRENCY, async (i) => {
     const storage = await service.objectStorage('UserTimeline', followers[i]!.id);
     const [row] = await storage.exec<{ n: number }>(
       'SELECT count(*) AS n FROM entries WHERE post_id IN (SELECT value FROM json_each(?))',
@@ -274,7 +261,7 @@ async function verify(service: Service, author: User, followers: User[], postIds
 }
 
 export async function evictAll(service: Service, users: ReadonlyArray<{ id: string }>): Promise<void> {
-  await pool(users.length, SETUP_CONCURRENCY, (i) => service.evictObject('UserTimeline', users[i]!.id));
+  await mapLimit(users.length, SETUP_CONCURRENCY, (i) => service.evictObject('UserTimeline', users[i]!.id));
 }
 
 /** The no-queue baseline: one post delivered to every follower by the probe, in one invocation. */

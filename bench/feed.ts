@@ -19,6 +19,7 @@
  * and, around the read phases, the service's cache counters when its health report carries them.
  */
 import { parseFanoutConfig } from '../src/fanout.ts';
+import { forEachLimit } from '../src/concurrency.ts';
 import { createIdGenerator } from '../src/ids.ts';
 import { createRng } from '../src/random.ts';
 import { createShardMap } from '../src/sharding.ts';
@@ -216,15 +217,6 @@ function shuffled<T>(items: readonly T[], rng: () => number): T[] {
   return copy;
 }
 
-async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await task(items[next++]!);
-    }),
-  );
-}
-
 interface Timed {
   status: number;
   ms: number;
@@ -398,7 +390,7 @@ export async function runFeedBench(
   const token = (id: string) => tokens.get(id)!;
   log(`warming ${sampled.length} readers (cold timelines: 206, regeneration, then 200)`);
   const readers: ReaderResult[] = [];
-  await pool(sampled, 4, async (r) => {
+  await forEachLimit(sampled, 4, async (r) => {
     const warm = await warmReader(service, r, token(r.id));
     readers.push({
       id: r.id,
@@ -602,7 +594,7 @@ export async function runFeedBench(
   const hotSamples: number[] = [];
   let hotErrors = 0;
   const hotStarted = performance.now();
-  await pool(
+  await forEachLimit(
     Array.from({ length: sizes.celebrityReads }, (_, i) => i),
     sizes.celebrityReadConcurrency,
     async (i) => {

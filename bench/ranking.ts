@@ -13,6 +13,7 @@
  * shuffled, oracle = sorted by the hidden p) is scored on what it would have shown at that moment.
  */
 import { MAX_CANDIDATES } from '../src/feed.ts';
+import { forEachLimit } from '../src/concurrency.ts';
 import { DEFAULT_WEIGHTS, type Weights } from '../src/ranking.ts';
 import { LABEL_WINDOW_MS } from '../src/refit.ts';
 import { generateTexts, loadTexts } from '../scripts/demo-data.ts';
@@ -165,15 +166,6 @@ export interface RankingResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await task(items[next++]!);
-    }),
-  );
-}
-
 async function expectStatus<T>(what: string, call: Promise<{ status: number; body: T }>, status: number): Promise<T> {
   const r = await call;
   if (r.status !== status)
@@ -258,12 +250,12 @@ async function replay(
       201,
     );
   const authorTokens: string[] = [];
-  await pool(world.authors, concurrency, async (a) => {
+  await forEachLimit(world.authors, concurrency, async (a) => {
     const r = await signup(a.handle);
     authorIds[a.index] = r.user.id;
     authorTokens[a.index] = r.token;
   });
-  await pool(world.readers, concurrency, async (reader) => {
+  await forEachLimit(world.readers, concurrency, async (reader) => {
     const r = await signup(reader.handle);
     tokens[reader.index] = r.token;
     for (const a of reader.follows) {
@@ -288,7 +280,7 @@ async function replay(
 
   for (let round = 0; round < world.options.rounds; round++) {
     const roundPosts = world.posts.filter((p) => p.round === round);
-    await pool(roundPosts, concurrency, async (post) => {
+    await forEachLimit(roundPosts, concurrency, async (post) => {
       const r = await expectStatus<{ post: { id: string } }>(
         'post',
         service.api('POST', '/v1/posts', { token: authorTokens[post.author]!, body: { text: post.text } }),
@@ -298,7 +290,7 @@ async function replay(
       postIdByIndex.set(post.index, r.post.id);
     });
 
-    await pool(world.readers, concurrency, async (reader) => {
+    await forEachLimit(world.readers, concurrency, async (reader) => {
       const token = tokens[reader.index]!;
       const expected = roundPosts
         .filter((p) => reader.follows.includes(p.author))

@@ -12,6 +12,7 @@
  * production does not do: the difference between the two cases is that artefact (docs/benchmarks.md).
  */
 import { readFileSync } from 'node:fs';
+import { mapLimit } from '../src/concurrency.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureFixtureModel } from '../scripts/make-fixture-model.ts';
@@ -94,20 +95,6 @@ interface User {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const PROBE_GAP_MS = 20;
-
-async function pool<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out = new Array<T>(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        out[i] = await task(i);
-      }
-    }),
-  );
-  return out;
-}
 
 // ------------------------------------------------------------------------------------------------ workerd CPU
 
@@ -309,14 +296,14 @@ export async function runWritesBench(
         }
       }
       const tag = Date.now().toString(36);
-      const authors = await pool(sizes.authors, 8, (i) => signupUser(service, `w${tag}_a${i}`));
-      await pool(sizes.authors * sizes.followersPerAuthor, 8, async (i) => {
+      const authors = await mapLimit(sizes.authors, 8, (i) => signupUser(service, `w${tag}_a${i}`));
+      await mapLimit(sizes.authors * sizes.followersPerAuthor, 8, async (i) => {
         const follower = await signupUser(service, `w${tag}_f${i}`);
         const author = authors[i % sizes.authors]!;
         await expectStatus(service, 200, 'PUT', `/v1/users/${author.id}/follow`, { token: follower.token });
       });
       // One post each first: every author's objects exist and the isolate is warm before anything is measured.
-      await pool(authors.length, 4, (i) => post(service, authors[i]!));
+      await mapLimit(authors.length, 4, (i) => post(service, authors[i]!));
       if (embedder) {
         modelLoadMs = await waitForEmbedder(service, authors[0]!);
         log(`model ready (${Math.round(modelLoadMs)} ms)`);

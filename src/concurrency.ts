@@ -15,3 +15,16 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, task: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw failure.error;
 }
+
+/** `task(0..count-1)` with at most `limit` in flight, the results in index order; rejects as forEachLimit does. */
+export async function mapLimit<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(count);
+  await forEachLimit(
+    Array.from({ length: count }, (_, i) => i),
+    limit,
+    async (i) => {
+      out[i] = await task(i);
+    },
+  );
+  return out;
+}

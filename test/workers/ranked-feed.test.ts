@@ -10,8 +10,7 @@ import { depsFor } from '../../workers/composition.ts';
 import { modelIdOf } from '../../workers/embedding/config.ts';
 import { api, createPost, feed, follow, signup, type PostView, type TestUser } from '../support/api.ts';
 import { testShards } from '../support/db.ts';
-
-const eventually = { timeout: 10_000, interval: 100 };
+import { delivered, eventually } from '../support/timeline.ts';
 
 interface RankedBody {
   items: { post: PostView; score: number; reasons?: { signals: Signals; weights: Signals; total: number } }[];
@@ -23,19 +22,6 @@ async function ranked(user: TestUser, query = '', app?: { fetch(r: Request): Pro
 }
 
 const ids = (body: RankedBody) => body.items.map((i) => i.post.id);
-
-/** Waits until every given post is in the reader's timeline (fan-out is asynchronous). */
-async function delivered(reader: TestUser, postIds: string[]): Promise<void> {
-  await vi.waitFor(async () => {
-    const have = await runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) =>
-      state.storage.sql
-        .exec<{ post_id: string }>('SELECT post_id FROM entries')
-        .toArray()
-        .map((r) => r.post_id),
-    );
-    expect(have).toEqual(expect.arrayContaining(postIds));
-  }, eventually);
-}
 
 async function engagementsNoted(user: TestUser, n: number): Promise<void> {
   await vi.waitFor(async () => {

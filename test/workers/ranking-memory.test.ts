@@ -9,8 +9,7 @@ import { createApp } from '../../workers/api/app.ts';
 import { depsFor } from '../../workers/composition.ts';
 import { api, createPost, feed, follow, signup, type PostView, type TestUser } from '../support/api.ts';
 import { testShards } from '../support/db.ts';
-
-const eventually = { timeout: 10_000, interval: 100 };
+import { delivered, eventually } from '../support/timeline.ts';
 
 interface Reasons {
   arm: string;
@@ -39,18 +38,6 @@ const ranked = (user: TestUser, query = '', app?: App) =>
   api<RankedBody>('GET', `/v1/feed${query}`, { token: user.token, ...(app ? { app } : {}) });
 
 const ids = (body: RankedBody) => body.items.map((i) => i.post.id);
-
-async function delivered(reader: TestUser, postIds: string[]): Promise<void> {
-  await vi.waitFor(async () => {
-    const have = await runInDurableObject(depsFor(env).objects.timeline(reader.id), (_o, state) =>
-      state.storage.sql
-        .exec<{ post_id: string }>('SELECT post_id FROM entries')
-        .toArray()
-        .map((r) => r.post_id),
-    );
-    expect(have).toEqual(expect.arrayContaining(postIds));
-  }, eventually);
-}
 
 /** The seen memory's row of a post, once the queue has applied what it waits for. */
 async function seenRow(reader: TestUser, postId: string, until: (row: Record<string, number>) => boolean) {
