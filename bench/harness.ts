@@ -43,6 +43,31 @@ export interface ServiceOptions {
    * set their own. They may bind the service's Durable Objects (`scriptName: 'edge-feed'`).
    */
   extraWorkers?: V4WorkerOptions[];
+  /**
+   * A text model to embed with: its files put into the MODELS bucket before the service is returned, and the
+   * EMBEDDING_* vars (source r2) pointing at it. The model loads on the consumer's first `post.enrich`.
+   */
+  model?: BenchModel;
+}
+
+/** A model laid out as under the MODELS bucket (scripts/train-model.ts, scripts/make-fixture-model.ts). */
+export interface BenchModel {
+  model: string;
+  revision: string;
+  dtype: string;
+  /** The folder holding `files`, which go under the key prefix `<model>/<revision>/`. */
+  dir: string;
+  files: readonly string[];
+}
+
+/** The vars that make the service load `model` from its MODELS bucket. */
+export function modelVars(model: BenchModel): Record<string, string> {
+  return {
+    EMBEDDING_MODEL: model.model,
+    EMBEDDING_REVISION: model.revision,
+    EMBEDDING_DTYPE: model.dtype,
+    EMBEDDING_SOURCE: 'r2',
+  };
 }
 
 /** Request options of Miniflare's dispatchFetch (undici's, which Node's DOM typings do not match exactly). */
@@ -146,7 +171,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   await buildBundle(outDir);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'));
   const configured = (workerOptions.bindings ?? {}) as Record<string, string>;
-  const vars = { ...configured, ...options.vars };
+  const vars = { ...configured, ...options.vars, ...(options.model ? modelVars(options.model) : {}) };
   const jwtSecret = randomBytes(32).toString('hex');
   const adminToken = randomBytes(16).toString('hex');
   // Module rules and the root path describe how wrangler finds sources; the bundle lists its modules itself.
@@ -178,6 +203,14 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   try {
     await mf.ready;
     await migrate(mf, Number(vars.SHARD_COUNT ?? '1'));
+    if (options.model) {
+      // Typed with Workers types this Node project does not load; put is all that is used.
+      const bucket = (await mf.getR2Bucket('MODELS')) as unknown as {
+        put(key: string, value: Uint8Array): Promise<unknown>;
+      };
+      const { model, revision, dir, files } = options.model;
+      for (const file of files) await bucket.put(`${model}/${revision}/${file}`, readFileSync(path.join(dir, file)));
+    }
   } catch (error) {
     await mf.dispose();
     rmSync(workDir, { recursive: true, force: true });

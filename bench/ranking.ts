@@ -25,7 +25,7 @@ import {
   type ExampleRow,
   type LabelledExample,
 } from '../scripts/refit.ts';
-import type { Service } from './harness.ts';
+import { expectStatus as expectServiceStatus, type BenchModel, type Service } from './harness.ts';
 import {
   TOP_K,
   auc,
@@ -74,8 +74,21 @@ export const QUICK_RANKING_SIZES: RankingBenchSizes = {
 export const ORDERS = ['oracle', 'ranked', 'latest', 'random'] as const;
 export type Order = (typeof ORDERS)[number];
 
-/** Starts a fresh service with these vars on top of the bench's (rate limits raised). */
-export type StartService = (vars: Record<string, string>) => Promise<Service>;
+/**
+ * Starts a fresh service with these vars on top of the bench's (rate limits raised), and with `model` in its
+ * MODELS bucket when there is one.
+ */
+export type StartService = (vars: Record<string, string>, model: BenchModel | null) => Promise<Service>;
+
+/** The text model the replays embed with (scripts/train-model.ts), as the report names it. */
+export interface RankingModel extends BenchModel {
+  /** The corpus it was trained on: `goemotions`, or `builtin` (the stand-in without ../shared). */
+  source: string;
+  dims: number;
+}
+
+/** How long a round waits for its posts' vectors (post.enrich in the queue consumer) before reading anyway. */
+const ENRICH_TIMEOUT_MS = 60_000;
 
 class RankingBenchError extends Error {
   override name = 'RankingBenchError';
@@ -100,6 +113,8 @@ interface ReadRecord {
   round: number;
   arm: string;
   candidates: number;
+  /** Candidates whose post had a vector in D1 (`post_embeddings`) when the round's reads began. */
+  withVector: number;
   metrics: Record<Order, PageMetrics>;
 }
 
@@ -108,6 +123,8 @@ interface ServedRecord {
   arm: string;
   engaged: boolean;
   keys: Record<Order, number>;
+  /** `reasons.signals.similarity` of the served item (0 when absent). */
+  similarity: number;
 }
 
 export interface OrderSummary {
@@ -136,6 +153,16 @@ export interface ReplayResult {
   served: number;
   /** Shown items whose similarity signal was not 0: whether a text model took part. */
   withSimilarity: number;
+  /** Per arm: AUC of the similarity signal over the served ranked items, engaged against not. */
+  similarityAuc: Record<string, number>;
+  /** Posts with a vector in D1 at the end, of `posts`. */
+  embeddedPosts: number;
+  /** Of all candidates over all reads, the share whose post had a vector when read. */
+  candidatesWithVector: number;
+  /** Reads of rounds whose posts were not all embedded within ENRICH_TIMEOUT_MS. */
+  unembeddedRounds: number;
+  /** Time until the embedder reported ready (null without a model). */
+  modelLoadMs: number | null;
   actions: { views: number; dwells: number; like: number; comment: number; share: number };
   orders: OrderSummary[];
   /** Per arm and reader: mean chance of a new engagement under ranked and latest, for paired comparisons. */
@@ -148,6 +175,8 @@ export interface RankingResult {
   sizes: RankingBenchSizes;
   texts: 'goemotions' | 'generated';
   topics: string[];
+  /** The text model every replay embedded posts with, or null (`--ranking-no-model`: similarity is 0). */
+  model: Omit<RankingModel, 'dir' | 'files'> | null;
   /** The `--ranking-var` settings every replay ran with. */
   vars: Record<string, string>;
   train: ReplayResult;
@@ -229,12 +258,45 @@ async function latestCandidates(service: Service, token: string): Promise<FeedIt
   return items.slice(0, MAX_CANDIDATES);
 }
 
+/** Ids of the posts with a vector, on every shard. */
+async function embeddedPostIds(service: Service): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let shard = 0; shard < Number(service.vars.SHARD_COUNT ?? '1'); shard++) {
+    const db = await service.d1(shard);
+    const [result] = (await db.batch([db.prepare('SELECT post_id FROM post_embeddings')])) as Array<{
+      results: Array<{ post_id: string }>;
+    }>;
+    for (const row of result?.results ?? []) ids.add(row.post_id);
+  }
+  return ids;
+}
+
+interface HealthBody {
+  embedder?: { status: string; loadMs?: number; reason?: string };
+}
+
+/** Polls the admin health report until the embedder is ready (the consumer loads it on its first post). */
+async function waitForEmbedder(service: Service): Promise<number> {
+  const deadline = performance.now() + 120_000;
+  while (performance.now() < deadline) {
+    const health = await expectServiceStatus<HealthBody>(service, 200, 'GET', '/v1/health', {
+      token: service.adminToken,
+    });
+    if (health.embedder?.status === 'ready') return health.embedder.loadMs ?? Number.NaN;
+    if (health.embedder?.status === 'unavailable')
+      throw new RankingBenchError(`embedder unavailable: ${health.embedder.reason ?? 'no reason given'}`);
+    await sleep(200);
+  }
+  throw new RankingBenchError('the embedder did not become ready within 2 minutes');
+}
+
 async function replay(
   service: Service,
   world: World,
   label: string,
   sizes: RankingBenchSizes,
   log: (line: string) => void,
+  withModel: boolean,
 ): Promise<ReplayResult> {
   const started = performance.now();
   const seed = world.options.seed;
@@ -277,6 +339,9 @@ async function replay(
   const actions = { views: 0, dwells: 0, like: 0, comment: 0, share: 0 };
   let lateReads = 0;
   let withSimilarity = 0;
+  let unembeddedRounds = 0;
+  let modelLoadMs: number | null = null;
+  let embedded = new Set<string>();
 
   for (let round = 0; round < world.options.rounds; round++) {
     const roundPosts = world.posts.filter((p) => p.round === round);
@@ -289,6 +354,26 @@ async function replay(
       postIndexById.set(r.post.id, post.index);
       postIdByIndex.set(post.index, r.post.id);
     });
+
+    if (withModel) {
+      // The first posts are what loads the model (the consumer embeds on post.enrich); then every round waits
+      // for its posts' vectors, so that similarity is scored on embedded candidates, not on enrichment's lag.
+      if (modelLoadMs === null) {
+        modelLoadMs = await waitForEmbedder(service);
+        log(`${label}: embedder ready (load ${Math.round(modelLoadMs)} ms)`);
+      }
+      const deadline = performance.now() + ENRICH_TIMEOUT_MS;
+      embedded = await embeddedPostIds(service);
+      while ([...postIdByIndex.values()].some((id) => !embedded.has(id))) {
+        if (performance.now() > deadline) {
+          unembeddedRounds++;
+          log(`${label}: round ${round + 1}: ${embedded.size} of ${postIdByIndex.size} posts embedded after 60 s`);
+          break;
+        }
+        await sleep(200);
+        embedded = await embeddedPostIds(service);
+      }
+    }
 
     await forEachLimit(world.readers, concurrency, async (reader) => {
       const token = tokens[reader.index]!;
@@ -340,6 +425,7 @@ async function replay(
       const shownRanked = ranked.items.map((item) => ({
         ...(byId.get(item.post.id) ?? candidateOf(item)),
         score: item.score ?? Number.NaN,
+        similarity: item.reasons?.signals?.similarity ?? 0,
       }));
       const gains = candidates.map((c) => c.p);
       const shown: Record<Order, ShownItem[]> = {
@@ -353,6 +439,7 @@ async function replay(
         round,
         arm,
         candidates: candidates.length,
+        withVector: candidates.filter((c) => embedded.has(c.id)).length,
         metrics: Object.fromEntries(ORDERS.map((o) => [o, pageMetrics(shown[o], gains, relevance)])) as Record<
           Order,
           PageMetrics
@@ -392,6 +479,7 @@ async function replay(
           arm,
           engaged: r.engagement !== null,
           keys: { ranked: item.score, latest: item.createdAt, random: item.randomKey, oracle: item.p },
+          similarity: item.similarity,
         });
       }
       if (events.length > 0)
@@ -458,6 +546,27 @@ async function replay(
     meanCandidates: mean(reads.map((r) => r.candidates)),
     served: served.length,
     withSimilarity,
+    similarityAuc: Object.fromEntries(
+      arms.map((arm) => {
+        const armServed = served.filter((s) => s.arm === arm);
+        return [
+          arm,
+          auc(
+            armServed.map((s) => s.similarity),
+            armServed.map((s) => s.engaged),
+          ),
+        ];
+      }),
+    ),
+    embeddedPosts: withModel ? (await embeddedPostIds(service)).size : 0,
+    candidatesWithVector:
+      reads.reduce((s, r) => s + r.withVector, 0) /
+      Math.max(
+        reads.reduce((s, r) => s + r.candidates, 0),
+        1,
+      ),
+    unembeddedRounds,
+    modelLoadMs,
     actions,
     orders,
     perReader,
@@ -471,6 +580,7 @@ export async function runRankingBench(
   start: StartService,
   log: (line: string) => void,
   extraVars: Record<string, string> = {},
+  model: RankingModel | null = null,
 ): Promise<RankingResult> {
   const { texts, source } = worldTexts(sizes.seed);
   log(`texts: ${source === 'goemotions' ? 'GoEmotions train.tsv' : 'the built-in generator'}`);
@@ -479,13 +589,16 @@ export async function runRankingBench(
 
   const run = async (world: World, label: string, weights: Weights | null) => {
     log(`${label}: starting a fresh service`);
-    const service = await start({
-      ...extraVars,
-      IMPRESSION_SAMPLE_RATE: '1',
-      ...(weights ? { RANKING_WEIGHTS: JSON.stringify(weights) } : {}),
-    });
+    const service = await start(
+      {
+        ...extraVars,
+        IMPRESSION_SAMPLE_RATE: '1',
+        ...(weights ? { RANKING_WEIGHTS: JSON.stringify(weights) } : {}),
+      },
+      model,
+    );
     try {
-      const result = await replay(service, world, label, sizes, log);
+      const result = await replay(service, world, label, sizes, log, model !== null);
       return { ...result, weights: weights ?? { ...DEFAULT_WEIGHTS } };
     } finally {
       await service.dispose();
@@ -510,6 +623,9 @@ export async function runRankingBench(
     sizes,
     texts: source,
     topics: worldA.topics.map((t) => t.name),
+    model: model
+      ? { model: model.model, revision: model.revision, dtype: model.dtype, source: model.source, dims: model.dims }
+      : null,
     vars: extraVars,
     train: strip(train),
     refit: fit.result
@@ -576,8 +692,23 @@ function replayLine(r: ReplayResult): string {
     `candidates per read on average, ${r.served} ranked items shown: ${r.actions.dwells} read (dwell), ` +
     `${r.actions.like} likes, ${r.actions.comment} comments, ${r.actions.share} shares, so ` +
     `${f3(engagements / Math.max(r.served, 1))} engagements per shown item (the chance column predicted ${f3(predicted)}). ` +
-    `${r.impressions} impressions logged. ${r.minutes.toFixed(1)} min.`
+    `${r.impressions} impressions logged. ${r.minutes.toFixed(1)} min.` +
+    (r.modelLoadMs === null
+      ? ''
+      : ` Text model: ${r.embeddedPosts} of ${r.posts} posts embedded, ` +
+        `${Math.round(100 * r.candidatesWithVector)}% of the candidates had a vector when read` +
+        (r.unembeddedRounds > 0 ? ` (${r.unembeddedRounds} rounds read before all were embedded)` : '') +
+        `; similarity non-zero on ${r.withSimilarity} of ${r.served} shown items.`) +
+    ` AUC on served items, engaged against not: ${similarityAucs(r).join('; ')}.`
   );
+}
+
+/** The similarity signal's AUC beside the score's, per arm. */
+function similarityAucs(r: ReplayResult): string[] {
+  return Object.entries(r.similarityAuc).map(([arm, value]) => {
+    const score = r.orders.find((o) => o.arm === arm && o.order === 'ranked')?.auc ?? Number.NaN;
+    return `${arm === 'default' ? '' : `arm ${arm}: `}similarity signal ${f2(value)}, score ${f2(score)}`;
+  });
 }
 
 /** Paired over readers: the ratio of the means, and the mean of (a − b) per reader with its 95% interval. */
@@ -612,6 +743,12 @@ export function renderRanking(result: RankingResult): string {
         : 'the built-in generator (`../shared` absent)') +
       ` with topic words and hashtags appended. Readers follow ${follows(train)} authors on average ` +
       `(world ${train.seed}; ${Math.round(100 * train.favouritesFollowed)}% of their favourites). ` +
+      (result.model
+        ? `Posts embedded with the locally trained text model \`${result.model.model}@${result.model.revision}\` ` +
+          `(${result.model.dims} dims, ${result.model.dtype}, trained on ${result.model.source}; ` +
+          "`npm run train-model`), put into each service's MODELS bucket; each round reads once its posts have " +
+          'vectors. '
+        : 'No text model (`--ranking-no-model`). ') +
       (train.withSimilarity === 0
         ? 'The similarity signal was 0 on every shown item: no text model took part.'
         : `The similarity signal was non-zero on ${train.withSimilarity} of ${train.served} shown items.`) +

@@ -12,6 +12,7 @@ import { format, resolveConfig } from 'prettier';
 import { fanoutOnReadWorker } from './fanout-on-read.ts';
 import { FULL_SIZES, QUICK_SIZES, feedChart, renderFeed, runFeedBench } from './feed.ts';
 import { fanoutProbeWorker, renderFanout, runFanoutBench } from './fanout.ts';
+import { ensureTrainedModel } from '../scripts/train-model.ts';
 import { ROOT, machineInfo, startService } from './harness.ts';
 import { renderIdentity, runIdentityBench } from './identity.ts';
 import { FULL_RANKING_SIZES, QUICK_RANKING_SIZES, renderRanking, runRankingBench } from './ranking.ts';
@@ -73,7 +74,9 @@ function feedBench(quick: boolean): Bench {
 /**
  * The ranking-quality bench (bench/ranking.ts): three replays, each on a fresh service. `--ranking-readers`,
  * `--ranking-authors`, `--ranking-topics`, `--ranking-rounds`, `--ranking-seed` change the world's size;
- * `--ranking-var KEY=VALUE` (repeatable) sets a var in every replay, e.g. RANKING_EXPERIMENTS or the EMBEDDING_* ones.
+ * `--ranking-var KEY=VALUE` (repeatable) sets a var in every replay, e.g. RANKING_EXPERIMENTS (or, with
+ * `--ranking-no-model`, the EMBEDDING_* ones). Posts are embedded
+ * with the locally trained text model (`npm run train-model`; trained on first use), unless `--ranking-no-model`.
  */
 function rankingBench(quick: boolean): Bench {
   return {
@@ -100,11 +103,15 @@ function rankingBench(quick: boolean): Bench {
           return [kv.slice(0, at), kv.slice(at + 1)];
         }),
       );
+      // The locally trained model (trained here on first use, then cached), unless --ranking-no-model.
+      const model = args['ranking-no-model'] === 'true' ? null : await ensureTrainedModel({ log });
+      if (model) log(`text model ${model.model}@${model.revision} (${model.trained ? 'trained now' : 'cached'})`);
       const raw = await runRankingBench(
         sizes,
-        (vars) => startService({ vars: { ...BENCH_VARS, ...vars } }),
+        (vars, m) => startService({ vars: { ...BENCH_VARS, ...vars }, ...(m ? { model: m } : {}) }),
         log,
         extra,
+        model,
       );
       return { markdown: renderRanking(raw), raw };
     },
@@ -207,9 +214,18 @@ async function main(): Promise<void> {
       'ranking-rounds': { type: 'string' },
       'ranking-seed': { type: 'string' },
       'ranking-var': { type: 'string', multiple: true },
+      'ranking-no-model': { type: 'boolean', default: false },
     },
   });
-  const { only, 'no-doc': noDoc, quick, 'ranking-var': rankingVars = [], ...args } = values;
+  const {
+    only,
+    'no-doc': noDoc,
+    quick,
+    'ranking-var': rankingVars = [],
+    'ranking-no-model': noModel,
+    ...others
+  } = values;
+  const args: Args = { ...others, 'ranking-no-model': String(noModel) };
   const benches = quick ? [feedBench(true), rankingBench(true)] : BENCHES;
   // --quick runs both quick benches unless --only names some of them (e.g. `--only ranking-quick`).
   const wanted = only?.split(',') ?? benches.map((b) => b.id);

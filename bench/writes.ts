@@ -14,9 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { mapLimit } from '../src/concurrency.ts';
 import os from 'node:os';
-import path from 'node:path';
 import { ensureFixtureModel } from '../scripts/make-fixture-model.ts';
-import { expectStatus, signupUser, workerdPids, type Service, type ServiceOptions } from './harness.ts';
+import { expectStatus, modelVars, signupUser, workerdPids, type Service, type ServiceOptions } from './harness.ts';
 import { formatMs, summarize, table, type Summary } from './stats.ts';
 
 export interface WritesSizes {
@@ -276,25 +275,9 @@ export async function runWritesBench(
   let modelLoadMs: number | null = null;
   for (const embedder of [false, true]) {
     log(`${embedder ? 'with' : 'without'} the embedder: building the bundle and starting workerd`);
-    const service = await start({
-      vars: {
-        ...vars,
-        EMBEDDING_MODEL: fixture.model,
-        EMBEDDING_REVISION: fixture.revision,
-        EMBEDDING_DTYPE: fixture.dtype,
-        EMBEDDING_SOURCE: 'r2',
-      },
-    });
+    // Without the embedder the vars still name the model, but its bucket is empty: the consumer finds no model.
+    const service = await start(embedder ? { vars, model: fixture } : { vars: { ...vars, ...modelVars(fixture) } });
     try {
-      if (embedder) {
-        // Typed with Workers types this Node project does not load; put is all that is used.
-        const bucket = (await service.mf.getR2Bucket('MODELS')) as unknown as {
-          put(key: string, value: Uint8Array): Promise<unknown>;
-        };
-        for (const file of fixture.files) {
-          await bucket.put(`${fixture.model}/${fixture.revision}/${file}`, readFileSync(path.join(fixture.dir, file)));
-        }
-      }
       const tag = Date.now().toString(36);
       const authors = await mapLimit(sizes.authors, 8, (i) => signupUser(service, `w${tag}_a${i}`));
       await mapLimit(sizes.authors * sizes.followersPerAuthor, 8, async (i) => {
