@@ -1,8 +1,8 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis/cloudflare';
-import { createLru } from '../src/lru.ts';
 import { combine, rulesFor, type Action, type Decision, type Rule, type Subject } from '../src/rate-limit.ts';
 import type { Deps } from './composition.ts';
+import { freshUser, knownUser } from './known-users.ts';
 
 function subjectKey(subject: Subject): string {
   return subject.kind === 'user' ? `user:${subject.id}` : `ip:${subject.address}`;
@@ -71,27 +71,21 @@ export interface RateLimitRequest {
 type RateLimitDeps = Pick<Deps, 'config' | 'redis' | 'objects' | 'repos' | 'now'>;
 
 /**
- * Authors far below the celebrity threshold, per isolate: their posts need no D1 read for the rule. Under
- * concurrent writes that read queued behind the inserts on the same shard (docs/benchmarks.md, "Post writes
- * under concurrency"). Only counts under half the threshold are kept, and for a minute: such an author will hardly
- * double their followers meanwhile, and if they do, it costs a minute under the general limit instead of the stricter.
- * Authors near or above the threshold are read every time, so crossing it either way takes at once.
+ * Whether the author is above FANOUT_PULL_MIN: celebrities' posts also count against the stricter limit. The
+ * identity check has just read or remembered the author (workers/known-users.ts), so an author far below the
+ * threshold costs no read here; under concurrent writes that read queued behind the inserts on the same shard
+ * (docs/benchmarks.md, "Post writes under concurrency"). A count under half the threshold is trusted for its
+ * minute: such an author will hardly double their followers meanwhile, and if they do, it costs a minute under
+ * the general limit instead of the stricter. Near or above the threshold the count is read every time, so
+ * crossing it either way takes at once.
  */
-export const FOLLOWER_COUNT_TTL_MS = 60_000;
-const smallAuthors = createLru<number>(50_000);
-
-/** Whether the author is above FANOUT_PULL_MIN: celebrities' posts also count against the stricter limit. */
 async function isCelebrity(deps: RateLimitDeps, subject: Subject): Promise<boolean> {
   if (subject.kind !== 'user') return false;
   const { pullMin } = deps.config.fanout;
-  const now = deps.now();
-  const known = smallAuthors.get(subject.id, now);
   // The threshold is read now, not when the count was stored: environments with other settings may share it.
-  if (known !== undefined && known * 2 < pullMin) return false;
-  const user = await deps.repos.users.get(subject.id);
-  const followers = user?.followersCount ?? 0;
-  if (user && followers * 2 < pullMin) smallAuthors.set(subject.id, followers, now + FOLLOWER_COUNT_TTL_MS);
-  return followers >= pullMin;
+  const remembered = await knownUser(deps, subject.id);
+  if (remembered && remembered.followers * 2 < pullMin) return false;
+  return ((await freshUser(deps, subject.id))?.followers ?? 0) >= pullMin;
 }
 
 /** The decision for a request. */

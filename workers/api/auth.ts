@@ -4,8 +4,8 @@ import { sign, verify } from 'hono/jwt';
 import { endTime, startTime } from 'hono/timing';
 import { isId } from '../../src/ids.ts';
 import { UnauthorizedError } from '../../src/errors.ts';
-import { createLru } from '../../src/lru.ts';
-import type { Config, Deps } from '../composition.ts';
+import type { Config } from '../composition.ts';
+import { knownUser } from '../known-users.ts';
 import type { AppEnv } from './context.ts';
 
 export async function issueToken(
@@ -38,23 +38,6 @@ export async function userIdFrom(token: string, secret: string): Promise<string>
 }
 
 /**
- * How long an isolate trusts that a token's subject exists. Accounts are never deleted through the API yet, so
- * this bounds how long a user removed by an operator (in D1) could go on acting; a deletion route would also
- * drop the id from this cache.
- */
-export const USER_CHECK_TTL_MS = 60_000;
-const knownUsers = createLru<true>(50_000);
-
-/** Whether the user exists: one primary-key read per user per isolate and minute, none on a hit. */
-async function userExists(deps: Pick<Deps, 'repos' | 'now'>, userId: string): Promise<boolean> {
-  const now = deps.now();
-  if (knownUsers.get(userId, now)) return true;
-  const user = await deps.repos.users.get(userId);
-  if (user) knownUsers.set(userId, true, now + USER_CHECK_TTL_MS);
-  return user !== undefined;
-}
-
-/**
  * Every write acts as the token's subject; there is no way to name another actor. Only a real, current identity
  * acts at all: a signed token whose subject is no user is refused like a forged one.
  */
@@ -64,7 +47,8 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const { deps } = c.var;
   const userId = await userIdFrom(token, deps.config.jwtSecret);
   startTime(c, 'auth');
-  const exists = await userExists(deps, userId);
+  // One primary-key read per user per isolate and minute (workers/known-users.ts), none on a hit.
+  const exists = (await knownUser(deps, userId)) !== null;
   endTime(c, 'auth');
   if (!exists) throw new UnauthorizedError('token does not belong to an existing user');
   c.set('userId', userId);
