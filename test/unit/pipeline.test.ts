@@ -10,29 +10,11 @@ import {
 } from '../../src/pipeline.ts';
 import { DEFAULT_WEIGHTS, type Candidate } from '../../src/ranking.ts';
 import { summarizeSeen, type SeenRow } from '../../src/seen.ts';
+import { postRecord } from '../support/records.ts';
 
 const NOW = Date.UTC(2026, 11, 2, 12);
-let next = 1;
 function candidate(authorId: string, overrides: Partial<PostRecord> = {}, newer = 0): Candidate {
-  const id = String(7_300_000_000_000_000_000n + BigInt(next++));
-  const post: PostRecord = {
-    id,
-    authorId,
-    text: 'x'.repeat(60),
-    media: [],
-    hashtags: [],
-    mentions: [],
-    location: null,
-    createdAt: NOW,
-    updatedAt: NOW,
-    version: 1,
-    likeCount: 0,
-    commentCount: 0,
-    shareCount: 0,
-    deletedAt: null,
-    ...overrides,
-  };
-  return { post, authorFollowers: 10, vector: null, newer };
+  return { post: postRecord({ authorId, ...overrides }, NOW), authorFollowers: 10, vector: null, newer };
 }
 
 function context(overrides: Partial<PipelineContext> = {}): PipelineContext {

@@ -17,6 +17,7 @@ import {
   type RankingContext,
 } from '../../src/ranking.ts';
 import { normalize } from '../../src/vectors.ts';
+import { postRecord } from '../support/records.ts';
 
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 10, 24, 12);
@@ -24,27 +25,7 @@ const PARIS = { lat: 48.8566, lon: 2.3522 };
 const VERSAILLES = { lat: 48.8049, lon: 2.1204 };
 const LYON = { lat: 45.764, lon: 4.8357 };
 
-let nextId = 1_000;
-function post(overrides: Partial<PostRecord> = {}): PostRecord {
-  const id = String(7_300_000_000_000_000_000 + nextId++);
-  return {
-    id,
-    authorId: '7300000000000000001',
-    text: 'x'.repeat(60),
-    media: [],
-    hashtags: [],
-    mentions: [],
-    location: null,
-    createdAt: NOW,
-    updatedAt: NOW,
-    version: 1,
-    deletedAt: null,
-    likeCount: 0,
-    commentCount: 0,
-    shareCount: 0,
-    ...overrides,
-  };
-}
+const post = (overrides: Partial<PostRecord> = {}) => postRecord(overrides, NOW);
 
 function context(overrides: Partial<RankingContext> = {}): RankingContext {
   return {
