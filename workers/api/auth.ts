@@ -7,6 +7,7 @@ import { UnauthorizedError } from '../../src/errors.ts';
 import type { Config } from '../composition.ts';
 import { knownUser } from '../known-users.ts';
 import type { AppEnv } from './context.ts';
+import { documented } from './route-docs.ts';
 
 export async function issueToken(
   config: Pick<Config, 'jwtSecret' | 'tokenTtlSeconds'>,
@@ -53,6 +54,10 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!exists) throw new UnauthorizedError('token does not belong to an existing user');
   c.set('userId', userId);
   await next();
+});
+documented(requireUser, {
+  security: 'user',
+  errors: { 401: 'no bearer token, or one that is invalid, expired or not an existing user’s' },
 });
 
 const digestOf = async (text: string) => crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));

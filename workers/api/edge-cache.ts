@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import { CACHE_POLICIES, PRIVATE_CACHE_CONTROL, publicCacheControl, type CachePolicy } from '../../src/cache-policy.ts';
 import { countersFor } from '../cache/stats.ts';
 import type { AppEnv } from './context.ts';
+import { documented } from './route-docs.ts';
 
 /** Cache API keys are URLs; this host is never fetched, it only names entries (the same in every data centre). */
 const KEY_ORIGIN = 'https://edge-feed.internal';
@@ -52,7 +53,12 @@ export async function publicAuthorPostsKey(authorId: string, search: URLSearchPa
  * Conditional GETs (`If-None-Match` → 304) for the public reads, around the edge cache: a response's own ETag
  * (a post's version and counts) is kept, others get a digest of the body. A 304 says whether the edge answered.
  */
-export const conditionalGet = etag({ retainedHeaders: [...RETAINED_304_HEADERS, EDGE_CACHE_HEADER] });
+export const conditionalGet = documented(etag({ retainedHeaders: [...RETAINED_304_HEADERS, EDGE_CACHE_HEADER] }), {
+  headers: { 'If-None-Match': { description: 'an ETag of an earlier answer: 304 if it is still current' } },
+  responses: {
+    304: { description: 'Not modified: the ETag in `If-None-Match` is current', headers: { ETag: 'the current ETag' } },
+  },
+});
 
 /**
  * Anonymous reads of public data, served from this data centre's Cache API: `GET` without credentials answers

@@ -4,6 +4,7 @@ import { RateLimitedError } from '../../src/errors.ts';
 import type { Action, Subject } from '../../src/rate-limit.ts';
 import { checkRateLimit } from '../rate-limit.ts';
 import type { AppEnv } from './context.ts';
+import { documented } from './route-docs.ts';
 
 /**
  * Counts a write against its limits, as the last step before the handler: a request to an unknown route, with
@@ -13,7 +14,7 @@ import type { AppEnv } from './context.ts';
  * with `Retry-After`, and counts against no rule.
  */
 export function rateLimit(action: Action) {
-  return createMiddleware<AppEnv>(async (c, next) => {
+  const limiter = createMiddleware<AppEnv>(async (c, next) => {
     const subject: Subject =
       action === 'signup' || action === 'session'
         ? { kind: 'ip', address: c.req.header('CF-Connecting-IP') ?? 'unknown' }
@@ -44,5 +45,8 @@ export function rateLimit(action: Action) {
       }
     }
     await next();
+  });
+  return documented(limiter, {
+    errors: { 429: 'over the rate limit (`Retry-After` says when to retry)' },
   });
 }

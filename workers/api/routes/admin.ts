@@ -5,12 +5,17 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } fro
 import { replayDeadLetter } from '../../dead-letters.ts';
 import { isAdmin } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
+import { describeRoutes, documented } from '../route-docs.ts';
 import { validate } from '../validation.ts';
 
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.req.header('Authorization')) throw new UnauthorizedError('the admin token is required');
   if (!(await isAdmin(c))) throw new ForbiddenError('admin only');
   await next();
+});
+documented(requireAdmin, {
+  security: 'admin',
+  errors: { 401: 'no admin token', 403: 'a token that is not the admin token' },
 });
 
 const listQuery = z.object({
@@ -62,3 +67,39 @@ export const adminRoutes = new Hono<AppEnv>()
     }
     return c.json({ replayed, invalid });
   });
+
+const isoTime = z.string().meta({ format: 'date-time' });
+const deadLetterSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  payload: z.unknown(),
+  lastError: z.string().nullable(),
+  attempts: z.number().int(),
+  failedAt: isoTime,
+  deadAt: isoTime.nullable(),
+  replayedAt: isoTime.nullable(),
+});
+
+describeRoutes(adminRoutes, {
+  'GET /dead-letters': {
+    summary: 'Dead letters',
+    description: 'Messages that ran out of retries; with `all=true` the replayed ones too.',
+    responses: { 200: { description: 'The dead letters', schema: z.object({ items: z.array(deadLetterSchema) }) } },
+  },
+  'POST /dead-letters/:id/replay': {
+    summary: 'Replay a dead letter',
+    responses: { 200: { description: 'Replayed', schema: z.object({ replayed: z.array(z.string()) }) } },
+    errors: { 400: 'an invalid id, or a letter that is not a valid message', 404: 'no such dead letter' },
+  },
+  'POST /dead-letters/replay': {
+    summary: 'Replay dead letters',
+    description: 'The ones named, or every pending one.',
+    requestExample: {},
+    responses: {
+      200: {
+        description: 'What was replayed, and what is not a valid message',
+        schema: z.object({ replayed: z.array(z.string()), invalid: z.array(z.string()) }),
+      },
+    },
+  },
+});

@@ -7,6 +7,7 @@ import { recordEngagements } from '../../interest.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
+import { describeRoutes } from '../route-docs.ts';
 import { idSchema, validate } from '../validation.ts';
 
 const MAX_DWELL_MS = 3_600_000;
@@ -52,3 +53,23 @@ export const eventsRoutes = new Hono<AppEnv>().post(
     return c.json({ accepted: rows.length }, 202);
   },
 );
+
+describeRoutes(eventsRoutes, {
+  'POST /': {
+    summary: 'Record views and dwell times',
+    description: "They go to the reader's interaction log, which ranking (and its previously-seen filter) reads.",
+    requestExample: {
+      events: [
+        { type: 'view', postId: '7311250374631424' },
+        { type: 'dwell', postId: '7311250374631424', ms: 4200 },
+      ],
+    },
+    responses: {
+      202: {
+        description: 'Accepted; events about deleted posts are dropped',
+        schema: z.object({ accepted: z.number().int().nonnegative() }),
+      },
+    },
+    errors: { 404: 'an event names an unknown post' },
+  },
+});

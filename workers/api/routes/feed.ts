@@ -9,14 +9,15 @@ import { setMetric } from 'hono/timing';
 import { latestFeed, rankedFeed, rankedFeedPage, type RankedPage, type Timings } from '../../feed.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
-import { mintedIdSchema, pageQuery, validate } from '../validation.ts';
+import { describeRoutes } from '../route-docs.ts';
+import { feedItemSchema, mintedIdSchema, pageQuery, validate } from '../validation.ts';
 
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 
 const feedQuery = pageQuery
   .extend({
-    mode: z.enum(['ranked', 'latest']).default('ranked'),
-    explain: flag.default(false),
+    mode: z.enum(['ranked', 'latest']).default('ranked').meta({ description: '`latest`: newest first, unranked' }),
+    explain: flag.default(false).meta({ description: "each item's signal breakdown (`reasons`)" }),
     // The reader's position for the "nearby" context signal; by default the edge's estimate of it.
     lat: z.coerce.number().min(-90).max(90).optional(),
     lon: z.coerce.number().min(-180).max(180).optional(),
@@ -118,4 +119,34 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
     nextCursor: page.next ? await codec.encode(page.next) : null,
     ...(explain ? { explain: { arm: page.arm, filtered: page.filtered } } : {}),
   });
+});
+
+const feedPage = z.object({
+  items: z.array(feedItemSchema),
+  nextCursor: z.string().nullable(),
+  timeline: z.object({ state: z.enum(['ready', 'regenerating']) }),
+  explain: z
+    .object({ arm: z.string(), filtered: z.record(z.string(), z.number()) })
+    .optional()
+    .meta({ description: "with `explain`: the reader's experiment arm and what each filter dropped" }),
+});
+
+describeRoutes(feedRoutes, {
+  'GET /': {
+    summary: 'The home feed',
+    description:
+      "Ranked (a snapshot: paging never repeats or skips an item while posts arrive) or latest first. `Server-Timing` reports each stage's time.",
+    responses: {
+      200: { description: 'A page of the feed', schema: feedPage, headers: { 'Server-Timing': 'per stage' } },
+      206: {
+        description: 'Partial: the timeline is being regenerated after a long absence; retry after `Retry-After`',
+        schema: feedPage,
+        headers: { 'Retry-After': 'seconds' },
+      },
+    },
+    errors: {
+      400: 'an invalid query, or a cursor that is malformed or from another listing (`invalid_cursor`)',
+      410: { code: 'cursor_expired', description: 'the ranked snapshot of the cursor has expired: start again' },
+    },
+  },
 });

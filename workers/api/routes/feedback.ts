@@ -10,6 +10,7 @@ import { modelIdOf } from '../../embedding/config.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
+import { describeRoutes } from '../route-docs.ts';
 import { idSchema, validate } from '../validation.ts';
 
 const feedbackBody = z.strictObject({ postId: idSchema, kind: z.enum(['less', 'more']) });
@@ -46,3 +47,14 @@ export const feedbackRoutes = new Hono<AppEnv>().post(
     return c.json({ accepted: true }, 202);
   },
 );
+
+describeRoutes(feedbackRoutes, {
+  'POST /': {
+    summary: 'Show less or more like this',
+    description:
+      "Moves the reader's affinity to the post's author and the interest vector at once; `less` also takes the post out of the ranked feed.",
+    requestExample: { postId: '7311250374631424', kind: 'less' },
+    responses: { 202: { description: 'Accepted', schema: z.object({ accepted: z.literal(true) }) } },
+    errors: { 404: 'no such post, or it is deleted' },
+  },
+});

@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import pkg from '../../../package.json' with { type: 'json' };
 import { embedderHealth } from '../../embedding/index.ts';
 import { cacheStats } from '../../cache/index.ts';
 import { isAdmin } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
+import { describeRoutes } from '../route-docs.ts';
 
 /**
  * Liveness for everyone: `{status}`, 503 when a shard fails. The details (shards with their errors, bindings,
@@ -38,4 +40,27 @@ export const healthRoutes = new Hono<AppEnv>().get('/', async (c) => {
     },
     code,
   );
+});
+
+const healthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string().optional().meta({ description: 'admin only, as every field below' }),
+  shards: z.array(z.object({ binding: z.string(), ok: z.boolean(), error: z.string().optional() })).optional(),
+  embedder: z.unknown().optional(),
+  cache: z.unknown().optional(),
+  outbox: z.unknown().optional(),
+  deadLetters: z.number().int().nullable().optional(),
+  config: z.unknown().optional(),
+});
+
+describeRoutes(healthRoutes, {
+  'GET /': {
+    summary: 'Health',
+    description: 'Liveness for everyone; with the admin token, the details operators need.',
+    security: 'optionalAdmin',
+    responses: {
+      200: { description: 'Every shard answers', schema: healthSchema, example: { status: 'ok' } },
+      503: { description: 'A shard fails', schema: healthSchema, example: { status: 'degraded' } },
+    },
+  },
 });

@@ -23,7 +23,16 @@ import {
   purgePublicAuthorPosts,
   purgePublicPost,
 } from '../edge-cache.ts';
-import { idParam, optionalTextField, textField, validate } from '../validation.ts';
+import { describeRoutes, type RouteDoc } from '../route-docs.ts';
+import {
+  commentSchema,
+  idParam,
+  optionalTextField,
+  postEnvelope,
+  postSchema,
+  textField,
+  validate,
+} from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
 import type { Deps } from '../../composition.ts';
@@ -278,3 +287,95 @@ export const postsRoutes = new Hono<AppEnv>()
     ]);
     return c.json({ post: toPostView(post), shared: true }, 201);
   });
+
+const ETAG_HEADER = { ETag: "the post's version, for `If-Match`" };
+const likeAnswer = z.object({ post: postSchema, liked: z.boolean() });
+
+function engagementDoc(summary: string, status: number, schema: z.ZodType, description: string): RouteDoc {
+  return {
+    summary,
+    responses: { [status]: { description, schema } },
+    errors: { 404: 'no such post, or it is deleted' },
+  };
+}
+
+describeRoutes(postsRoutes, {
+  'POST /': {
+    summary: 'Publish a post',
+    description:
+      "Answers once the post is stored and in the author's own timeline; fan-out to followers follows. With `Idempotency-Key`, a retry answers the first request's post (`Idempotent-Replayed: true`).",
+    headers: {
+      'Idempotency-Key': {
+        description: '1-255 printable ASCII characters (a UUID, say)',
+        example: '5a3a9c4e-2f0b-4d7e-9a51-0c7d9f1e2b34',
+      },
+    },
+    requestExample: {
+      text: 'hello #edge @bob',
+      media: [{ url: 'https://example.com/cat.jpg', kind: 'image', alt: 'a cat' }],
+    },
+    responses: {
+      201: {
+        description: 'The new post',
+        schema: postEnvelope,
+        headers: { ...ETAG_HEADER, Location: '`/v1/posts/{id}`', 'Idempotent-Replayed': '`true` on a replay' },
+      },
+    },
+    errors: {
+      409: 'a request with this Idempotency-Key is still in progress; retry',
+      422: { code: 'idempotency_key_reused', description: 'this Idempotency-Key was used with a different body' },
+    },
+  },
+  'GET /:id': {
+    summary: 'A post',
+    description:
+      'Anonymous reads are public and edge-cached (`Cache-Control: public, s-maxage=15, stale-while-revalidate=30`).',
+    security: 'optionalUser',
+    responses: {
+      200: {
+        description: 'The post',
+        schema: postEnvelope,
+        headers: {
+          ETag: 'version and counts, for `If-None-Match`',
+          'X-Edge-Cache': '`hit` when the edge cache answered',
+        },
+      },
+    },
+    errors: { 404: 'no such post, or it is deleted' },
+  },
+  'PATCH /:id': {
+    summary: 'Edit a post',
+    description: 'Only by its author. With `If-Match`, only while the post is at that version.',
+    headers: { 'If-Match': { description: 'the version last seen, as an ETag: `"3"`', example: '"1"' } },
+    requestExample: { text: 'hello again #edge' },
+    responses: {
+      200: { description: 'The edited post (its version bumped)', schema: postEnvelope, headers: ETAG_HEADER },
+    },
+    errors: {
+      400: 'an invalid body, id or `If-Match`',
+      403: 'not the author',
+      404: 'no such post',
+      412: 'the post is no longer at the version `If-Match` names',
+    },
+  },
+  'DELETE /:id': {
+    summary: 'Delete a post',
+    description: 'Only by its author. The answer is the tombstone: empty text, `deleted: true`.',
+    responses: { 200: { description: 'The deleted post', schema: postEnvelope } },
+    errors: { 403: 'not the author', 404: 'no such post' },
+  },
+  'PUT /:id/like': engagementDoc('Like a post', 200, likeAnswer, 'The post with its counts; idempotent'),
+  'DELETE /:id/like': engagementDoc('Unlike a post', 200, likeAnswer, 'The post with its counts; idempotent'),
+  'POST /:id/comments': engagementDoc(
+    'Comment on a post',
+    201,
+    z.object({ comment: commentSchema, post: postSchema }),
+    'The comment, and the post with its counts',
+  ),
+  'POST /:id/shares': engagementDoc(
+    'Share (repost) a post',
+    201,
+    z.object({ post: postSchema, shared: z.literal(true) }),
+    'The post with its counts',
+  ),
+});

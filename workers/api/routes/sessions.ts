@@ -7,7 +7,8 @@ import { HANDLE_PATTERN, normalizeHandle } from '../../../src/text.ts';
 import { issueToken } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
-import { passwordSchema, validate } from '../validation.ts';
+import { describeRoutes } from '../route-docs.ts';
+import { passwordSchema, sessionEnvelope, validate } from '../validation.ts';
 
 const sessionBody = z.strictObject({
   handle: z.string().regex(HANDLE_PATTERN, `3-30 letters, digits or underscores`),
@@ -34,3 +35,13 @@ export const sessionsRoutes = new Hono<AppEnv>().post(
     return c.json({ user: toUserView(user), token: await issueToken(config, user.id, now()) }, 201);
   },
 );
+
+describeRoutes(sessionsRoutes, {
+  'POST /': {
+    summary: 'Log in',
+    description: 'A handle and its password for a new token.',
+    requestExample: { handle: 'alice', password: 'correct horse battery' },
+    responses: { 201: { description: 'The user and a new bearer token', schema: sessionEnvelope } },
+    errors: { 401: 'the handle or the password is wrong (the answer does not say which)' },
+  },
+});

@@ -11,7 +11,21 @@ import type { Deps } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
 import { conditionalGet, edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
-import { idParam, mintedIdSchema, optionalTextField, pageQuery, passwordSchema, validate } from '../validation.ts';
+import { describeRoutes, type RouteDoc } from '../route-docs.ts';
+import {
+  idParam,
+  mintedIdSchema,
+  optionalTextField,
+  pageOf,
+  pageQuery,
+  passwordSchema,
+  postSchema,
+  relationshipEnvelope,
+  sessionEnvelope,
+  userEnvelope,
+  userSchema,
+  validate,
+} from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
 
 const signupBody = z.strictObject({
@@ -121,3 +135,59 @@ async function edges(
     nextCursor: page.next ? await codec.encode({ t: page.next.createdAt, u: page.next.userId }) : null,
   };
 }
+
+function followDoc(summary: string, following: boolean): RouteDoc {
+  return {
+    summary,
+    description: `Idempotent: the answer says \`following: ${following}\` however often it is sent.`,
+    responses: { 200: { description: 'The relationship now', schema: relationshipEnvelope } },
+    errors: { 400: 'an invalid id, or the user is yourself', 404: 'no such user' },
+  };
+}
+
+function edgesDoc(direction: 'followers' | 'following'): RouteDoc {
+  return {
+    summary: direction === 'followers' ? "A user's followers" : 'Whom a user follows',
+    description: 'Newest edge first.',
+    responses: { 200: { description: 'A page of users', schema: pageOf(userSchema) } },
+    errors: { 400: 'an invalid query, or a cursor that is malformed or from another listing', 404: 'no such user' },
+  };
+}
+
+describeRoutes(usersRoutes, {
+  'POST /': {
+    summary: 'Sign up',
+    description:
+      'Creates a user and answers a token for it. Open when `ALLOW_SIGNUP=true` (the local default); otherwise only with the admin token.',
+    security: 'optionalAdmin',
+    requestExample: { handle: 'alice', displayName: 'Alice', password: 'correct horse battery' },
+    responses: { 201: { description: 'The new user and a bearer token for it', schema: sessionEnvelope } },
+    errors: {
+      403: 'signups are closed and no admin token was given',
+      409: 'the handle is taken (handles are unique case-insensitively)',
+    },
+  },
+  'GET /:id': {
+    summary: 'A user',
+    responses: { 200: { description: 'The user, with follower, following and post counts', schema: userEnvelope } },
+    errors: { 404: 'no such user' },
+  },
+  'PUT /:id/follow': followDoc('Follow a user', true),
+  'DELETE /:id/follow': followDoc('Unfollow a user', false),
+  'GET /:id/followers': edgesDoc('followers'),
+  'GET /:id/following': edgesDoc('following'),
+  'GET /:id/posts': {
+    summary: "A user's posts",
+    description:
+      'Newest first. Anonymous reads are public and edge-cached (`Cache-Control: public, s-maxage=15, stale-while-revalidate=30`).',
+    security: 'optionalUser',
+    responses: {
+      200: {
+        description: 'A page of posts',
+        schema: pageOf(postSchema),
+        headers: { ETag: 'for `If-None-Match`', 'X-Edge-Cache': '`hit` when the edge cache answered' },
+      },
+    },
+    errors: { 400: 'an invalid query, or a cursor that is malformed or from another listing', 404: 'no such user' },
+  },
+});
