@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import pkg from '../../package.json' with { type: 'json' };
 import { createApp } from '../../workers/api/app.ts';
-import { openApiPath } from '../../workers/api/openapi.ts';
+import { openApiDocument, openApiPath } from '../../workers/api/openapi.ts';
 import { describeRoutes } from '../../workers/api/route-docs.ts';
 import {
   commentSchema,
   errorSchema,
   feedItemSchema,
+  idParam,
   pageOf,
   postEnvelope,
   postSchema,
@@ -18,6 +19,7 @@ import {
   sessionEnvelope,
   userEnvelope,
   userSchema,
+  validate,
 } from '../../workers/api/validation.ts';
 import { api, createPost, signup } from '../support/api.ts';
 
@@ -225,6 +227,55 @@ describe('the docs page', () => {
     expect(html).toContain('<title>edge-feed API</title>');
     expect(html).toContain('"/v1/openapi.json"');
     expect(html).toMatch(/<script src="https:\/\/cdn\.jsdelivr\.net\/npm\/@scalar\/api-reference@\d+\.\d+\.\d+\//);
+  });
+});
+
+describe('the generator', () => {
+  it('takes parameters from the validators, leaves undocumented routes out and refuses two schemas of one name', () => {
+    const query = z.object({ n: z.coerce.number().int().max(5).default(1), q: z.string() });
+    const router = new Hono()
+      .get('/tags/:tag{[a-z]+}', validate('query', query), (c) => c.json({ tag: c.req.param('tag') }))
+      .get('/things/:id', validate('param', idParam), (c) => c.json({}))
+      .get('/hidden', (c) => c.json({}));
+    describeRoutes(router, {
+      'GET /tags/:tag{[a-z]+}': { summary: 'tag', responses: { 200: { description: 'ok' } } },
+      'GET /things/:id': {
+        summary: 'thing',
+        responses: { 200: { description: 'ok', schema: z.object({ a: z.string() }).meta({ id: 'Thing' }) } },
+      },
+    });
+    const app = new Hono().route('/v1', router);
+    const document = openApiDocument(app.routes, { title: 't', version: '1' }) as unknown as Document;
+    expect(Object.keys(document.paths).sort()).toEqual(['/v1/tags/{tag}', '/v1/things/{id}']);
+    expect(document.paths['/v1/tags/{tag}']!.get!.parameters).toEqual([
+      {
+        name: 'n',
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', maximum: 5, default: 1, minimum: expect.any(Number) },
+      },
+      { name: 'q', in: 'query', required: true, schema: { type: 'string' } },
+      { name: 'tag', in: 'path', required: true, schema: { type: 'string' } },
+    ]);
+    expect(document.components.schemas.Thing).toEqual({
+      type: 'object',
+      properties: { a: { type: 'string' } },
+      required: ['a'],
+    });
+
+    const clash = new Hono().get('/a', (c) => c.json({}));
+    describeRoutes(clash, {
+      'GET /a': {
+        summary: 'a',
+        responses: {
+          200: { description: 'one', schema: z.object({ a: z.string() }).meta({ id: 'Clash' }) },
+          201: { description: 'another', schema: z.object({ b: z.number() }).meta({ id: 'Clash' }) },
+        },
+      },
+    });
+    expect(() => openApiDocument(new Hono().route('/v1', clash).routes, { title: 't', version: '1' })).toThrow(
+      /two different schemas are named Clash/,
+    );
   });
 });
 

@@ -59,7 +59,7 @@ class SchemaSet {
     const defs = Object.entries(($defs ?? {}) as Record<string, JsonSchema>);
     // A schema read as input can differ from its output (defaults, transforms): then it is a component of its own.
     const renames = new Map(
-      defs.map(([id, def]) => [id, this.fits(id, rewriteRefs(def, new Map())) ? id : `${id}Input`]),
+      defs.map(([id, def]) => [id, io === 'input' && !this.fits(id, rewriteRefs(def, new Map())) ? `${id}Input` : id]),
     );
     for (const [id, def] of defs) {
       const name = renames.get(id)!;
