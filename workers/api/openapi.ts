@@ -273,11 +273,19 @@ export interface DocumentInfo {
   description?: string;
 }
 
+/** What each group of operations (a tag: by default the path's first segment after `/v1`) is about. */
+export type TagDescriptions = Record<string, string>;
+
 /** The OpenAPI 3.1 document of every documented route under `prefix` in `routes` (an app's `app.routes`). */
-export function openApiDocument(routes: readonly RouterRoute[], info: DocumentInfo, prefix = '/v1/') {
+export function openApiDocument(
+  routes: readonly RouterRoute[],
+  info: DocumentInfo,
+  tagDescriptions: TagDescriptions = {},
+  prefix = '/v1/',
+) {
   const schemas = new SchemaSet();
   schemas.convert(errorSchema, 'output');
-  const paths: Record<string, Record<string, unknown>> = {};
+  const paths: Record<string, Record<string, { tags: string[] } & Record<string, unknown>>> = {};
   const operations = operationsOf(routes, prefix).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const { method, path, facts: all } of operations) {
     const merged = merge(all);
@@ -296,10 +304,15 @@ export function openApiDocument(routes: readonly RouterRoute[], info: DocumentIn
       responses: responsesOf(merged, schemas),
     };
   }
+  const tags = [...new Set(Object.values(paths).flatMap((ops) => Object.values(ops).flatMap((op) => op.tags)))];
   return {
     openapi: '3.1.0',
     info,
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    tags: tags.sort().map((name) => ({
+      name,
+      ...(tagDescriptions[name] ? { description: tagDescriptions[name] } : {}),
+    })),
     paths,
     components: {
       schemas: schemas.components,

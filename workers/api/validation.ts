@@ -145,11 +145,33 @@ export const userSchema = z
     createdAt: isoTime,
     counts: z.object({ followers: countSchema, following: countSchema, posts: countSchema }),
   })
-  .meta({ id: 'User' }) satisfies z.ZodType<User>;
+  .meta({
+    id: 'User',
+    examples: [
+      {
+        id: '7311250110390272',
+        handle: 'alice',
+        displayName: 'Alice',
+        createdAt: '2026-12-02T13:40:00.000Z',
+        counts: { followers: 1, following: 2, posts: 3 },
+      },
+    ],
+  }) satisfies z.ZodType<User>;
 
 export const commentSchema = z
   .object({ id: z.string(), postId: z.string(), authorId: z.string(), text: z.string(), createdAt: isoTime })
-  .meta({ id: 'Comment' }) satisfies z.ZodType<Comment>;
+  .meta({
+    id: 'Comment',
+    examples: [
+      {
+        id: '7311251012255744',
+        postId: '7311250374631424',
+        authorId: '7311250110390272',
+        text: 'nice',
+        createdAt: '2026-12-02T13:46:00.000Z',
+      },
+    ],
+  }) satisfies z.ZodType<Comment>;
 
 /** One entry of `GET /v1/feed`; `score` and `reasons` in ranked mode (`reasons` with `explain`). */
 export const feedItemSchema = z

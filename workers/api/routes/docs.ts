@@ -19,16 +19,28 @@ JSON everywhere, errors included: \`{"error": {"code", "message"}}\` with a 4xx 
 bearer token's user (\`POST /v1/users\` or \`POST /v1/sessions\` answer one). Listings page by an opaque
 \`nextCursor\`. The Mastodon-compatible API (\`/api/v1\`, \`/oauth\`) is described by Mastodon's documentation.`;
 
+const TAGS = {
+  users: 'Signup, profiles, follows and the follow graph',
+  sessions: 'Logging in with a handle and a password',
+  posts: 'Posts and what readers do with them: likes, comments, shares',
+  feed: 'The home feed, ranked or latest first',
+  events: 'Views and dwell times, for ranking',
+  feedback: '"Show less/more like this"',
+  health: 'Liveness, and the details operators need',
+  admin: 'Operator tools (the admin token): dead letters',
+  docs: 'This document and its interactive page',
+};
+
 /** `GET /v1/openapi.json` (the document of every v1 route of `routes()`, built once) and `GET /v1/docs`. */
 export function docsRoutes(routes: () => readonly RouterRoute[]) {
   let document: ReturnType<typeof openApiDocument> | undefined;
   const router = new Hono<AppEnv>()
     .get('/openapi.json', (c) => {
-      document ??= openApiDocument(routes(), {
-        title: 'edge-feed API',
-        version: pkg.version,
-        description: DESCRIPTION,
-      });
+      document ??= openApiDocument(
+        routes(),
+        { title: 'edge-feed API', version: pkg.version, description: DESCRIPTION },
+        TAGS,
+      );
       c.header('Cache-Control', 'public, max-age=300');
       return c.json(document);
     })
