@@ -198,8 +198,10 @@ function requestBodyOf(merged: ReturnType<typeof merge>, schemas: SchemaSet) {
   const body = merged.inputs.find((i) => i.target === 'json' || i.target === 'form');
   if (!body) return undefined;
   const type = body.target === 'json' ? 'application/json' : 'multipart/form-data';
+  // Hono reads a JSON body as `{}` when there is none: a schema that accepts `{}` makes the body optional.
+  const required = body.target !== 'json' || !body.schema.safeParse({}).success;
   return {
-    required: true,
+    required,
     content: {
       [type]: {
         schema: schemas.convert(body.schema, 'input'),

@@ -148,7 +148,11 @@ async function edges(
 function followDoc(summary: string, following: boolean): RouteDoc {
   return {
     summary,
-    description: `Idempotent: the answer says \`following: ${following}\` however often it is sent.`,
+    description:
+      `Idempotent: the answer says \`following: ${following}\` however often it is sent.` +
+      (following
+        ? ' `reposts: false` hides their reposts from your feed; left out, an existing follow keeps its choice.'
+        : ''),
     responses: { 200: { description: 'The relationship now', schema: relationshipEnvelope } },
     errors: { 400: 'an invalid id, or the user is yourself', 404: 'no such user' },
   };
