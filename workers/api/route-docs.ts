@@ -74,8 +74,9 @@ export type RouteKey = `${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /${string
 
 /**
  * Documents a router's routes, beside the router, keyed `METHOD path`: each doc is attached to the route's handler
- * (the last in its chain), which keeps its identity when the router is mounted with `app.route()`. A key that names
- * no route of the router throws at start-up, so a doc cannot outlive its route.
+ * (the last in its chain), which keeps its identity when the router is mounted with `app.route()` (as long as the
+ * router has no `onError` of its own: there is one, the app's). A key that names no route of the router throws at
+ * start-up, so a doc cannot outlive its route.
  */
 export function describeRoutes(router: { routes: readonly RouterRoute[] }, docs: Partial<Record<RouteKey, RouteDoc>>) {
   for (const [key, doc] of Object.entries(docs)) {
