@@ -239,7 +239,8 @@ describe('the generator', () => {
     const router = new Hono()
       .get('/tags/:tag{[a-z]+}', validate('query', query), (c) => c.json({ tag: c.req.param('tag') }))
       .get('/things/:id', validate('param', idParam), (c) => c.json({}))
-      .get('/hidden', (c) => c.json({}));
+      .get('/hidden', (c) => c.json({}))
+      .post('/upload', (c) => c.json({}, 201));
     describeRoutes(router, {
       'GET /tags/:tag{[a-z]+}': { summary: 'tag', responses: { 200: { description: 'ok' } } },
       'GET /things/:id': {
@@ -247,9 +248,27 @@ describe('the generator', () => {
         responses: { 200: { description: 'ok', schema: z.object({ a: z.string() }).meta({ id: 'Thing' }) } },
       },
     });
+    describeRoutes(router, {
+      'POST /upload': {
+        summary: 'upload',
+        query: z.object({ to: z.string().optional() }),
+        body: {
+          mediaType: 'multipart/form-data',
+          schema: z.object({ file: z.string().meta({ contentMediaType: 'application/octet-stream' }) }),
+        },
+        responses: { 201: { description: 'stored' } },
+      },
+    });
     const app = new Hono().route('/v1', router);
     const document = openApiDocument(app.routes, { title: 't', version: '1' }) as unknown as Document;
-    expect(Object.keys(document.paths).sort()).toEqual(['/v1/tags/{tag}', '/v1/things/{id}']);
+    expect(Object.keys(document.paths).sort()).toEqual(['/v1/tags/{tag}', '/v1/things/{id}', '/v1/upload']);
+    const upload = document.paths['/v1/upload']!.post!;
+    expect(upload.parameters).toEqual([{ name: 'to', in: 'query', required: false, schema: { type: 'string' } }]);
+    expect(upload.requestBody).toMatchObject({
+      required: true,
+      content: { 'multipart/form-data': { schema: { properties: { file: { type: 'string' } } } } },
+    });
+    expect(upload.responses['413']).toBeDefined();
     expect(document.paths['/v1/tags/{tag}']!.get!.parameters).toEqual([
       {
         name: 'n',

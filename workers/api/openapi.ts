@@ -126,6 +126,8 @@ function merge(all: Facts[]): Facts & { inputs: NonNullable<Facts['inputs']> } {
   const merged: Facts & { inputs: NonNullable<Facts['inputs']> } = { inputs: [] };
   for (const f of all) {
     merged.inputs.push(...(f.inputs ?? []));
+    if (f.query) merged.inputs.push({ target: 'query', schema: f.query });
+    if (f.body) merged.body = f.body;
     merged.responses = { ...merged.responses, ...f.responses };
     merged.errors = { ...merged.errors, ...f.errors };
     merged.headers = { ...merged.headers, ...f.headers };
@@ -195,6 +197,10 @@ function parametersOf(
 }
 
 function requestBodyOf(merged: ReturnType<typeof merge>, schemas: SchemaSet) {
+  if (merged.body) {
+    const { mediaType, schema, required = true } = merged.body;
+    return { required, content: { [mediaType]: { schema: schemas.convert(schema, 'input') } } };
+  }
   const body = merged.inputs.find((i) => i.target === 'json' || i.target === 'form');
   if (!body) return undefined;
   const type = body.target === 'json' ? 'application/json' : 'multipart/form-data';
@@ -233,7 +239,7 @@ function responsesOf(merged: ReturnType<typeof merge>, schemas: SchemaSet) {
   }
   const errors: Record<number, ErrorDoc> = { ...merged.errors };
   if (merged.inputs.length > 0) errors[400] ??= 'the request is invalid: `error.details` lists every bad field';
-  if (merged.inputs.some((i) => i.target === 'json' || i.target === 'form')) {
+  if (merged.body || merged.inputs.some((i) => i.target === 'json' || i.target === 'form')) {
     errors[413] ??= 'the body is larger than the API accepts';
   }
   for (const [status, error] of Object.entries(errors)) {

@@ -46,6 +46,10 @@ export interface RouteDoc {
   /** Request headers the handler reads itself (`If-Match`, `Idempotency-Key`). */
   headers?: Record<string, HeaderDoc>;
   security?: SecurityDoc;
+  /** Query parameters the handler parses itself, not through `validate()` (a stream's `access_token`). */
+  query?: z.ZodType;
+  /** A body the handler parses itself, not through `validate()` (a multipart upload). */
+  body?: { mediaType: string; schema: z.ZodType; required?: boolean };
   /** An example request body. */
   requestExample?: unknown;
 }
