@@ -100,7 +100,7 @@ export function openApiPath(path: string): { path: string; params: string[] } {
   return { path: converted.length > 1 ? converted.replace(/\/$/, '') : converted, params };
 }
 
-/** The operations of a route table: method and OpenAPI path of every route a `describeRoute` documents. */
+/** The operations of a route table: method and OpenAPI path of every route a `describeRoutes` documents. */
 function operationsOf(routes: readonly RouterRoute[], prefix: string) {
   const byRoute = new Map<string, { method: string; path: string; facts: Facts[] }>();
   // Middleware mounted with `.use()` (method ALL, `/v1/admin/*`) documents every route under its prefix.
