@@ -1,3 +1,4 @@
+import { TRANSFORMS, modelScore, termValue, type LearnedModel } from './learned-model.ts';
 import { DEFAULT_WEIGHTS, weightedScore, type Signals, type Weights } from './ranking.ts';
 
 /**
@@ -46,23 +47,24 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-/** Full-batch gradient descent: six features and at most a few million rows, so simple and deterministic wins. */
-export function fitLogistic(
-  examples: readonly Example[],
+/**
+ * Logistic regression by full-batch gradient descent on standardised features (a few dozen features and at most a
+ * few million rows, so simple and deterministic wins); the weights and bias come back in the features' own units.
+ */
+export function fitRows(
+  raw: readonly (readonly number[])[],
+  labels: readonly number[],
   options: FitOptions = {},
-): { weights: Weights; bias: number; position: number } {
+): { w: number[]; bias: number } {
   const { epochs = 2000, learningRate = 1, l2 = 1e-4 } = options;
-  const n = examples.length;
+  const n = raw.length;
   if (n === 0) throw new RangeError('no examples to fit');
-  // Features: the signals, then the position's discount (see positionFeature), standardised so that gradient
-  // descent converges alike on signals of very different spreads; the weights are mapped back at the end.
-  const raw = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
-  const labels = examples.map((e) => (e.engaged ? 1 : 0));
-  const d = KEYS.length + 1;
+  const d = raw[0]!.length;
+  // Standardised so that gradient descent converges alike on features of very different spreads.
   const means = Array.from({ length: d }, (_, k) => raw.reduce((s, x) => s + x[k]!, 0) / n);
   const sds = Array.from({ length: d }, (_, k) => {
     const sd = Math.sqrt(raw.reduce((s, x) => s + (x[k]! - means[k]!) ** 2, 0) / n);
-    // A signal that barely varies in the log keeps weight 0: mapped back, its weight would be huge, bury every
+    // A feature that barely varies in the log keeps weight 0: mapped back, its weight would be huge, bury every
     // other signal after rescaling, and extrapolate wildly where it does vary (recency in a replay of minutes).
     return sd >= MIN_SIGNAL_SD ? sd : Infinity;
   });
@@ -87,10 +89,49 @@ export function fitLogistic(
     w[k] = w[k]! / sds[k]!;
     bias -= w[k]! * means[k]!;
   }
+  return { w, bias };
+}
+
+/** The weighted sum's weights: a logistic regression on the signals and the position's discount. */
+export function fitLogistic(
+  examples: readonly Example[],
+  options: FitOptions = {},
+): { weights: Weights; bias: number; position: number } {
+  const raw = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
+  const { w, bias } = fitRows(
+    raw,
+    examples.map((e) => (e.engaged ? 1 : 0)),
+    options,
+  );
   return {
     weights: Object.fromEntries(KEYS.map((key, k) => [key, w[k]!])) as unknown as Weights,
     bias,
     position: w[KEYS.length]!,
+  };
+}
+
+const TERMS = KEYS.flatMap((signal) => TRANSFORMS.map((transform) => ({ signal, transform })));
+
+/**
+ * The learned model (src/learned-model.ts): a logistic regression on every signal raw and logged, and the
+ * position's discount, whose weight is dropped as in fitLogistic. Terms the fit left at 0 are left out.
+ */
+export function fitModel(examples: readonly Example[], options: FitOptions = {}): LearnedModel {
+  const raw = examples.map((e) => [
+    ...TERMS.map((t) => termValue(e.signals, t.signal, t.transform)),
+    positionFeature(e.position),
+  ]);
+  const { w, bias } = fitRows(
+    raw,
+    examples.map((e) => (e.engaged ? 1 : 0)),
+    options,
+  );
+  // The position term's mean contribution stays in the bias, so probabilities keep their scale.
+  const positionMean = raw.reduce((s, x) => s + x[TERMS.length]!, 0) / Math.max(raw.length, 1);
+  return {
+    kind: 'logistic',
+    bias: bias + w[TERMS.length]! * positionMean,
+    terms: TERMS.flatMap((t, k) => (w[k] === 0 ? [] : [{ ...t, weight: w[k]! }])),
   };
 }
 
@@ -130,14 +171,35 @@ export function aucOf(weights: Weights, examples: readonly Example[]): number {
   );
 }
 
-/** Fits on one part and compares both weightings on the rest, so the figure is not the fit's own data. */
-export function refit(
-  train: readonly Example[],
-  holdout: readonly Example[],
-  options?: FitOptions,
-): { weights: Weights; current: number; fitted: number } {
+export function modelAucOf(model: LearnedModel, examples: readonly Example[]): number {
+  return auc(
+    examples.map((e) => modelScore(model, e.signals)),
+    examples.map((e) => e.engaged),
+  );
+}
+
+export interface RefitResult {
+  /** The weighted sum's refitted weights (the fallback, and RANKING_WEIGHTS). */
+  weights: Weights;
+  /** The learned model (RANKING_MODEL). */
+  model: LearnedModel;
+  /** Held-out AUC of the default weights, the refitted weights and the model. */
+  current: number;
+  fitted: number;
+  modelAuc: number;
+}
+
+/** Fits on one part and compares the default weights, the refitted ones and the model on the rest. */
+export function refit(train: readonly Example[], holdout: readonly Example[], options?: FitOptions): RefitResult {
   const weights = rescale(fitLogistic(train, options).weights);
-  return { weights, current: aucOf(DEFAULT_WEIGHTS, holdout), fitted: aucOf(weights, holdout) };
+  const model = fitModel(train, options);
+  return {
+    weights,
+    model,
+    current: aucOf(DEFAULT_WEIGHTS, holdout),
+    fitted: aucOf(weights, holdout),
+    modelAuc: modelAucOf(model, holdout),
+  };
 }
 
 /** The 95% Wilson score interval of a proportion: sound for small counts and rates near 0, unlike the normal one. */
