@@ -11,7 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import type { LearnedModel } from '../src/learned-model.ts';
 import { DEFAULT_WEIGHTS, type Signals } from '../src/ranking.ts';
-import { LABEL_WINDOW_MS, armReport, refit, type Example } from '../src/refit.ts';
+import { FOLDS, LABEL_WINDOW_MS, armReport, refitSelected, type Example, type SelectedRefit } from '../src/refit.ts';
 import { bucketOf } from '../src/sharding.ts';
 
 const LOCAL_D1 = path.resolve(import.meta.dirname, '..', '.wrangler/state/v3/d1/miniflare-D1DatabaseObject');
@@ -126,7 +126,7 @@ function main(): void {
 export interface RefitOutcome {
   engaged: number;
   /** Null when either class has fewer than MIN_PER_CLASS examples. */
-  result: ReturnType<typeof refit> | null;
+  result: SelectedRefit | null;
   /** The weights rounded to three decimals, as printed for RANKING_WEIGHTS. */
   rounded: Record<string, number>;
   /** The learned model with its weights rounded to four decimals, as printed for RANKING_MODEL; null as result. */
@@ -138,12 +138,8 @@ export function refitExamples(examples: readonly LabelledExample[]): RefitOutcom
   const engaged = examples.filter((e) => e.engaged).length;
   if (engaged < MIN_PER_CLASS || examples.length - engaged < MIN_PER_CLASS)
     return { engaged, result: null, rounded: {}, model: null };
-  // Held out by reader, a third of them, so the figure is about readers the fit has not seen.
-  const holdout = (e: { userId: string }) => bucketOf(e.userId) % 3 === 0;
-  const result = refit(
-    examples.filter((e) => !holdout(e)),
-    examples.filter(holdout),
-  );
+  // Folds by reader, so every figure is about readers the fit has not seen; fold 0 is the reported held-out third.
+  const result = refitSelected(examples, (e) => bucketOf(e.userId) % FOLDS);
   const rounded = Object.fromEntries(Object.entries(result.weights).map(([k, w]) => [k, Math.round(w * 1000) / 1000]));
   const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
   const model: LearnedModel = {
