@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { armOf } from '../../bench/ranking.ts';
 import { refitExamples } from '../../scripts/refit.ts';
+import { modelScore, parseModel } from '../../src/learned-model.ts';
 import {
   TOPICS,
   WORLD_MODEL,
@@ -184,5 +185,19 @@ describe('refitExamples, as the bench calls it', () => {
     expect(fit.result!.fitted).toBe(1);
     expect(fit.rounded.engagement).toBeGreaterThan(0);
     expect(fit.rounded.engagement).toBe(Math.round(fit.result!.weights.engagement * 1000) / 1000);
+  });
+
+  it('fits a learned model too, printed as RANKING_MODEL accepts it, that orders held-out impressions', () => {
+    const many = Array.from({ length: 300 }, (_, i) => example(i, i % 3 === 0));
+    const fit = refitExamples(many);
+    expect(fit.result!.modelAuc).toBe(1);
+    const model = parseModel(JSON.stringify(fit.model))!;
+    expect(model).toEqual(fit.model);
+    const engagement = model.terms.filter((t) => t.signal === 'engagement');
+    expect(engagement.length).toBeGreaterThan(0);
+    // Only engagement varies, so only its terms are in the model, moving the score up with it.
+    expect(model.terms.every((t) => t.signal === 'engagement')).toBe(true);
+    const at = (value: number) => modelScore(model, { ...many[0]!.signals, engagement: value });
+    expect(at(0.8)).toBeGreaterThan(at(0.1));
   });
 });
