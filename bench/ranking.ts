@@ -820,7 +820,8 @@ export function renderRanking(result: RankingResult): string {
   out.push(
     `#### Held-out world ${def.seed}: default weights, refitted weights, learned model`,
     '',
-    'The same world (readers, follows, posts, draws) replayed on two fresh services; the orders other than ' +
+    `The same world (readers, follows, posts, draws) replayed on ${learned && fitted ? 'three' : fitted ? 'two' : 'one'} ` +
+      'fresh services; the orders other than ' +
       'ranked differ between the two only because the readers saw, and so engaged with, different posts.',
     '',
     orderTable(
@@ -885,9 +886,9 @@ export function renderRanking(result: RankingResult): string {
       verdict: verdict(pairedStats(ca!, cb!), 1),
     };
   };
-  for (const [name, replayed] of [
-    ['refitted weights', fitted],
-    ['the learned model', learned],
+  for (const [name, beat, replayed] of [
+    ['refitted weights', 'beat', fitted],
+    ['the learned model', 'beats', learned],
   ] as const) {
     if (!replayed) continue;
     const vs = versus(replayed, def);
@@ -897,7 +898,7 @@ export function renderRanking(result: RankingResult): string {
         `world ${replayed.seed}: ${vsLatest(replayed).join('; ')}`,
         verdict(rankedVsLatest(replayed), 1.25),
       ],
-      [`${name} beat the default weights (ranked, held-out world, paired by reader)`, vs.text, vs.verdict],
+      [`${name} ${beat} the default weights (ranked, held-out world, paired by reader)`, vs.text, vs.verdict],
     );
   }
   if (fitted && learned) {
