@@ -33,6 +33,9 @@ export function positionFeature(position: number | undefined): number {
   return position === undefined ? 1 : 1 / Math.log2(position + 2);
 }
 
+/** The gradient's largest component below which a fit stops early. */
+const CONVERGED = 1e-6;
+
 /** Signals are O(1); one whose spread in the log is below this is treated as constant by the fit. */
 export const MIN_SIGNAL_SD = 0.01;
 
@@ -82,8 +85,15 @@ export function fitRows(
       for (let k = 0; k < d; k++) grad[k]! += error * x[k]!;
       gradBias += error;
     }
-    for (let k = 0; k < d; k++) w[k] = w[k]! - learningRate * (grad[k]! / n + l2 * w[k]!);
+    let largest = Math.abs(gradBias / n);
+    for (let k = 0; k < d; k++) {
+      const step = grad[k]! / n + l2 * w[k]!;
+      largest = Math.max(largest, Math.abs(step));
+      w[k] = w[k]! - learningRate * step;
+    }
     bias -= learningRate * (gradBias / n);
+    // Converged: the loss is convex, and further epochs would move no weight in its fourth decimal.
+    if (largest < CONVERGED) break;
   }
   for (let k = 0; k < d; k++) {
     w[k] = w[k]! / sds[k]!;

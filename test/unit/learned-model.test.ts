@@ -15,6 +15,9 @@ import {
 } from '../../src/refit.ts';
 import { postRecord } from '../support/records.ts';
 
+/** The fits are CPU-bound: generous on a loaded machine, while asserting nothing about time. */
+const FIT_TIMEOUT_MS = 60_000;
+
 const ZERO = Object.fromEntries(Object.keys(DEFAULT_WEIGHTS).map((k) => [k, 0])) as unknown as Signals;
 
 const model: LearnedModel = {
@@ -129,12 +132,16 @@ describe('fitModel', () => {
     expect(fitted.terms.every((t) => t.signal in DEFAULT_WEIGHTS)).toBe(true);
   });
 
-  it('orders held-out examples better than the refitted weighted sum where the truth is a product', () => {
-    const result = refit(train, holdout, { epochs: 1000 });
-    expect(result.modelAuc).toBe(modelAucOf(result.model, holdout));
-    expect(result.modelAuc).toBeGreaterThan(result.fitted);
-    expect(modelAucOf(fitted, holdout)).toBeGreaterThan(aucOf(fitLogisticWeights(train), holdout));
-  });
+  it(
+    'orders held-out examples better than the refitted weighted sum where the truth is a product',
+    () => {
+      const result = refit(train, holdout, { epochs: 1000 });
+      expect(result.modelAuc).toBe(modelAucOf(result.model, holdout));
+      expect(result.modelAuc).toBeGreaterThan(result.fitted);
+      expect(modelAucOf(fitted, holdout)).toBeGreaterThan(aucOf(fitLogisticWeights(train), holdout));
+    },
+    FIT_TIMEOUT_MS,
+  );
 });
 
 function fitLogisticWeights(examples: readonly Example[]) {
@@ -148,12 +155,16 @@ describe('refitSelected', () => {
   const options = { epochs: 500 };
   const result = refitSelected(examples, fold, grid, options);
 
-  it('picks each penalty from the grid and ships fits on all the examples with them', () => {
-    expect(grid).toContain(result.l2.weights);
-    expect(grid).toContain(result.l2.model);
-    expect(result.model).toEqual(fitModel(examples, { ...options, l2: result.l2.model }));
-    expect(result.weights).toEqual(rescale(fitLogistic(examples, { ...options, l2: result.l2.weights }).weights));
-  });
+  it(
+    'picks each penalty from the grid and ships fits on all the examples with them',
+    () => {
+      expect(grid).toContain(result.l2.weights);
+      expect(grid).toContain(result.l2.model);
+      expect(result.model).toEqual(fitModel(examples, { ...options, l2: result.l2.model }));
+      expect(result.weights).toEqual(rescale(fitLogistic(examples, { ...options, l2: result.l2.weights }).weights));
+    },
+    FIT_TIMEOUT_MS,
+  );
 
   it("reports fold 0's held-out AUC, where the model beats the default weights on a product truth", () => {
     const test = examples.filter((e) => fold(e) === 0);
