@@ -28,6 +28,7 @@ const TAGS = {
   feedback: '"Show less/more like this"',
   health: 'Liveness, and the details operators need',
   admin: 'Operator tools (the admin token): dead letters',
+  stream: 'Live updates over a WebSocket',
   docs: 'This document and its interactive page',
 };
 
