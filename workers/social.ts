@@ -205,7 +205,8 @@ export async function notifyEngagement(deps: Deps, message: EngagementMessage): 
   if (message.op !== 'add' || !message.kind) return;
   const refId = message.key.slice(message.key.indexOf(':') + 1);
   const notice = engagementNotice({ ...message, kind: message.kind, refId, at: message.at });
-  if (notice && notice.recipientId !== notice.actorId) {
-    await deps.repos.social.notify(rowsOf(deps, [notice]), deps.now());
-  }
+  if (!notice || notice.recipientId === notice.actorId) return;
+  // Taken back since (an unlike, a deleted comment): the late message must not notify it again.
+  if (!(await deps.repos.engagement.has(message.userId, message.kind, refId))) return;
+  await deps.repos.social.notify(rowsOf(deps, [notice]), deps.now());
 }

@@ -196,6 +196,18 @@ export function createEngagementRepository(shards: Shards) {
       return counts;
     },
 
+    /** Whether the actor's log still has the interaction (an unlike or a deleted comment removes it). */
+    async has(userId: string, kind: InteractionKind, refId: string): Promise<boolean> {
+      const rows = await retry(() =>
+        shards
+          .of(userId)
+          .select({ at: interactions.createdAt })
+          .from(interactions)
+          .where(and(eq(interactions.userId, userId), eq(interactions.kind, kind), eq(interactions.refId, refId))),
+      );
+      return rows.length > 0;
+    },
+
     async forget(userId: string, kind: InteractionKind, refId: string): Promise<void> {
       await retry(() =>
         shards

@@ -1,4 +1,7 @@
+import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { depsFor } from '../../workers/composition.ts';
+import { handleMessage } from '../../workers/queue/consumer.ts';
 import { api, createPost, feed, follow, signup, type TestUser } from '../support/api.ts';
 import { snapshot } from '../support/db.ts';
 import { delivered, eventually } from '../support/timeline.ts';
@@ -415,5 +418,29 @@ describe('notifications and markers', () => {
     expect((await api('PUT', '/v1/markers', { token: me.token, body: { home: { lastReadId: 'abc' } } })).status).toBe(
       400,
     );
+  });
+});
+
+describe('notifications taken back', () => {
+  it('an unlike removes the like notification, and a late queued copy does not bring it back', async () => {
+    const [me, fan] = [await signup(), await signup()];
+    const post = await createPost(me, 'like and take back');
+    await api('PUT', `/v1/posts/${post.id}/like`, { token: fan.token });
+    expect((await notifications(me)).items.map((n) => n.type)).toEqual(['like']);
+    await api('DELETE', `/v1/posts/${post.id}/like`, { token: fan.token });
+    expect((await notifications(me)).items).toEqual([]);
+    // The like's engagement message, delivered (again) after the unlike.
+    await handleMessage(depsFor(env), {
+      type: 'engagement',
+      op: 'add',
+      userId: fan.id,
+      key: `like:${post.id}`,
+      postId: post.id,
+      authorId: me.id,
+      weight: 1,
+      at: Date.now(),
+      kind: 'like',
+    });
+    expect((await notifications(me)).items).toEqual([]);
   });
 });
