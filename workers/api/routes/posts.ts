@@ -25,7 +25,7 @@ import {
 } from '../edge-cache.ts';
 import { idParam, optionalTextField, textField, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
-import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
+import { announceEdit, publishPost, reenrichPost, retractPost } from '../../posts.ts';
 import { notifyComment, notifyEngagementRow, refuseIfBlocked } from '../../social.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
@@ -201,7 +201,14 @@ export const postsRoutes = new Hono<AppEnv>()
           purgePublicPost(id),
           purgePublicAuthorPosts(outcome.post.authorId),
         ]);
-        await reenrichPost(c.var.deps, id);
+        await Promise.all([
+          reenrichPost(c.var.deps, id),
+          announceEdit(c.var.deps, {
+            postId: id,
+            authorId: outcome.post.authorId,
+            createdAt: outcome.post.createdAt,
+          }),
+        ]);
         c.header('ETag', etag(outcome.post));
         return c.json({ post: toPostView(outcome.post) });
     }
