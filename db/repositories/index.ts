@@ -6,6 +6,7 @@ import { createGraphRepository } from './graph.ts';
 import { createImpressionRepository } from './impressions.ts';
 import { createOutboxRepository } from './outbox.ts';
 import { createPostRepository } from './posts.ts';
+import { createSocialRepository } from './social.ts';
 import { createUserRepository } from './users.ts';
 
 /** Everything the application reads and writes, with shard placement hidden behind each repository. */
@@ -18,6 +19,7 @@ export function createRepositories(shards: Shards) {
     embeddings: createEmbeddingRepository(shards),
     impressions: createImpressionRepository(shards),
     outbox: createOutboxRepository(shards),
+    social: createSocialRepository(shards),
     /** For the admin health report: one trivial query per shard, with the reason when it fails. */
     probeShards: () =>
       Promise.all(

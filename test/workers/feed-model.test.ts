@@ -3,14 +3,14 @@ import { createRng } from '../../src/random.ts';
 import { api, createPost, feed, feedIds, follow, signup, unfollow, type TestUser } from '../support/api.ts';
 
 /**
- * Model-based test of the whole write and read path: random posts, deletes, edits, follows, unfollows and
- * reads over authors of all three classes (vitest.config.ts: small < 3 <= medium < 6 <= celebrity), run
+ * Model-based test of the whole write and read path: random posts, deletes, edits, follows, unfollows, blocks,
+ * unblocks, mutes, unmutes and reads over authors of all three classes (vitest.config.ts: small < 3 <= medium < 6 <= celebrity), run
  * through the real API, queues, consumer and Durable Objects, then compared with an in-memory model of
  * what every feed must contain once the queues have drained. Seeded, so a failure can be replayed.
  */
 const SEED = 20261124;
 const USERS = 12;
-const OPERATIONS = 90;
+const OPERATIONS = 110;
 const CHECKPOINT_EVERY = 15;
 
 interface ModelPost {
@@ -23,9 +23,26 @@ interface ModelPost {
 class Model {
   readonly posts = new Map<string, ModelPost>();
   readonly following = new Map<string, Set<string>>();
+  /** `blocker:blocked` pairs. */
+  readonly blocks = new Set<string>();
+  readonly mutes = new Map<string, Set<string>>();
+
+  blockedEitherWay(a: string, b: string): boolean {
+    return this.blocks.has(`${a}:${b}`) || this.blocks.has(`${b}:${a}`);
+  }
+
+  /** Whose posts a reader sees: their own and followed accounts', less blocked (either way) and muted ones. */
+  visibleAuthors(userId: string): Set<string> {
+    const muted = this.mutes.get(userId) ?? new Set();
+    return new Set(
+      [userId, ...(this.following.get(userId) ?? [])].filter(
+        (a) => a === userId || (!this.blockedEitherWay(userId, a) && !muted.has(a)),
+      ),
+    );
+  }
 
   expectedFeed(userId: string): { id: string; text: string }[] {
-    const visible = new Set([userId, ...(this.following.get(userId) ?? [])]);
+    const visible = this.visibleAuthors(userId);
     return [...this.posts.values()]
       .filter((p) => !p.deleted && visible.has(p.authorId))
       .sort((a, b) => (a.id < b.id ? 1 : -1))
@@ -103,18 +120,18 @@ describe('feed model', () => {
     };
     for (let op = 0; op < OPERATIONS; op++) {
       const roll = random();
-      const kind =
-        roll < 0.4
-          ? 'post'
-          : roll < 0.5
-            ? 'delete'
-            : roll < 0.58
-              ? 'edit'
-              : roll < 0.74
-                ? 'follow'
-                : roll < 0.88
-                  ? 'unfollow'
-                  : 'read';
+      const kinds = [
+        [0.38, 'post'],
+        [0.48, 'delete'],
+        [0.56, 'edit'],
+        [0.7, 'follow'],
+        [0.82, 'unfollow'],
+        [0.85, 'block'],
+        [0.88, 'unblock'],
+        [0.92, 'mute'],
+        [0.95, 'unmute'],
+      ] as const;
+      const kind = kinds.find(([p]) => roll < p)?.[1] ?? 'read';
       // Posts come from each class in turn (the class as it is now), so all three fan-out paths run often.
       const postingClass = (['small', 'medium', 'celebrity'] as const)[op % 3]!;
       const ofClass = users.filter((u) => classOf(u) === postingClass);
@@ -122,7 +139,8 @@ describe('feed model', () => {
       const mine = [...model.posts.values()].filter((p) => p.authorId === actor.id && !p.deleted);
       counts[kind] = (counts[kind] ?? 0) + 1;
       const followed = model.following.get(actor.id)!;
-      if (kind === 'post' || (kind !== 'read' && kind !== 'follow' && kind !== 'unfollow' && mine.length === 0)) {
+      const onMine = kind === 'delete' || kind === 'edit';
+      if (kind === 'post' || (onMine && mine.length === 0)) {
         const text = `op ${op} by ${actor.handle}`;
         const post = await createPost(actor, text);
         model.posts.set(post.id, { id: post.id, authorId: actor.id, text, deleted: false });
@@ -146,7 +164,12 @@ describe('feed model', () => {
         );
         if (candidates.length === 0) continue;
         const other = pick(candidates);
-        if (kind === 'follow') {
+        if (kind === 'follow' && model.blockedEitherWay(actor.id, other.id)) {
+          // Refused across a block, and nothing changes.
+          const res = await api('PUT', `/v1/users/${other.id}/follow`, { token: actor.token });
+          expect(res.status).toBe(403);
+          expect(res.body).toMatchObject({ error: { code: 'blocked' } });
+        } else if (kind === 'follow') {
           await follow(actor, other);
           followed.add(other.id);
         } else {
@@ -156,6 +179,46 @@ describe('feed model', () => {
           const left = (await feedIds(actor)).filter((id) => model.posts.get(id)?.authorId === other.id);
           expect(left, `op ${op}: ${actor.handle} unfollowed ${other.handle}`).toEqual([]);
         }
+      } else if (kind === 'block' || kind === 'unblock') {
+        const blocked = kind === 'block';
+        const other = pick(users.filter((u) => u !== actor));
+        const res = await api('PUT', `/v1/users/${other.id}/block`, { token: actor.token });
+        if (!blocked) await api('DELETE', `/v1/users/${other.id}/block`, { token: actor.token });
+        expect(res.status).toBe(200);
+        if (blocked) {
+          model.blocks.add(`${actor.id}:${other.id}`);
+          // A block removes the follows both ways.
+          followed.delete(other.id);
+          model.following.get(other.id)!.delete(actor.id);
+          // Immediate: neither sees the other's posts once the block answers.
+          for (const [reader, author] of [
+            [actor, other],
+            [other, actor],
+          ] as const) {
+            const left = (await feedIds(reader)).filter((id) => model.posts.get(id)?.authorId === author.id);
+            expect(left, `op ${op}: ${actor.handle} blocked ${other.handle}`).toEqual([]);
+          }
+        } else {
+          model.blocks.delete(`${actor.id}:${other.id}`);
+          // The block placed just before removed the follows both ways, as in the model.
+          followed.delete(other.id);
+          model.following.get(other.id)!.delete(actor.id);
+        }
+      } else if (kind === 'mute' || kind === 'unmute') {
+        const other = pick(users.filter((u) => u !== actor));
+        const muted = model.mutes.get(actor.id) ?? new Set<string>();
+        model.mutes.set(actor.id, muted);
+        const res = await api(kind === 'mute' ? 'PUT' : 'DELETE', `/v1/users/${other.id}/mute`, {
+          token: actor.token,
+        });
+        expect(res.status).toBe(200);
+        if (kind === 'mute') muted.add(other.id);
+        else muted.delete(other.id);
+        // Immediate either way: a mute hides, an unmute shows again, as the model says.
+        const shown = new Set((await feedIds(actor)).map((id) => model.posts.get(id)?.authorId));
+        expect(shown.has(other.id), `op ${op}: ${actor.handle} ${kind}d ${other.handle}`).toBe(
+          kind === 'unmute' && model.expectedFeed(actor.id).some((p) => model.posts.get(p.id)?.authorId === other.id),
+        );
       } else {
         expect((await feed(actor)).status).toBe(200);
       }
@@ -166,6 +229,8 @@ describe('feed model', () => {
     expect(postsByClass.small).toBeGreaterThan(0);
     expect(postsByClass.medium).toBeGreaterThan(0);
     expect(postsByClass.celebrity).toBeGreaterThan(0);
+    // And the reader's rules were exercised.
+    for (const kind of ['block', 'unblock', 'mute', 'unmute']) expect(counts[kind], kind).toBeGreaterThan(0);
 
     await settle(users, model, `end; operations ${JSON.stringify(counts)}, posts ${JSON.stringify(postsByClass)}`);
   }, 180_000);

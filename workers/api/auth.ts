@@ -57,6 +57,19 @@ documented(requireUser, {
 });
 
 /**
+ * For reads that anyone may make but that a signed-in reader sees through their own rules (blocks, mutes): a
+ * request with a token is authenticated exactly as `requireUser` does it (a bad token is still a 401), one without
+ * goes on anonymously. The reader, if any, is `viewerId`.
+ */
+export const optionalUser = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.header('Authorization') === undefined) return next();
+  return requireUser(c, async () => {
+    c.set('viewerId', c.var.userId);
+    await next();
+  });
+});
+
+/**
  * The one place a bearer token becomes a user, for every way a token arrives (the Authorization header, a stream's
  * `access_token` or `Sec-WebSocket-Protocol`): a v1 JWT whose subject exists. Other kinds of token (Mastodon
  * OAuth access tokens) plug in here, so that every route and stream accepts them alike. Throws UnauthorizedError.

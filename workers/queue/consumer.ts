@@ -7,6 +7,7 @@ import { fanoutPage, onPostCreated, onPostDeleted, onPostEdited, reclassify } fr
 import { repairFollow } from '../follows.ts';
 import { applyEngagement } from '../interest.ts';
 import { forgetTrending } from '../trending.ts';
+import { notifyEngagement, notifyPostMentions, repairBlock } from '../social.ts';
 
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
 export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
@@ -14,8 +15,9 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'post.created': {
       const { entry } = message;
       // The outbox re-sends until this clears it, so the message may arrive after a delete: nothing to fan out.
-      const live = isLive(await deps.repos.posts.get(entry.postId));
-      if (live) await onPostCreated(deps, entry);
+      const post = await deps.repos.posts.get(entry.postId);
+      const live = isLive(post);
+      if (live) await Promise.all([onPostCreated(deps, entry), notifyPostMentions(deps, post)]);
       // Every delivery page is now queued or done: the record of the owed fan-out can go.
       await deps.repos.outbox.clearPost(entry.authorId, entry.postId);
       // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
@@ -40,7 +42,13 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'post.enrich':
       return enrichPost(deps, message.postId);
     case 'engagement':
-      return applyEngagement(deps, message);
+      await applyEngagement(deps, message);
+      // The queued copy of what the route notified inline: the same key, so it adds nothing when that worked.
+      return notifyEngagement(deps, message);
+    case 'block.repair':
+      return repairBlock(deps, message.blockerId, message.blockedId, message.at);
+    case 'notify':
+      return deps.repos.social.notify(message.notifications, deps.now());
   }
 }
 

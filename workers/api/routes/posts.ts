@@ -35,6 +35,7 @@ import {
 } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { announceEdit, publishPost, reenrichPost, retractPost } from '../../posts.ts';
+import { notifyComment, notifyEngagementRow, refuseIfBlocked } from '../../social.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
 
@@ -105,6 +106,11 @@ async function firstPost(deps: Deps, first: IdempotentPost, requestHash: string)
   const post = await deps.repos.posts.get(first.postId);
   if (!post) throw new NotFoundError('post');
   return post;
+}
+
+/** The post an interaction is about, for its author (whose blocks may refuse it); 404 when there is none. */
+async function postToActOn(deps: Deps, id: string): Promise<PostRecord> {
+  return live((await cachedPosts(deps, [id])).get(id));
 }
 
 function live(post: PostRecord | undefined): PostRecord {
@@ -232,11 +238,19 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const at = now();
+    await refuseIfBlocked(c.var.deps, c.var.userId, (await postToActOn(c.var.deps, id)).authorId);
     const post = live(await repos.engagement.like(id, c.var.userId, at));
     await invalidatePosts(c.var.deps, [id]);
-    await recordEngagements(c.var.deps, [
-      { userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: at },
-    ]);
+    const row = {
+      userId: c.var.userId,
+      kind: 'like',
+      refId: id,
+      postId: id,
+      authorId: post.authorId,
+      createdAt: at,
+    } as const;
+    await recordEngagements(c.var.deps, [row]);
+    await notifyEngagementRow(c.var.deps, row);
     return c.json({ post: toPostView(post), liked: true });
   })
   .delete('/:id/like', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
@@ -245,6 +259,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const post = live(await repos.engagement.unlike(id, c.var.userId));
     await invalidatePosts(c.var.deps, [id]);
     await repos.engagement.forget(c.var.userId, 'like', id);
+    await repos.social.unnotify(post.authorId, [`like:${id}:${c.var.userId}`]);
     await noteEngagements(
       c.var.deps,
       [{ userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: now() }],
@@ -260,20 +275,24 @@ export const postsRoutes = new Hono<AppEnv>()
     rateLimit('write'),
     async (c) => {
       const { id } = c.req.valid('param');
-      const { repos, newId, now } = c.var.deps;
-      const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
+      const { deps } = c.var;
+      const { repos, newId, now, config } = deps;
+      await refuseIfBlocked(deps, c.var.userId, (await postToActOn(deps, id)).authorId);
+      // On the post's shard, so that DELETE /v1/comments/:id finds it from its id alone.
+      const commentId = mintOnShardOf(newId, config.shardMap, id);
+      const comment = { id: commentId, authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
       const post = live(await repos.engagement.comment(id, comment));
-      await invalidatePosts(c.var.deps, [id]);
-      await recordEngagements(c.var.deps, [
-        {
-          userId: c.var.userId,
-          kind: 'comment',
-          refId: comment.id,
-          postId: id,
-          authorId: post.authorId,
-          createdAt: comment.createdAt,
-        },
-      ]);
+      await invalidatePosts(deps, [id]);
+      const row = {
+        userId: c.var.userId,
+        kind: 'comment',
+        refId: comment.id,
+        postId: id,
+        authorId: post.authorId,
+        createdAt: comment.createdAt,
+      } as const;
+      await recordEngagements(deps, [row]);
+      await notifyComment(deps, row, comment.text);
       return c.json(
         {
           comment: { ...comment, postId: id, createdAt: new Date(comment.createdAt).toISOString() },
@@ -287,11 +306,19 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const at = now();
+    await refuseIfBlocked(c.var.deps, c.var.userId, (await postToActOn(c.var.deps, id)).authorId);
     const post = live(await repos.engagement.share(id, c.var.userId, at));
     await invalidatePosts(c.var.deps, [id]);
-    await recordEngagements(c.var.deps, [
-      { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
-    ]);
+    const row = {
+      userId: c.var.userId,
+      kind: 'share',
+      refId: id,
+      postId: id,
+      authorId: post.authorId,
+      createdAt: at,
+    } as const;
+    await recordEngagements(c.var.deps, [row]);
+    await notifyEngagementRow(c.var.deps, row);
     return c.json({ post: toPostView(post), shared: true }, 201);
   });
 
