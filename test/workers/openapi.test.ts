@@ -16,6 +16,7 @@ import {
   postEnvelope,
   postSchema,
   relationshipEnvelope,
+  relationshipSchema,
   sessionEnvelope,
   userEnvelope,
   userSchema,
@@ -30,6 +31,8 @@ interface Operation {
   requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
   responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
 }
+
+type ApiCall = () => Promise<{ status: number; body: unknown }>;
 
 interface Document {
   openapi: string;
@@ -218,6 +221,66 @@ describe('the OpenAPI document', () => {
     const deleted = await api('DELETE', `/v1/posts/${post.id}`, { token: alice.token });
     expectDescribed(postEnvelope, deleted.body);
     expectDescribed(errorSchema, (await api('GET', `/v1/posts/${post.id}`)).body);
+  });
+});
+
+describe('the answers of the social surface', () => {
+  it('match the schemas the document gives them', async () => {
+    const document = await fetchDocument();
+    const [alice, bob] = [await signup(), await signup()];
+    const ok = (res: { status: number; body: unknown }, path: string, method: string, status = res.status) => {
+      expect(res.status, `${method} ${path}`).toBe(status);
+      return res.body;
+    };
+    const post = await createPost(alice, 'social @bob');
+    await api('POST', `/v1/posts/${post.id}/comments`, { token: bob.token, body: { text: 'hello' } });
+    const checks: [string, string, ApiCall][] = [
+      ['get', '/v1/posts/{id}/comments', () => api('GET', `/v1/posts/${post.id}/comments`)],
+      [
+        'get',
+        '/v1/users/{id}/relationship',
+        () => api('GET', `/v1/users/${alice.id}/relationship`, { token: bob.token }),
+      ],
+      [
+        'put',
+        '/v1/users/{id}/mute',
+        () => api('PUT', `/v1/users/${alice.id}/mute`, { token: bob.token, body: { durationSeconds: 60 } }),
+      ],
+      ['get', '/v1/mutes', () => api('GET', '/v1/mutes', { token: bob.token })],
+      ['put', '/v1/users/{id}/block', () => api('PUT', `/v1/users/${alice.id}/block`, { token: bob.token })],
+      ['get', '/v1/blocks', () => api('GET', '/v1/blocks', { token: bob.token })],
+      [
+        'post',
+        '/v1/filters',
+        () => api('POST', '/v1/filters', { token: bob.token, body: { phrase: 'spoilers', expiresInSeconds: 60 } }),
+      ],
+      ['get', '/v1/filters', () => api('GET', '/v1/filters', { token: bob.token })],
+      ['get', '/v1/notifications', () => api('GET', '/v1/notifications', { token: alice.token })],
+      [
+        'put',
+        '/v1/markers',
+        () => api('PUT', '/v1/markers', { token: alice.token, body: { home: { lastReadId: post.id } } }),
+      ],
+      ['get', '/v1/markers', () => api('GET', '/v1/markers', { token: bob.token })],
+    ];
+    for (const [method, path, call] of checks) {
+      const operation = document.paths[path]?.[method];
+      expect(operation, `${method} ${path} is documented`).toBeDefined();
+      const res = await call();
+      const status = Object.keys(operation!.responses).find((s) => /^2\d\d$/.test(s))!;
+      ok(res, path, method, Number(status));
+    }
+    expectDescribed(
+      pageOf(z.object({ comment: commentSchema })),
+      (await api('GET', `/v1/posts/${post.id}/comments`)).body,
+    );
+    const relationship = await api('GET', `/v1/users/${alice.id}/relationship`, { token: bob.token });
+    expectDescribed(z.object({ relationship: relationshipSchema }), relationship.body);
+    expect(relationship.body).toMatchObject({ relationship: { blocking: true, muting: true } });
+    expectDescribed(
+      pageOf(z.object({ user: userSchema })),
+      (await api('GET', '/v1/blocks', { token: bob.token })).body,
+    );
   });
 });
 

@@ -68,6 +68,10 @@ export const optionalUser = createMiddleware<AppEnv>(async (c, next) => {
     await next();
   });
 });
+documented(optionalUser, {
+  security: 'optionalUser',
+  errors: { 401: 'a bearer token that is invalid, expired or not an existing user’s (none at all is fine)' },
+});
 
 /**
  * The one place a bearer token becomes a user, for every way a token arrives (the Authorization header, a stream's

@@ -214,4 +214,17 @@ export function pageOf<Item extends z.ZodType>(item: Item) {
 export const postEnvelope = z.object({ post: postSchema });
 export const userEnvelope = z.object({ user: userSchema });
 export const sessionEnvelope = z.object({ user: userSchema, token: z.string().meta({ description: 'a bearer JWT' }) });
+/** What `PUT`/`DELETE /v1/users/:id/follow` answer: whether the caller now follows. */
 export const relationshipEnvelope = z.object({ relationship: z.object({ following: z.boolean() }) });
+
+/** The caller's whole relationship with another account (`GET /v1/users/:id/relationship`, blocks, mutes). */
+export const relationshipSchema = z
+  .object({
+    following: z.boolean(),
+    followedBy: z.boolean(),
+    blocking: z.boolean(),
+    blockedBy: z.boolean(),
+    muting: z.boolean(),
+    showReposts: z.boolean().meta({ description: "whether the caller's feed shows this account's reposts" }),
+  })
+  .meta({ id: 'Relationship' });

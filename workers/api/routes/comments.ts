@@ -11,7 +11,8 @@ import { rulesFor } from '../../social.ts';
 import { optionalUser, requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
-import { idParam, mintedIdSchema, pageQuery, validate } from '../validation.ts';
+import { describeRoutes } from '../route-docs.ts';
+import { commentSchema, idParam, mintedIdSchema, pageOf, pageQuery, validate } from '../validation.ts';
 
 const cursorSchema = z.strictObject({ after: mintedIdSchema });
 /** Fill-page: at most this many reads for one page when the reader's rules hide comments. */
@@ -98,3 +99,24 @@ export const commentsRoutes = new Hono<AppEnv>()
     );
     return c.json({ comment: commentView(deleted.comment) });
   });
+
+describeRoutes(commentsRoutes, {
+  'GET /posts/:id/comments': {
+    summary: "A post's comments",
+    description:
+      'Oldest first, as a thread. Signed in, comments of accounts you block, are blocked by or mute are left out (the page is still filled).',
+    responses: {
+      200: { description: 'A page of comments', schema: pageOf(z.object({ comment: commentSchema })) },
+    },
+    errors: {
+      400: 'an invalid query, or a cursor that is malformed or from another listing',
+      404: 'no such post, it is deleted, or its author and you block each other',
+    },
+  },
+  'DELETE /comments/:id': {
+    summary: 'Delete a comment',
+    description: "By the comment's author or the post's author; the post's comment count moves once.",
+    responses: { 200: { description: 'The deleted comment', schema: z.object({ comment: commentSchema }) } },
+    errors: { 403: "neither the comment's author nor the post's", 404: 'no such comment, or already deleted' },
+  },
+});

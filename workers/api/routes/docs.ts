@@ -29,6 +29,12 @@ const TAGS = {
   health: 'Liveness, and the details operators need',
   admin: 'Operator tools (the admin token): dead letters',
   stream: 'Live updates over a WebSocket',
+  comments: 'Deleting a comment (a post lists its comments under posts)',
+  blocks: 'Accounts you block',
+  mutes: 'Accounts you mute',
+  filters: 'Muted words and phrases',
+  notifications: 'Likes, reposts, follows, mentions and comments of yours',
+  markers: 'Read positions in the home feed and the notifications',
   docs: 'This document and its interactive page',
 };
 

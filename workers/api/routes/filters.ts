@@ -5,6 +5,7 @@ import type { PhraseFilter } from '../../../src/social.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
+import { describeRoutes } from '../route-docs.ts';
 import { idParam, textField, validate } from '../validation.ts';
 
 /** Per user: every feed read loads them all, so they are few. */
@@ -55,3 +56,32 @@ export const filtersRoutes = new Hono<AppEnv>()
     if (!deleted) throw new NotFoundError('filter');
     return c.json({ filter: view(deleted) });
   });
+
+const filterSchema = z
+  .object({
+    id: z.string(),
+    phrase: z.string(),
+    wholeWord: z.boolean(),
+    expiresAt: z.string().meta({ format: 'date-time' }).nullable().meta({ description: 'null: until deleted' }),
+  })
+  .meta({ id: 'Filter' });
+
+describeRoutes(filtersRoutes, {
+  'POST /': {
+    summary: 'Mute a word or phrase',
+    description: `Posts whose text or hashtags match (case-insensitive; whole words unless \`wholeWord: false\`) leave your feeds until the filter expires. At most ${MAX_FILTERS}.`,
+    requestExample: { phrase: 'spoilers', wholeWord: true, expiresInSeconds: 86400 },
+    responses: { 201: { description: 'The new filter', schema: z.object({ filter: filterSchema }) } },
+    errors: { 422: { code: 'too_many_filters', description: `already ${MAX_FILTERS} filters: delete one first` } },
+  },
+  'GET /': {
+    summary: 'Your filters',
+    description: 'Expired ones too.',
+    responses: { 200: { description: 'Every filter', schema: z.object({ items: z.array(filterSchema) }) } },
+  },
+  'DELETE /:id': {
+    summary: 'Delete a filter',
+    responses: { 200: { description: 'The deleted filter', schema: z.object({ filter: filterSchema }) } },
+    errors: { 404: 'no such filter of yours' },
+  },
+});

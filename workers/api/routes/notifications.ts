@@ -6,7 +6,8 @@ import type { MarkerRow, NotificationRow } from '../../../db/repositories/social
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
-import { idSchema, mintedIdSchema, pageQuery, validate } from '../validation.ts';
+import { describeRoutes } from '../route-docs.ts';
+import { idSchema, mintedIdSchema, pageOf, pageQuery, validate } from '../validation.ts';
 
 /** The unread count stops here (a badge shows "1000+"): counting further would cost a scan of the backlog. */
 export const UNREAD_CAP = 1000;
@@ -97,3 +98,55 @@ export const markersRoutes = new Hono<AppEnv>()
     );
     return c.json(markersView(await social.markers(c.var.userId)));
   });
+
+const notificationSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(NOTIFICATION_TYPES),
+    actorId: z.string().meta({ description: 'who liked, reposted, followed, mentioned or commented' }),
+    postId: z.string().optional(),
+    commentId: z.string().optional(),
+    createdAt: z.string().meta({ format: 'date-time' }),
+  })
+  .meta({ id: 'Notification' });
+
+const markerSchema = z
+  .object({ lastReadId: z.string(), updatedAt: z.string().meta({ format: 'date-time' }) })
+  .nullable()
+  .meta({ description: 'null until first set' });
+const markersAnswer = z.object({ home: markerSchema, notifications: markerSchema });
+
+describeRoutes(notificationsRoutes, {
+  'GET /': {
+    summary: 'Your notifications',
+    description:
+      'Newest first, one per event, never for your own actions nor from accounts you block or mute. `types` (comma-separated or repeated, also `types[]`) keeps only those kinds.',
+    responses: {
+      200: {
+        description: 'A page of notifications, and how many are unread',
+        schema: pageOf(notificationSchema).extend({
+          unread: z
+            .number()
+            .int()
+            .min(0)
+            .max(UNREAD_CAP)
+            .meta({ description: `newer than the notifications marker, counted up to ${UNREAD_CAP}` }),
+        }),
+      },
+    },
+    errors: { 400: 'an invalid query (an unknown type), or a cursor that is malformed or from another listing' },
+  },
+});
+
+describeRoutes(markersRoutes, {
+  'GET /': {
+    summary: 'Your read positions',
+    responses: { 200: { description: 'The home and notifications markers', schema: markersAnswer } },
+  },
+  'PUT /': {
+    summary: 'Move your read positions',
+    description: 'A position never moves back: an older `lastReadId` than the stored one changes nothing.',
+    requestExample: { notifications: { lastReadId: '7311251012255744' } },
+    responses: { 200: { description: 'The markers now', schema: markersAnswer } },
+  },
+});

@@ -329,7 +329,10 @@ function engagementDoc(summary: string, status: number, schema: z.ZodType, descr
   return {
     summary,
     responses: { [status]: { description, schema } },
-    errors: { 404: 'no such post, or it is deleted' },
+    errors: {
+      403: { code: 'blocked', description: 'a block between you and the post’s author refuses it' },
+      404: 'no such post, or it is deleted',
+    },
   };
 }
 

@@ -9,7 +9,8 @@ import { block, unblock } from '../../social.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
-import { idParam, mintedIdSchema, pageQuery, validate } from '../validation.ts';
+import { describeRoutes, type RouteDoc } from '../route-docs.ts';
+import { idParam, mintedIdSchema, pageOf, pageQuery, relationshipSchema, userSchema, validate } from '../validation.ts';
 
 /** Ten years: longer is "until unmuted", which is what leaving the duration out (or 0) says. */
 const MAX_MUTE_SECONDS = 10 * 365 * 86_400;
@@ -109,4 +110,53 @@ export const mutesRoutes = new Hono<AppEnv>().get('/', requireUser, validate('qu
       deps.repos.social.mutePage(me, c.req.valid('query').limit, deps.now(), after),
     ),
   );
+});
+
+const relationshipAnswer = z.object({ relationship: relationshipSchema });
+
+function relationDoc(summary: string, description: string): RouteDoc {
+  return {
+    summary,
+    description,
+    responses: { 200: { description: 'The relationship now', schema: relationshipAnswer } },
+    errors: { 400: 'an invalid id, or the account is yours', 404: 'no such user' },
+  };
+}
+
+describeRoutes(relationsRoutes, {
+  'GET /:id/relationship': {
+    summary: 'Your relationship with an account',
+    responses: { 200: { description: 'Follows both ways, blocks both ways, mute', schema: relationshipAnswer } },
+    errors: { 404: 'no such user' },
+  },
+  'PUT /:id/block': relationDoc(
+    'Block an account',
+    'Removes the follows both ways; neither of you then sees the other’s posts, and the other cannot follow, like, comment on or share yours (`403 blocked`).',
+  ),
+  'DELETE /:id/block': relationDoc('Unblock an account', 'Follows removed by the block are not restored.'),
+  'PUT /:id/mute': relationDoc(
+    'Mute an account',
+    'Hides its posts and reposts from your feeds and its notifications; for `durationSeconds` (left out or 0: until unmuted).',
+  ),
+  'DELETE /:id/mute': relationDoc('Unmute an account', 'Idempotent.'),
+});
+
+const accountsPage = pageOf(z.object({ user: userSchema }));
+
+describeRoutes(blocksRoutes, {
+  'GET /': {
+    summary: 'Accounts you block',
+    description: 'Newest first.',
+    responses: { 200: { description: 'A page of accounts', schema: accountsPage } },
+    errors: { 400: 'an invalid query, or a cursor that is malformed or from another listing' },
+  },
+});
+
+describeRoutes(mutesRoutes, {
+  'GET /': {
+    summary: 'Accounts you mute',
+    description: 'Mutes in force, newest first.',
+    responses: { 200: { description: 'A page of accounts', schema: accountsPage } },
+    errors: { 400: 'an invalid query, or a cursor that is malformed or from another listing' },
+  },
 });

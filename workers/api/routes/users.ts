@@ -11,7 +11,7 @@ import type { Deps } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
 import { conditionalGet, edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
-import { describeRoutes, type RouteDoc } from '../route-docs.ts';
+import { describeRoutes, type ErrorDoc, type RouteDoc } from '../route-docs.ts';
 import {
   idParam,
   mintedIdSchema,
@@ -158,6 +158,8 @@ async function edges(
 }
 
 function followDoc(summary: string, following: boolean): RouteDoc {
+  const errors: Record<number, ErrorDoc> = { 400: 'an invalid id, or the user is yourself', 404: 'no such user' };
+  if (following) errors[403] = { code: 'blocked', description: 'a block between you and the account refuses it' };
   return {
     summary,
     description:
@@ -166,7 +168,7 @@ function followDoc(summary: string, following: boolean): RouteDoc {
         ? ' `reposts: false` hides their reposts from your feed; left out, an existing follow keeps its choice.'
         : ''),
     responses: { 200: { description: 'The relationship now', schema: relationshipEnvelope } },
-    errors: { 400: 'an invalid id, or the user is yourself', 404: 'no such user' },
+    errors,
   };
 }
 
