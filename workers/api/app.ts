@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.ts';
 import { postsRoutes } from './routes/posts.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
 import { usersRoutes } from './routes/users.ts';
+import { mastodonApp } from '../mastodon/index.ts';
 
 /** Headers a browser client may read on a cross-origin answer. */
 const EXPOSED_HEADERS = [
@@ -85,7 +86,12 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/feed', feedRoutes)
     .route('/v1/feedback', feedbackRoutes)
     .route('/v1/health', healthRoutes)
-    .route('/v1/admin', adminRoutes);
+    .route('/v1/admin', adminRoutes)
+    // The Mastodon API's writes are v1 requests dispatched back into this same app (workers/mastodon/v1.ts).
+    .route(
+      '/',
+      mastodonApp((request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx))),
+    );
   app.notFound(notFoundOrMethodNotAllowed(app.routes));
   return routed;
 }
