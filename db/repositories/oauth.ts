@@ -9,7 +9,7 @@ export type OAuthToken = typeof oauthTokens.$inferSelect;
 
 /**
  * OAuth clients, authorization codes and access tokens of the Mastodon-compatible API. Secrets arrive here only
- * as digests (src/mastodon/oauth.ts secretDigest); each row lives on the shard of its key.
+ * as digests (src/mastodon-oauth.ts secretDigest); each row lives on the shard of its key.
  */
 export function createOAuthRepository(shards: Shards) {
   return {
@@ -18,9 +18,7 @@ export function createOAuthRepository(shards: Shards) {
     },
 
     async app(clientId: string): Promise<OAuthApp | undefined> {
-      return retry(() =>
-        shards.of(clientId).query.oauthApps.findFirst({ where: eq(oauthApps.clientId, clientId) }),
-      );
+      return retry(() => shards.of(clientId).query.oauthApps.findFirst({ where: eq(oauthApps.clientId, clientId) }));
     },
 
     async createCode(code: OAuthCode): Promise<void> {

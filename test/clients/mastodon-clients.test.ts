@@ -39,7 +39,10 @@ async function authorizeInBrowser(authorizeUrl: string, handle: string, password
   expect(html).toContain('name="password"');
   const form = new URLSearchParams();
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    form.set(m[1]!, m[2]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))));
+    form.set(
+      m[1]!,
+      m[2]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))),
+    );
   }
   form.set('handle', handle);
   form.set('password', password);
@@ -110,7 +113,7 @@ describe('masto.js', () => {
 
   it('follows, posts, replies, favourites, reblogs and pages the home timeline', async () => {
     const relationship = await alice.v1.accounts.$select(bob.id).follow();
-    expect(relationship).toMatchObject({ id: bob.id, following: true, followed_by: false });
+    expect(relationship).toMatchObject({ id: bob.id, following: true, followedBy: false });
     const [rel] = await alice.v1.accounts.relationships.fetch({ id: [bob.id] });
     expect(rel).toMatchObject({ id: bob.id, following: true });
 
@@ -143,15 +146,15 @@ describe('masto.js', () => {
     expect(seen).toEqual([...posted].reverse());
 
     const liked = await alice.v1.statuses.$select(posted[1]!).favourite();
-    expect(liked).toMatchObject({ id: posted[1], favourited: true, favourites_count: 1 });
+    expect(liked).toMatchObject({ id: posted[1], favourited: true, favouritesCount: 1 });
     const likers = await alice.v1.statuses.$select(posted[1]!).favouritedBy.list();
     expect(likers.map((a) => a.id)).toEqual([aliceId]);
     const unliked = await alice.v1.statuses.$select(posted[1]!).unfavourite();
-    expect(unliked).toMatchObject({ favourited: false, favourites_count: 0 });
+    expect(unliked).toMatchObject({ favourited: false, favouritesCount: 0 });
 
     const reblog = await alice.v1.statuses.$select(posted[2]!).reblog();
     expect(reblog.id).not.toBe(posted[2]);
-    expect(reblog.reblog).toMatchObject({ id: posted[2], reblogged: true, reblogs_count: 1 });
+    expect(reblog.reblog).toMatchObject({ id: posted[2], reblogged: true, reblogsCount: 1 });
     expect(reblog.account.id).toBe(aliceId);
 
     const reply = await alice.v1.statuses.create({ status: 'a reply', inReplyToId: posted[3] });
@@ -216,7 +219,7 @@ describe('megalodon', () => {
 
     const statuses = await client.getAccountStatuses(dave.id);
     expect(statuses.data.map((s) => s.id)).toEqual([statusId]);
-    await client.revokeToken(app.client_id, app.client_secret!, token.access_token);
+    await client.revokeToken(app.client_id, app.client_secret, token.access_token);
     await expect(client.verifyAccountCredentials()).rejects.toThrow();
   });
 });

@@ -2,7 +2,7 @@ import type { Context, NotFoundHandler } from 'hono';
 import type { RouterRoute } from 'hono/types';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../../src/errors.ts';
-import { isMastodonPath, mastodonErrorBody } from '../../src/mastodon/errors.ts';
+import { isMastodonPath, mastodonErrorBody } from '../../src/mastodon-errors.ts';
 import { isTransientError } from '../../src/retry.ts';
 import { ConfigError } from '../composition.ts';
 import type { AppEnv } from './context.ts';

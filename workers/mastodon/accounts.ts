@@ -1,8 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
-import { toAccount, toRelationship, type MastodonRelationship } from '../../src/mastodon/entities.ts';
-import { linkHeader, pageOf } from '../../src/mastodon/pagination.ts';
+import { toAccount, toRelationship, type MastodonRelationship } from '../../src/mastodon-entities.ts';
+import { linkHeader, pageOf } from '../../src/mastodon-pagination.ts';
 import { isLive } from '../../src/model.ts';
 import { HANDLE_PATTERN, normalizeHandle } from '../../src/text.ts';
 import { cachedPosts } from '../cache/index.ts';
@@ -56,7 +56,10 @@ const edgePosition = z
     return { createdAt: Number(t), userId: u! };
   });
 
-const edgeParams = z.object({ max_id: edgePosition.optional(), limit: z.coerce.number().int().min(1).max(80).default(40) });
+const edgeParams = z.object({
+  max_id: edgePosition.optional(),
+  limit: z.coerce.number().int().min(1).max(80).default(40),
+});
 
 const statusesParams = pageParams.extend({
   exclude_replies: flag.optional(),
@@ -79,7 +82,12 @@ export function accountsRoutes(v1: V1Fetch) {
       ? linkHeader(c.req.url, {}, { max_id: `${page.next.createdAt}_${page.next.userId}` })
       : undefined;
     if (link) c.header('Link', link);
-    return c.json(await accountsOf(c, page.items.map((edge) => edge.userId)));
+    return c.json(
+      await accountsOf(
+        c,
+        page.items.map((edge) => edge.userId),
+      ),
+    );
   };
 
   const follow = (following: boolean) => async (c: Context<MastodonEnv>) => {
@@ -87,7 +95,14 @@ export function accountsRoutes(v1: V1Fetch) {
     const { id } = c.req.param() as { id: string };
     const body = c.var.params as z.infer<typeof followParams>;
     if (following) {
-      await callV1(c, v1, 'PUT', `/v1/users/${id}/follow`, me, body.reblogs === undefined ? {} : { reposts: body.reblogs });
+      await callV1(
+        c,
+        v1,
+        'PUT',
+        `/v1/users/${id}/follow`,
+        me,
+        body.reblogs === undefined ? {} : { reposts: body.reblogs },
+      );
     } else {
       await callV1(c, v1, 'DELETE', `/v1/users/${id}/follow`, me);
     }
@@ -103,13 +118,24 @@ export function accountsRoutes(v1: V1Fetch) {
         source: { privacy: 'public', sensitive: false, language: null, note: '', fields: [], follow_requests_count: 0 },
       });
     })
-    .get('/relationships', requireScope('read:follows'), params(z.object({ id: z.union([idValue, z.array(idValue).max(40)]).optional() })), async (c) => {
-      const me = actingUser(c.var.caller);
-      const raw = (c.var.params as { id?: string | string[] }).id;
-      const ids = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-      const known = await c.var.deps.repos.users.getMany(ids);
-      return c.json(await relationshipsOf(c, me, ids.filter((id) => known.has(id))));
-    })
+    .get(
+      '/relationships',
+      requireScope('read:follows'),
+      params(z.object({ id: z.union([idValue, z.array(idValue).max(40)]).optional() })),
+      async (c) => {
+        const me = actingUser(c.var.caller);
+        const raw = (c.var.params as { id?: string | string[] }).id;
+        const ids = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+        const known = await c.var.deps.repos.users.getMany(ids);
+        return c.json(
+          await relationshipsOf(
+            c,
+            me,
+            ids.filter((id) => known.has(id)),
+          ),
+        );
+      },
+    )
     .get('/lookup', params(z.object({ acct: z.string().min(1).max(300) })), async (c) => {
       const handle = localHandle((c.var.params as { acct: string }).acct, new URL(c.req.url).host);
       const credentials = handle ? await c.var.deps.repos.users.credentials(handle) : undefined;
@@ -128,7 +154,9 @@ export function accountsRoutes(v1: V1Fetch) {
         return c.json(credentials ? await accountsOf(c, [credentials.userId]) : []);
       },
     )
-    .get('/:id', validate('param', idPath), async (c) => c.json(toAccount(await userOrNotFound(c, c.req.valid('param').id), originOf(c))))
+    .get('/:id', validate('param', idPath), async (c) =>
+      c.json(toAccount(await userOrNotFound(c, c.req.valid('param').id), originOf(c))),
+    )
     .get('/:id/statuses', validate('param', idPath), params(statusesParams), async (c) => {
       const { id } = c.req.valid('param');
       const q = c.var.params as z.infer<typeof statusesParams>;
@@ -144,7 +172,11 @@ export function accountsRoutes(v1: V1Fetch) {
         const post = records.get(postId);
         return isLive(post) ? [{ post }] : [];
       });
-      const statuses = await statusesOf(c, q.only_media ? posts.filter((p) => p.post.media.length > 0) : posts, c.var.caller?.userId ?? null);
+      const statuses = await statusesOf(
+        c,
+        q.only_media ? posts.filter((p) => p.post.media.length > 0) : posts,
+        c.var.caller?.userId ?? null,
+      );
       const more = windowed ? pageIds.length === q.limit : ids.length > q.limit;
       const link = linkHeader(c.req.url, { first: pageIds[0], last: more ? pageIds[pageIds.length - 1] : undefined });
       if (link) c.header('Link', link);
@@ -153,5 +185,11 @@ export function accountsRoutes(v1: V1Fetch) {
     .get('/:id/followers', validate('param', idPath), edges('followers'))
     .get('/:id/following', validate('param', idPath), edges('following'))
     .post('/:id/follow', validate('param', idPath), requireScope('write:follows'), params(followParams), follow(true))
-    .post('/:id/unfollow', validate('param', idPath), requireScope('write:follows'), params(followParams), follow(false));
+    .post(
+      '/:id/unfollow',
+      validate('param', idPath),
+      requireScope('write:follows'),
+      params(followParams),
+      follow(false),
+    );
 }

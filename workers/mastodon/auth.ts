@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { AppError, ForbiddenError, UnauthorizedError } from '../../src/errors.ts';
-import { ALL_SCOPES, grants } from '../../src/mastodon/scopes.ts';
-import { secretDigest } from '../../src/mastodon/oauth.ts';
+import { ALL_SCOPES, grants } from '../../src/mastodon-scopes.ts';
+import { secretDigest } from '../../src/mastodon-oauth.ts';
 import { bearerToken, userIdFrom } from '../api/auth.ts';
 import { knownUser } from '../known-users.ts';
 import type { Deps } from '../composition.ts';

@@ -8,7 +8,7 @@ import {
   type MastodonAccount,
   type MastodonStatus,
   type StatusLinks,
-} from '../../src/mastodon/entities.ts';
+} from '../../src/mastodon-entities.ts';
 import { isLive, type PostRecord, type UserRecord } from '../../src/model.ts';
 import { cachedPosts } from '../cache/index.ts';
 import type { Deps } from '../composition.ts';
@@ -61,7 +61,12 @@ export async function statusesOf(
   return sources.flatMap(({ post, reblog }) => {
     const author = users.get(post.authorId);
     if (!author) return [];
-    const status = postToStatus(post, author, { favourited: liked.has(post.id), reblogged: shared.has(post.id) }, links);
+    const status = postToStatus(
+      post,
+      author,
+      { favourited: liked.has(post.id), reblogged: shared.has(post.id) },
+      links,
+    );
     if (!reblog) return [status];
     const sharer = users.get(reblog.by);
     return sharer ? [reblogStatus(status, sharer, reblog.at, links)] : [];

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { instanceV1, instanceV2, nodeinfo, nodeinfoLinks, type InstanceFacts } from '../../src/mastodon/instance.ts';
+import { instanceV1, instanceV2, nodeinfo, nodeinfoLinks, type InstanceFacts } from '../../src/mastodon-instance.ts';
 import type { MastodonEnv } from './context.ts';
 import { originOf } from './hydrate.ts';
 

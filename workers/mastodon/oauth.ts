@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { AppError, UnauthorizedError, ValidationError } from '../../src/errors.ts';
-import { escapeHtml } from '../../src/mastodon/content.ts';
+import { escapeHtml } from '../../src/mastodon-content.ts';
 import {
   OOB_REDIRECT_URI,
   PKCE_CHALLENGE,
@@ -11,8 +11,8 @@ import {
   randomSecret,
   redirectWithCode,
   secretDigest,
-} from '../../src/mastodon/oauth.ts';
-import { InvalidScopeError, parseScopes, withinScopes } from '../../src/mastodon/scopes.ts';
+} from '../../src/mastodon-oauth.ts';
+import { InvalidScopeError, parseScopes, withinScopes } from '../../src/mastodon-scopes.ts';
 import { verifyNothing, verifyPassword } from '../../src/password.ts';
 import { HANDLE_PATTERN, normalizeHandle } from '../../src/text.ts';
 import type { OAuthApp } from '../../db/repositories/oauth.ts';
@@ -181,8 +181,11 @@ export const appsRoutes = new Hono<MastodonEnv>()
   .post('/', params(appParams), async (c) => {
     const { deps } = c.var;
     const body = c.var.params as z.infer<typeof appParams>;
-    const uris = parseRedirectUris(Array.isArray(body.redirect_uris) ? body.redirect_uris.join('\n') : body.redirect_uris);
-    if (!uris) throw new AppError(422, 'invalid_redirect_uri', 'Validation failed: Redirect URI must be an absolute URI.');
+    const uris = parseRedirectUris(
+      Array.isArray(body.redirect_uris) ? body.redirect_uris.join('\n') : body.redirect_uris,
+    );
+    if (!uris)
+      throw new AppError(422, 'invalid_redirect_uri', 'Validation failed: Redirect URI must be an absolute URI.');
     const secret = randomSecret();
     const app: OAuthApp = {
       clientId: randomSecret(),

@@ -5,7 +5,7 @@ import { ValidationError } from '../../src/errors.ts';
 import type { MastodonEnv } from './context.ts';
 
 /** Parameter values as clients send them: a string, or a list for Rails-style `name[]` keys. */
-export type Params = Record<string, string | string[] | boolean | number | null | undefined | unknown>;
+export type Params = Record<string, unknown>;
 
 /** `id[]=1&id[]=2` (and a repeated `id`) become `id: ['1', '2']`; other keys keep their last value. */
 function fromPairs(pairs: Iterable<[string, string | File]>): Params {

@@ -1,8 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { AppError, NotFoundError } from '../../src/errors.ts';
-import { reblogStatus, type MastodonStatus } from '../../src/mastodon/entities.ts';
-import { linkHeader } from '../../src/mastodon/pagination.ts';
+import { reblogStatus, type MastodonStatus } from '../../src/mastodon-entities.ts';
+import { linkHeader } from '../../src/mastodon-pagination.ts';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { validate } from '../api/validation.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
@@ -37,7 +37,10 @@ const editParams = z.object({
 });
 
 const reactionPage = z.object({
-  max_id: z.string().regex(/^\d{1,15}$/, 'must be a position from a Link header').optional(),
+  max_id: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a position from a Link header')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(80).default(40),
 });
 
@@ -83,10 +86,19 @@ export function statusesRoutes(v1: V1Fetch) {
     const { id } = c.req.param() as { id: string };
     const q = c.var.params as z.infer<typeof reactionPage>;
     if (!(await postOf(c, id))) throw new NotFoundError('Record not found');
-    const page = await c.var.deps.repos.reactions[kind](id, q.limit, q.max_id === undefined ? undefined : Number(q.max_id));
+    const page = await c.var.deps.repos.reactions[kind](
+      id,
+      q.limit,
+      q.max_id === undefined ? undefined : Number(q.max_id),
+    );
     const link = page.next === null ? undefined : linkHeader(c.req.url, {}, { max_id: String(page.next) });
     if (link) c.header('Link', link);
-    return c.json(await accountsOf(c, page.items.map((r) => r.userId)));
+    return c.json(
+      await accountsOf(
+        c,
+        page.items.map((r) => r.userId),
+      ),
+    );
   };
 
   return new Hono<MastodonEnv>()
@@ -103,7 +115,9 @@ export function statusesRoutes(v1: V1Fetch) {
           ? undefined
           : await c.var.deps.repos.reactions.comment(body.in_reply_to_id);
         const postId = comment?.postId ?? body.in_reply_to_id;
-        const created = await callV1<{ comment: { id: string } }>(c, v1, 'POST', `/v1/posts/${postId}/comments`, me, { text });
+        const created = await callV1<{ comment: { id: string } }>(c, v1, 'POST', `/v1/posts/${postId}/comments`, me, {
+          text,
+        });
         return c.json(await anyStatus(c, created.comment.id, me));
       }
       const created = await callV1<{ post: { id: string } }>(c, v1, 'POST', '/v1/posts', me, { text });
@@ -111,7 +125,9 @@ export function statusesRoutes(v1: V1Fetch) {
       if (!status) throw new NotFoundError('Record not found');
       return c.json(status);
     })
-    .get('/:id', validate('param', idPath), async (c) => c.json(await anyStatus(c, c.req.valid('param').id, c.var.caller?.userId ?? null)))
+    .get('/:id', validate('param', idPath), async (c) =>
+      c.json(await anyStatus(c, c.req.valid('param').id, c.var.caller?.userId ?? null)),
+    )
     .put('/:id', validate('param', idPath), requireScope('write:statuses'), params(editParams), async (c) => {
       const me = actingUser(c.var.caller);
       const { id } = c.req.valid('param');

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../src/cursor.ts';
-import { linkHeader, pageOf } from '../../src/mastodon/pagination.ts';
+import { linkHeader, pageOf } from '../../src/mastodon-pagination.ts';
 import { latestFeed, rankedFeed, rankedFeedPage } from '../feed.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
 import type { MastodonEnv } from './context.ts';
@@ -37,7 +37,11 @@ export const timelinesRoutes = new Hono<MastodonEnv>()
       const page = q.cursor
         ? await rankedFeedPage(deps, me, q.limit, await codec.decode(q.cursor))
         : await rankedFeed(deps, me, q.limit, null);
-      const statuses = await statusesOf(c, page.items.map((item) => ({ post: item.post })), me);
+      const statuses = await statusesOf(
+        c,
+        page.items.map((item) => ({ post: item.post })),
+        me,
+      );
       if (page.next) {
         const url = new URL(c.req.url);
         url.searchParams.set('ranked', 'true');
@@ -49,11 +53,14 @@ export const timelinesRoutes = new Hono<MastodonEnv>()
     const windowed = q.since_id !== undefined || q.min_id !== undefined;
     const page = await latestFeed(deps, me, windowed ? NEWER_WINDOW : q.limit, q.max_id);
     const posts = windowed ? pageOf(page.posts, (p) => p.id, q) : page.posts;
-    const statuses = await statusesOf(c, posts.map((post) => ({ post })), me);
+    const statuses = await statusesOf(
+      c,
+      posts.map((post) => ({ post })),
+      me,
+    );
     const more = windowed ? posts.length === q.limit : page.nextBefore !== null;
     const link = linkHeader(c.req.url, { first: posts[0]?.id, last: more ? posts[posts.length - 1]?.id : undefined });
     if (link) c.header('Link', link);
     // 206 while the timeline is being rebuilt after a long absence, as Mastodon answers.
     return c.json(statuses, page.state === 'regenerating' ? 206 : 200);
   });
-

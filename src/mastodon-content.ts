@@ -1,4 +1,4 @@
-import { HASHTAG_PATTERN, MENTION_PATTERN, normalizeHandle } from '../text.ts';
+import { HASHTAG_PATTERN, MENTION_PATTERN, normalizeHandle } from './text.ts';
 
 /** Text as HTML text: the five characters that could open markup or end an attribute. */
 export function escapeHtml(text: string): string {
@@ -24,7 +24,11 @@ function tokens(text: string, links: ContentLinks): Token[] {
   const found: Token[] = [];
   for (const m of text.matchAll(URL_PATTERN)) {
     const url = escapeHtml(m[0]);
-    found.push({ index: m.index, length: m[0].length, html: `<a href="${url}" rel="nofollow noopener" target="_blank">${url}</a>` });
+    found.push({
+      index: m.index,
+      length: m[0].length,
+      html: `<a href="${url}" rel="nofollow noopener" target="_blank">${url}</a>`,
+    });
   }
   for (const m of text.matchAll(new RegExp(HASHTAG_PATTERN.source, HASHTAG_PATTERN.flags))) {
     const tag = m[1]!;

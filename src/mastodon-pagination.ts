@@ -18,7 +18,11 @@ function withParams(requestUrl: string, set: Record<string, string>): string {
 }
 
 /** The `Link` header value, or undefined when neither direction has a link. */
-export function linkHeader(requestUrl: string, bounds: PageBounds, nextParams?: Record<string, string>): string | undefined {
+export function linkHeader(
+  requestUrl: string,
+  bounds: PageBounds,
+  nextParams?: Record<string, string>,
+): string | undefined {
   const parts: string[] = [];
   const next = nextParams ?? (bounds.last === undefined ? undefined : { max_id: bounds.last });
   if (next) parts.push(`<${withParams(requestUrl, next)}>; rel="next"`);

@@ -2,9 +2,9 @@
  * Mastodon's entities (docs.joinmastodon.org/entities) built from this service's records: pure functions, so the
  * REST routes and the streaming events serialise a status or a notification the same way.
  */
-import type { Media, PostRecord, UserRecord } from '../model.ts';
-import { ID_EPOCH_MS } from '../ids.ts';
-import { statusContent } from './content.ts';
+import type { Media, PostRecord, UserRecord } from './model.ts';
+import { ID_EPOCH_MS } from './ids.ts';
+import { statusContent } from './mastodon-content.ts';
 
 export interface MastodonAccount {
   id: string;
@@ -170,7 +170,9 @@ function attachment(media: Media, postId: string, index: number): MastodonAttach
 function mentionsOf(handles: readonly string[], links: StatusLinks): MastodonMention[] {
   return handles.flatMap((handle) => {
     const user = links.accounts.get(handle);
-    return user ? [{ id: user.id, username: user.handle, acct: user.handle, url: `${links.base}/@${user.handle}` }] : [];
+    return user
+      ? [{ id: user.id, username: user.handle, acct: user.handle, url: `${links.base}/@${user.handle}` }]
+      : [];
   });
 }
 

@@ -3,7 +3,7 @@
  * server type from nodeinfo (`software.name`) and the streaming base from `urls.streaming_api` (v1) or
  * `configuration.urls.streaming` (v2), a bare ws(s):// origin to which they append /api/v1/streaming.
  */
-import { LIMITS } from '../text.ts';
+import { LIMITS } from './text.ts';
 
 /** The Mastodon API version whose subset is served, in the form compatible servers report. */
 export const MASTODON_VERSION = '4.3.0';
