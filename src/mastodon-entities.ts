@@ -333,3 +333,39 @@ export function toRelationship(id: string, facts: RelationshipFacts): MastodonRe
     languages: null,
   };
 }
+
+/** A v1 notification's kind (DESIGN.md "The social surface") and the Mastodon type it is shown as. */
+export const NOTIFICATION_TYPES = {
+  like: 'favourite',
+  repost: 'reblog',
+  follow: 'follow',
+  mention: 'mention',
+  // A comment is a reply, which Mastodon notifies as a mention of the post's author.
+  comment: 'mention',
+} as const;
+
+export type NotificationKind = keyof typeof NOTIFICATION_TYPES;
+
+export interface MastodonNotification {
+  id: string;
+  type: (typeof NOTIFICATION_TYPES)[NotificationKind];
+  created_at: string;
+  account: MastodonAccount;
+  status: MastodonStatus | null;
+}
+
+/** A notification: who acted (`actor`) and, except for follows, the status it is about (already serialised). */
+export function toNotification(
+  notification: { id: string; type: NotificationKind; createdAt: number },
+  actor: UserRecord,
+  status: MastodonStatus | null,
+  base: string,
+): MastodonNotification {
+  return {
+    id: notification.id,
+    type: NOTIFICATION_TYPES[notification.type],
+    created_at: iso(notification.createdAt),
+    account: toAccount(actor, base),
+    status: notification.type === 'follow' ? null : status,
+  };
+}
