@@ -37,15 +37,15 @@ export function linkHeader(
 export function pageOf<T>(
   items: readonly T[],
   idOf: (item: T) => string,
-  params: { maxId?: string; sinceId?: string; minId?: string; limit: number },
+  params: { max_id?: string; since_id?: string; min_id?: string; limit: number },
 ): T[] {
   let kept = items.filter((item) => {
     const id = idOf(item);
-    if (params.maxId !== undefined && !(id < params.maxId)) return false;
-    if (params.sinceId !== undefined && !(id > params.sinceId)) return false;
-    if (params.minId !== undefined && !(id > params.minId)) return false;
+    if (params.max_id !== undefined && !(id < params.max_id)) return false;
+    if (params.since_id !== undefined && !(id > params.since_id)) return false;
+    if (params.min_id !== undefined && !(id > params.min_id)) return false;
     return true;
   });
-  if (params.minId !== undefined && params.sinceId === undefined) kept = kept.slice(-params.limit);
+  if (params.min_id !== undefined && params.since_id === undefined) kept = kept.slice(-params.limit);
   return kept.slice(0, params.limit);
 }

@@ -200,9 +200,9 @@ describe('pagination', () => {
   it('cuts pages by max_id, since_id and min_id, newest first', () => {
     const ids = ['9', '8', '7', '6', '5'];
     const id = (x: string) => x;
-    expect(pageOf(ids, id, { maxId: '8', limit: 2 })).toEqual(['7', '6']);
-    expect(pageOf(ids, id, { sinceId: '5', limit: 2 })).toEqual(['9', '8']);
-    expect(pageOf(ids, id, { minId: '5', limit: 2 })).toEqual(['7', '6']);
+    expect(pageOf(ids, id, { max_id: '8', limit: 2 })).toEqual(['7', '6']);
+    expect(pageOf(ids, id, { since_id: '5', limit: 2 })).toEqual(['9', '8']);
+    expect(pageOf(ids, id, { min_id: '5', limit: 2 })).toEqual(['7', '6']);
   });
 });
 

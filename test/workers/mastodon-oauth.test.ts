@@ -79,7 +79,7 @@ async function exchange(body: Record<string, string>, app?: Fetcher) {
     headers: { 'Content-Type': 'application/json' },
     app,
   });
-  return { status: res.status, body: (await res.json()) as Record<string, string> };
+  return { status: res.status, body: await res.json<Record<string, string>>() };
 }
 
 async function sha256(text: string) {
@@ -116,7 +116,7 @@ describe('OAuth: apps and the authorize form', () => {
     const app = await registerApp();
     expect(app.scopes).toEqual(['read', 'write', 'follow']);
     const query = authorizeQuery(app.client_id, { state: '"><script>alert(1)</script>' });
-    const res = await call('GET', `/oauth/authorize?${query}`);
+    const res = await call('GET', `/oauth/authorize?${String(query)}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('Content-Type')).toContain('text/html');
     const html = await res.text();
@@ -130,12 +130,15 @@ describe('OAuth: apps and the authorize form', () => {
 
   it('refuses unknown clients, unregistered redirect URIs, scopes beyond the app and bad registrations', async () => {
     const app = await registerApp('read');
-    const unknown = await call('GET', `/oauth/authorize?${authorizeQuery('nope', { scope: 'read' })}`);
+    const unknown = await call('GET', `/oauth/authorize?${String(authorizeQuery('nope', { scope: 'read' }))}`);
     expect(unknown.status).toBe(401);
     expect(await unknown.json()).toMatchObject({ error: 'invalid_client' });
     const elsewhere = authorizeQuery(app.client_id, { scope: 'read', redirect_uri: 'https://evil.example/cb' });
-    expect((await call('GET', `/oauth/authorize?${elsewhere}`)).status).toBe(400);
-    const wider = await call('GET', `/oauth/authorize?${authorizeQuery(app.client_id, { scope: 'read write' })}`);
+    expect((await call('GET', `/oauth/authorize?${String(elsewhere)}`)).status).toBe(400);
+    const wider = await call(
+      'GET',
+      `/oauth/authorize?${String(authorizeQuery(app.client_id, { scope: 'read write' }))}`,
+    );
     expect(wider.status).toBe(400);
     expect(await wider.json()).toMatchObject({ error: 'invalid_scope' });
     const relative = await api('POST', '/api/v1/apps', { body: { client_name: 'x', redirect_uris: '/cb' } });
@@ -266,7 +269,7 @@ describe('OAuth: tokens', () => {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     });
     expect(res.status).toBe(200);
-    const { access_token: appToken } = (await res.json()) as { access_token: string };
+    const { access_token: appToken } = await res.json<{ access_token: string }>();
     const verified = await api<{ name: string }>('GET', '/api/v1/apps/verify_credentials', { token: appToken });
     expect(verified.status).toBe(200);
     expect(verified.body.name).toBe('test app <b>');

@@ -24,7 +24,7 @@ function localHandle(acct: string, host: string): string | undefined {
 
 async function userOrNotFound(c: Context<MastodonEnv>, id: string) {
   const user = await c.var.deps.repos.users.get(id);
-  if (!user) throw new NotFoundError('Record not found');
+  if (!user) throw new NotFoundError('Record');
   return user;
 }
 
@@ -140,7 +140,7 @@ export function accountsRoutes(v1: V1Fetch) {
       const handle = localHandle((c.var.params as { acct: string }).acct, new URL(c.req.url).host);
       const credentials = handle ? await c.var.deps.repos.users.credentials(handle) : undefined;
       const user = credentials ? await c.var.deps.repos.users.get(credentials.userId) : undefined;
-      if (!user) throw new NotFoundError('Record not found');
+      if (!user) throw new NotFoundError('Record');
       return c.json(toAccount(user, originOf(c)));
     })
     .get(
@@ -166,7 +166,7 @@ export function accountsRoutes(v1: V1Fetch) {
       if (q.pinned) return c.json([]);
       const windowed = q.since_id !== undefined || q.min_id !== undefined;
       const ids = await deps.repos.posts.idsByAuthor(id, windowed ? 100 : q.limit + 1, q.max_id);
-      const pageIds = pageOf(ids, (x) => x, { ...q, limit: q.limit });
+      const pageIds = pageOf(ids, (x) => x, q);
       const records = await cachedPosts(deps, pageIds);
       const posts = pageIds.flatMap((postId) => {
         const post = records.get(postId);

@@ -63,7 +63,7 @@ async function anyStatus(c: Context<MastodonEnv>, id: string, viewerId: string |
     const [status] = await commentStatuses(c, [comment], parent.authorId);
     if (status) return status;
   }
-  throw new NotFoundError('Record not found');
+  throw new NotFoundError('Record');
 }
 
 export function statusesRoutes(v1: V1Fetch) {
@@ -72,11 +72,11 @@ export function statusesRoutes(v1: V1Fetch) {
     const { id } = c.req.param() as { id: string };
     await callV1(c, v1, method === 'PUT' && what === 'shares' ? 'POST' : method, `/v1/posts/${id}/${what}`, me);
     const status = await liveStatus(c, id, me, { maxAgeMs: 0 });
-    if (!status) throw new NotFoundError('Record not found');
+    if (!status) throw new NotFoundError('Record');
     if (what === 'shares' && method === 'PUT') {
       const sharedAt = (await c.var.deps.repos.reactions.sharedBy(me, [id])).get(id) ?? c.var.deps.now();
       const sharer = await c.var.deps.repos.users.get(me);
-      if (!sharer) throw new NotFoundError('Record not found');
+      if (!sharer) throw new NotFoundError('Record');
       return c.json(reblogStatus(status, sharer, sharedAt, { base: new URL(c.req.url).origin, accounts: new Map() }));
     }
     return c.json(status);
@@ -85,7 +85,7 @@ export function statusesRoutes(v1: V1Fetch) {
   const reactors = (kind: 'likers' | 'sharers') => async (c: Context<MastodonEnv>) => {
     const { id } = c.req.param() as { id: string };
     const q = c.var.params as z.infer<typeof reactionPage>;
-    if (!(await postOf(c, id))) throw new NotFoundError('Record not found');
+    if (!(await postOf(c, id))) throw new NotFoundError('Record');
     const page = await c.var.deps.repos.reactions[kind](
       id,
       q.limit,
@@ -122,7 +122,7 @@ export function statusesRoutes(v1: V1Fetch) {
       }
       const created = await callV1<{ post: { id: string } }>(c, v1, 'POST', '/v1/posts', me, { text });
       const status = await liveStatus(c, created.post.id, me, { maxAgeMs: 0 });
-      if (!status) throw new NotFoundError('Record not found');
+      if (!status) throw new NotFoundError('Record');
       return c.json(status);
     })
     .get('/:id', validate('param', idPath), async (c) =>
@@ -136,7 +136,7 @@ export function statusesRoutes(v1: V1Fetch) {
       const text = body.spoiler_text ? `${body.spoiler_text}\n\n${body.status}` : body.status;
       await callV1(c, v1, 'PATCH', `/v1/posts/${id}`, me, { text });
       const status = await liveStatus(c, id, me, { maxAgeMs: 0 });
-      if (!status) throw new NotFoundError('Record not found');
+      if (!status) throw new NotFoundError('Record');
       return c.json(status);
     })
     .delete('/:id', validate('param', idPath), requireScope('write:statuses'), async (c) => {
@@ -163,7 +163,7 @@ export function statusesRoutes(v1: V1Fetch) {
       }
       const comment = await c.var.deps.repos.reactions.comment(id);
       const parent = comment ? await liveStatus(c, comment.postId, viewer) : undefined;
-      if (!parent) throw new NotFoundError('Record not found');
+      if (!parent) throw new NotFoundError('Record');
       return c.json({ ancestors: [parent], descendants: [] });
     })
     .get('/:id/history', validate('param', idPath), async (c) => {
@@ -184,7 +184,7 @@ export function statusesRoutes(v1: V1Fetch) {
     .get('/:id/source', validate('param', idPath), requireScope('read:statuses'), async (c) => {
       const { id } = c.req.valid('param');
       const post = await postOf(c, id);
-      if (!post) throw new NotFoundError('Record not found');
+      if (!post) throw new NotFoundError('Record');
       return c.json({ id, text: post.text, spoiler_text: '' });
     })
     .post('/:id/favourite', validate('param', idPath), requireScope('write:favourites'), react('PUT', 'like'))
