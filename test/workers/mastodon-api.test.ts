@@ -142,6 +142,25 @@ describe('Mastodon API: accounts', () => {
   });
 });
 
+describe('Mastodon API: update_credentials', () => {
+  it('changes the display name under the text policy, and nothing else', async () => {
+    const user = await signup();
+    const res = await api<{ display_name: string; username: string }>('PATCH', '/api/v1/accounts/update_credentials', {
+      token: user.token,
+      body: { display_name: '  Ada\u0000 ' },
+    });
+    expect(res.status).toBe(400);
+    const ok = await api<{ display_name: string; username: string }>('PATCH', '/api/v1/accounts/update_credentials', {
+      token: user.token,
+      body: { display_name: '  Ada Lovelace ' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ display_name: 'Ada Lovelace', username: user.handle });
+    const read = await api<{ display_name: string }>('GET', `/api/v1/accounts/${user.id}`);
+    expect(read.body.display_name).toBe('Ada Lovelace');
+  });
+});
+
 describe('Mastodon API: statuses', () => {
   it('threads replies as comments, and a reply to a reply joins the same thread', async () => {
     const [author, reader] = [await signup(), await signup()];

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
 import { toAccount, toRelationship, type MastodonRelationship } from '../../src/mastodon-entities.ts';
 import { linkHeader, pageOf } from '../../src/mastodon-pagination.ts';
-import { isLive } from '../../src/model.ts';
+import { isLive, type UserRecord } from '../../src/model.ts';
 import { HANDLE_PATTERN, normalizeHandle } from '../../src/text.ts';
 import { cachedPosts } from '../cache/index.ts';
-import { validate } from '../api/validation.ts';
+import { optionalTextField, validate } from '../api/validation.ts';
+import { LIMITS } from '../../src/text.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
 import type { MastodonEnv } from './context.ts';
 import { accountsOf, originOf, statusesOf } from './hydrate.ts';
@@ -20,6 +21,14 @@ function localHandle(acct: string, host: string): string | undefined {
   if (rest.length > 0 || !name || !HANDLE_PATTERN.test(name)) return undefined;
   if (domain !== undefined && domain.toLowerCase() !== host.toLowerCase()) return undefined;
   return normalizeHandle(name);
+}
+
+/** The account as its owner sees it: with `source` (what the profile editor and the composer's defaults read). */
+function credentialAccount(user: UserRecord, origin: string) {
+  return {
+    ...toAccount(user, origin),
+    source: { privacy: 'public', sensitive: false, language: null, note: '', fields: [], follow_requests_count: 0 },
+  };
 }
 
 async function userOrNotFound(c: Context<MastodonEnv>, id: string) {
@@ -69,6 +78,11 @@ const statusesParams = pageParams.extend({
   tagged: z.string().max(100).optional(),
 });
 
+/** Only the display name can change here; the other profile fields Mastodon has (note, avatar, ...) do not exist. */
+const updateParams = z.object({
+  display_name: optionalTextField(LIMITS.displayName, { trim: true }),
+});
+
 const followParams = z.object({ reblogs: flag.optional(), notify: flag.optional(), languages: z.unknown().optional() });
 
 export function accountsRoutes(v1: V1Fetch) {
@@ -113,10 +127,14 @@ export function accountsRoutes(v1: V1Fetch) {
     .use(identify)
     .get('/verify_credentials', requireScope('read:accounts'), async (c) => {
       const user = await userOrNotFound(c, actingUser(c.var.caller));
-      return c.json({
-        ...toAccount(user, originOf(c)),
-        source: { privacy: 'public', sensitive: false, language: null, note: '', fields: [], follow_requests_count: 0 },
-      });
+      return c.json(credentialAccount(user, originOf(c)));
+    })
+    .patch('/update_credentials', requireScope('write:accounts'), params(updateParams), async (c) => {
+      const me = actingUser(c.var.caller);
+      const { display_name: name } = c.var.params as z.infer<typeof updateParams>;
+      const user = name === undefined ? await userOrNotFound(c, me) : await c.var.deps.repos.users.rename(me, name);
+      if (!user) throw new NotFoundError('Record');
+      return c.json(credentialAccount(user, originOf(c)));
     })
     .get(
       '/relationships',
