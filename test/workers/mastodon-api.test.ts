@@ -79,6 +79,21 @@ describe('Mastodon API: errors and parameters', () => {
     expect(typeof (empty.body as { error: unknown }).error).toBe('string');
   });
 
+  it('passes Idempotency-Key on to the v1 post: a retried status is one status', async () => {
+    const user = await signup();
+    const send = () =>
+      api<Status>('POST', '/api/v1/statuses', {
+        token: user.token,
+        body: { status: 'only once' },
+        headers: { 'Idempotency-Key': 'retry-me-1' },
+      });
+    const [first, second] = [await send(), await send()];
+    expect(first.status).toBe(200);
+    expect(second.body.id).toBe(first.body.id);
+    const mine = await api<Status[]>('GET', `/api/v1/accounts/${user.id}/statuses`);
+    expect(mine.body.map((s) => s.id)).toEqual([first.body.id]);
+  });
+
   it('takes form-encoded bodies and Rails array parameters (id[]=)', async () => {
     const [a, b, c] = [await signup(), await signup(), await signup()];
     const form = new URLSearchParams({ status: 'from a form #forms' });

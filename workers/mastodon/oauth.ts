@@ -178,7 +178,8 @@ async function authorization<S extends typeof authorizeParams | typeof loginPara
 }
 
 export const appsRoutes = new Hono<MastodonEnv>()
-  .post('/', params(appParams), async (c) => {
+  // Registration is open to anyone, so it is counted per IP address like signups.
+  .post('/', params(appParams), rateLimit('signup'), async (c) => {
     const { deps } = c.var;
     const body = c.var.params as z.infer<typeof appParams>;
     const uris = parseRedirectUris(

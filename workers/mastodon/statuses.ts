@@ -120,7 +120,10 @@ export function statusesRoutes(v1: V1Fetch) {
         });
         return c.json(await anyStatus(c, created.comment.id, me));
       }
-      const created = await callV1<{ post: { id: string } }>(c, v1, 'POST', '/v1/posts', me, { text });
+      // Mastodon clients send Idempotency-Key on a new status, as v1 takes it: a retried post is not posted twice.
+      const created = await callV1<{ post: { id: string } }>(c, v1, 'POST', '/v1/posts', me, { text }, [
+        'Idempotency-Key',
+      ]);
       const status = await liveStatus(c, created.post.id, me, { maxAgeMs: 0 });
       if (!status) throw new NotFoundError('Record');
       return c.json(status);

@@ -34,11 +34,17 @@ export async function callV1<T>(
   path: string,
   userId: string,
   body?: unknown,
+  /** Request headers that carry over unchanged (e.g. `Idempotency-Key` on a new status). */
+  passOn: readonly string[] = [],
 ): Promise<T> {
   const { config, now } = c.var.deps;
   const headers: Record<string, string> = { Authorization: `Bearer ${await issueToken(config, userId, now())}` };
   const ip = c.req.header('CF-Connecting-IP');
   if (ip) headers['CF-Connecting-IP'] = ip;
+  for (const name of passOn) {
+    const value = c.req.header(name);
+    if (value !== undefined) headers[name] = value;
+  }
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const request = new Request(`${V1_ORIGIN}${path}`, {
     method,
