@@ -63,6 +63,16 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
+        // Real Mastodon client libraries over HTTP against the bundle in workerd (bench/harness.ts startService).
+        test: {
+          name: 'clients',
+          include: ['test/clients/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 240_000,
+        },
+      },
+      {
         plugins: [cloudflareTest(workersPool())],
         resolve,
         test: {

@@ -48,6 +48,11 @@ export interface ServiceOptions {
    * EMBEDDING_* vars (source r2) pointing at it. The model loads on the consumer's first `post.enrich`.
    */
   model?: BenchModel;
+  /**
+   * Also serve HTTP on 127.0.0.1 at a free port (`Service.url`), for clients that make real requests (the
+   * Mastodon client libraries in test/clients). Off by default: the benches dispatch requests directly.
+   */
+  listen?: boolean;
 }
 
 /** A model laid out as under the MODELS bucket (scripts/train-model.ts, scripts/make-fixture-model.ts). */
@@ -86,6 +91,8 @@ export interface Service {
   readonly jwtSecret: string;
   /** The admin token (random per run): the health report's details need it. */
   readonly adminToken: string;
+  /** The HTTP origin the service listens on, with `listen`; undefined otherwise. */
+  readonly url: string | undefined;
   /** A JSON request to the service's API, as a client would make it. */
   api<T>(method: string, route: string, options?: { token?: string; body?: unknown }): Promise<ApiResult<T>>;
   /** A D1 shard (`DB_SHARD_<shard>`), e.g. for bulk loads that match db/schema.ts and db/shards.ts. */
@@ -180,6 +187,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     convertV4MiniflareOptions({
       log: new Log(LogLevel.WARN),
       cf: false,
+      ...(options.listen ? { host: '127.0.0.1', port: 0 } : {}),
       resourcePersistencePath: path.join(workDir, 'state'),
       unsafeInspectDurableObjects: true,
       workers: [
@@ -200,8 +208,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       ],
     } as V4MiniflareOptions),
   );
+  let url: string | undefined;
   try {
-    await mf.ready;
+    const ready = await mf.ready;
+    if (options.listen) url = ready.origin;
     await migrate(mf, Number(vars.SHARD_COUNT ?? '1'));
     if (options.model) {
       // Typed with Workers types this Node project does not load; put is all that is used.
@@ -219,6 +229,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   return {
     mf,
     vars,
+    url,
     jwtSecret,
     adminToken,
     queueConsumers: (workerOptions.queueConsumers ?? {}) as Record<string, QueueConsumerSettings>,

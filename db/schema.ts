@@ -393,3 +393,45 @@ export const deadLetters = sqliteTable(
   },
   (t) => [index('dead_letters_pending_idx').on(t.replayedAt, t.failedAt)],
 );
+
+/**
+ * Placement: client id. An OAuth client registered through POST /api/v1/apps (the Mastodon-compatible API). The
+ * secret is kept only as its SHA-256 digest; `redirect_uris` is newline-separated, as Mastodon takes them.
+ */
+export const oauthApps = sqliteTable('oauth_apps', {
+  clientId: text('client_id').primaryKey(),
+  secretHash: text('secret_hash').notNull(),
+  name: text('name').notNull(),
+  website: text('website'),
+  redirectUris: text('redirect_uris').notNull(),
+  scopes: text('scopes').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/**
+ * Placement: the code's digest. An authorization code, single use (`used_at` set by the exchange, which only
+ * succeeds while it is null) and short-lived (`expires_at`); PKCE's challenge kept to check the verifier.
+ */
+export const oauthCodes = sqliteTable('oauth_codes', {
+  codeHash: text('code_hash').primaryKey(),
+  clientId: text('client_id').notNull(),
+  userId: text('user_id').notNull(),
+  redirectUri: text('redirect_uri').notNull(),
+  scopes: text('scopes').notNull(),
+  codeChallenge: text('code_challenge'),
+  expiresAt: integer('expires_at').notNull(),
+  usedAt: integer('used_at'),
+  createdAt: integer('created_at').notNull(),
+});
+
+/**
+ * Placement: the token's digest. An access token: `user_id` null for a client_credentials token (an app acting as
+ * itself). Revoked tokens are deleted.
+ */
+export const oauthTokens = sqliteTable('oauth_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  clientId: text('client_id').notNull(),
+  userId: text('user_id'),
+  scopes: text('scopes').notNull(),
+  createdAt: integer('created_at').notNull(),
+});

@@ -33,13 +33,13 @@ export function normalizeHandle(handle: string): string {
 // A tag or mention starts at the beginning of the text or after a character that cannot be part of a word,
 // so "a#b" and "me@example.com" are neither. Combining marks (\p{M}) belong to words: without them "#हिन्दी"
 // or a decomposed "#café" would be cut at the first mark.
-const HASHTAG = /(?<![\p{L}\p{M}\p{N}_&#])#([\p{L}\p{M}\p{N}_]*[\p{L}_][\p{L}\p{M}\p{N}_]*)/gu;
-const MENTION = /(?<![\p{L}\p{N}_@.])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])/gu;
+export const HASHTAG_PATTERN = /(?<![\p{L}\p{M}\p{N}_&#])#([\p{L}\p{M}\p{N}_]*[\p{L}_][\p{L}\p{M}\p{N}_]*)/gu;
+export const MENTION_PATTERN = /(?<![\p{L}\p{N}_@.])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])/gu;
 
 /** Hashtags, lower-cased and deduplicated in order of first use; pure digits ("#1") are not tags. */
 export function parseHashtags(text: string): string[] {
   const tags = new Set<string>();
-  for (const match of text.matchAll(HASHTAG)) {
+  for (const match of text.matchAll(HASHTAG_PATTERN)) {
     const tag = match[1]!.toLowerCase();
     if (codePointLength(tag) <= LIMITS.hashtag) tags.add(tag);
     if (tags.size === LIMITS.hashtagsPerPost) break;
@@ -50,7 +50,7 @@ export function parseHashtags(text: string): string[] {
 /** Mentioned handles, lower-cased and deduplicated. */
 export function parseMentions(text: string): string[] {
   const handles = new Set<string>();
-  for (const match of text.matchAll(MENTION)) {
+  for (const match of text.matchAll(MENTION_PATTERN)) {
     handles.add(normalizeHandle(match[1]!));
     if (handles.size === LIMITS.mentionsPerPost) break;
   }

@@ -17,6 +17,7 @@ declare const crypto: {
       keyUsages: ['deriveBits'],
     ): Promise<CryptoKey>;
     sign(algorithm: 'HMAC', key: CryptoKey, data: Uint8Array): Promise<ArrayBuffer>;
+    digest(algorithm: 'SHA-256', data: Uint8Array): Promise<ArrayBuffer>;
     deriveBits(
       algorithm: { name: 'PBKDF2'; hash: 'SHA-256'; salt: Uint8Array; iterations: number },
       baseKey: CryptoKey,
@@ -37,3 +38,15 @@ declare class TextDecoder {
 declare function btoa(data: string): string;
 declare function atob(data: string): string;
 declare function setTimeout(callback: () => void, ms: number): unknown;
+declare class URLSearchParams {
+  set(name: string, value: string): void;
+  delete(name: string): void;
+}
+declare class URL {
+  constructor(url: string, base?: string);
+  readonly host: string;
+  readonly hash: string;
+  readonly protocol: string;
+  readonly searchParams: URLSearchParams;
+  toString(): string;
+}

@@ -4,9 +4,11 @@ import { createEmbeddingRepository } from './embeddings.ts';
 import { createEngagementRepository } from './engagement.ts';
 import { createGraphRepository } from './graph.ts';
 import { createImpressionRepository } from './impressions.ts';
+import { createOAuthRepository } from './oauth.ts';
 import { createOutboxRepository } from './outbox.ts';
 import { createPostRepository } from './posts.ts';
 import { createSocialRepository } from './social.ts';
+import { createReactionRepository } from './reactions.ts';
 import { createUserRepository } from './users.ts';
 
 /** Everything the application reads and writes, with shard placement hidden behind each repository. */
@@ -20,6 +22,8 @@ export function createRepositories(shards: Shards) {
     impressions: createImpressionRepository(shards),
     outbox: createOutboxRepository(shards),
     social: createSocialRepository(shards),
+    oauth: createOAuthRepository(shards),
+    reactions: createReactionRepository(shards),
     /** For the admin health report: one trivial query per shard, with the reason when it fails. */
     probeShards: () =>
       Promise.all(

@@ -75,6 +75,14 @@ export function createUserRepository(shards: Shards) {
       return new Map(rows.map((row) => [row.id, row]));
     },
 
+    /** A new display name (the Mastodon API's update_credentials); the updated row, or undefined for no user. */
+    async rename(id: string, displayName: string): Promise<UserRow | undefined> {
+      const [row] = await retry(() =>
+        shards.of(id).update(users).set({ displayName }).where(eq(users.id, id)).returning(),
+      );
+      return row;
+    },
+
     /** Marks the user active now; also clears the dropped-timeline flag, as reading regenerates it. */
     async recordActivity(id: string, at: number): Promise<void> {
       await retry(() =>

@@ -25,6 +25,7 @@ import { postsRoutes } from './routes/posts.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
 import { mastodonStreamingRoutes, v1StreamRoutes } from './routes/streaming.ts';
 import { usersRoutes } from './routes/users.ts';
+import { mastodonApp } from '../mastodon/index.ts';
 
 /** Headers a browser client may read on a cross-origin answer. */
 const EXPOSED_HEADERS = [
@@ -101,6 +102,11 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/admin', adminRoutes)
     .route('/v1/stream', v1StreamRoutes)
     .route('/api/v1/streaming', mastodonStreamingRoutes)
+    // The Mastodon API's writes are v1 requests dispatched back into this same app (workers/mastodon/v1.ts).
+    .route(
+      '/',
+      mastodonApp((request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx))),
+    )
     .route(
       '/v1',
       docsRoutes(() => app.routes),

@@ -2,6 +2,7 @@ import type { Context, NotFoundHandler } from 'hono';
 import type { RouterRoute } from 'hono/types';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../../src/errors.ts';
+import { isMastodonPath, mastodonErrorBody } from '../../src/mastodon-errors.ts';
 import { isTransientError } from '../../src/retry.ts';
 import { ConfigError } from '../composition.ts';
 import type { AppEnv } from './context.ts';
@@ -21,6 +22,12 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** The error body for this request's API: v1's `{error: {code, message}}`, or the Mastodon API's own shapes. */
+function bodyFor(c: Context, code: string, message: string, details?: unknown) {
+  const pathname = new URL(c.req.url).pathname;
+  return isMastodonPath(pathname) ? mastodonErrorBody(pathname, code, message) : errorBody(code, message, details);
+}
+
 /** Seconds a client should wait before retrying a 503: transient platform failures clear in about that. */
 export const RETRY_AFTER_SECONDS = 1;
 
@@ -34,12 +41,12 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
   if (error instanceof AppError) {
     if (error.status === 503) c.header('Retry-After', String(RETRY_AFTER_SECONDS));
-    return c.json(errorBody(error.code, error.message, error.details), error.status);
+    return c.json(bodyFor(c, error.code, error.message, error.details), error.status);
   }
   if (error instanceof HTTPException) {
     const status = error.status;
     // jwt and body-parsing failures arrive here; their text is safe to show, their response headers kept.
-    const response = c.json(errorBody(CODES[status] ?? 'error', error.message || 'request failed'), status);
+    const response = c.json(bodyFor(c, CODES[status] ?? 'error', error.message || 'request failed'), status);
     const challenge = error.getResponse().headers.get('WWW-Authenticate');
     if (challenge) response.headers.set('WWW-Authenticate', challenge);
     return response;
@@ -47,15 +54,15 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof ConfigError) {
     // The operator's mistake, not the client's: the log names the variable, the answer does not.
     console.error('configuration error:', error.message);
-    return c.json(errorBody('misconfigured', 'the service is misconfigured'), 500);
+    return c.json(bodyFor(c, 'misconfigured', 'the service is misconfigured'), 500);
   }
   if (isTransientError(error)) {
     console.warn('transient failure, answered 503', requestId, error);
     c.header('Retry-After', String(RETRY_AFTER_SECONDS));
-    return c.json(errorBody('unavailable', 'a dependency is briefly unavailable; retry the request'), 503);
+    return c.json(bodyFor(c, 'unavailable', 'a dependency is briefly unavailable; retry the request'), 503);
   }
   console.error('unhandled error', requestId, error);
-  return c.json(errorBody('internal', `internal error (request ${requestId})`), 500);
+  return c.json(bodyFor(c, 'internal', `internal error (request ${requestId})`), 500);
 }
 
 /** A route's path as a pattern: `:name` matches one segment, a trailing slash is optional (as Hono routes). */
@@ -92,8 +99,8 @@ export function notFoundOrMethodNotAllowed(routes: readonly RouterRoute[]): NotF
     const methods = allowed(pathname);
     if (methods.length > 0) {
       c.header('Allow', methods.join(', '));
-      return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed on ${pathname}`), 405);
+      return c.json(bodyFor(c, 'method_not_allowed', `${c.req.method} is not allowed on ${pathname}`), 405);
     }
-    return c.json(errorBody('not_found', `no route for ${c.req.method} ${pathname}`), 404);
+    return c.json(bodyFor(c, 'not_found', `no route for ${c.req.method} ${pathname}`), 404);
   };
 }

@@ -1,0 +1,225 @@
+/**
+ * Unmodified Mastodon client libraries (masto.js and megalodon, pinned in devDependencies) against the real
+ * service: the production bundle in workerd (bench/harness.ts startService), listening on a free loopback port.
+ * Each library registers an app, logs in through the HTML authorize form, exchanges the code (masto with PKCE)
+ * and then drives statuses, replies, favourites, reblogs, relationships and the home timeline with its paginator.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOAuthAPIClient, createRestAPIClient, type mastodon } from 'masto';
+import generator, { detector } from 'megalodon';
+import { startService, type Service } from '../../bench/harness.ts';
+
+let service: Service;
+let origin: string;
+
+beforeAll(async () => {
+  service = await startService({ listen: true, vars: { OUTBOX_DRAIN_INTERVAL: 'off' } });
+  origin = service.url!;
+}, 240_000);
+
+afterAll(async () => {
+  await service?.dispose();
+});
+
+async function signupWithPassword(handle: string, password: string): Promise<{ id: string; token: string }> {
+  const res = await service.api<{ user: { id: string }; token: string }>('POST', '/v1/users', {
+    body: { handle, password },
+  });
+  expect(res.status).toBe(201);
+  return { id: res.body.user.id, token: res.body.token };
+}
+
+/** The browser's part: GET the authorize page, submit the login form as it is, read the code off the redirect. */
+async function authorizeInBrowser(authorizeUrl: string, handle: string, password: string): Promise<string> {
+  const page = await fetch(authorizeUrl);
+  expect(page.status).toBe(200);
+  const html = await page.text();
+  expect(html).toContain('name="handle"');
+  expect(html).toContain('name="password"');
+  const form = new URLSearchParams();
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    form.set(
+      m[1]!,
+      m[2]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))),
+    );
+  }
+  form.set('handle', handle);
+  form.set('password', password);
+  const submitted = await fetch(`${origin}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' });
+  expect(submitted.status).toBe(302);
+  const location = new URL(submitted.headers.get('Location')!);
+  const code = location.searchParams.get('code');
+  expect(code).toBeTruthy();
+  return code!;
+}
+
+const REDIRECT = 'https://client.example/callback';
+
+describe('masto.js', () => {
+  let alice: mastodon.rest.Client;
+  let bob: { id: string; token: string };
+  let aliceId: string;
+
+  it('registers an app, authorizes through the form with PKCE and gets a token', async () => {
+    const me = await signupWithPassword('masto_alice', 'correct horse battery');
+    aliceId = me.id;
+    bob = await signupWithPassword('masto_bob', 'another long password');
+    const anonymous = createRestAPIClient({ url: origin });
+    const app = await anonymous.v1.apps.create({
+      clientName: 'masto test',
+      redirectUris: REDIRECT,
+      scopes: 'read write follow',
+    });
+    expect(app.clientId).toBeTruthy();
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const authorize = new URL(`${origin}/oauth/authorize`);
+    authorize.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: app.clientId!,
+      redirect_uri: REDIRECT,
+      scope: 'read write follow',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'xyz',
+    }).toString();
+    const code = await authorizeInBrowser(authorize.toString(), 'masto_alice', 'correct horse battery');
+    const oauth = createOAuthAPIClient({ url: origin });
+    // masto's types have no PKCE field, but it sends every parameter it is given (snake_cased).
+    const params = {
+      grantType: 'authorization_code' as const,
+      clientId: app.clientId!,
+      clientSecret: app.clientSecret!,
+      redirectUri: REDIRECT,
+      code,
+      codeVerifier: verifier,
+      scope: 'read write follow',
+    };
+    const token = await oauth.token.create(params);
+    expect(token.accessToken).toBeTruthy();
+    expect(token.scope).toBe('read write follow');
+    // The code was single-use.
+    await expect(oauth.token.create(params)).rejects.toThrow();
+    alice = createRestAPIClient({ url: origin, accessToken: token.accessToken });
+    const account = await alice.v1.accounts.verifyCredentials();
+    expect(account).toMatchObject({ id: aliceId, username: 'masto_alice', acct: 'masto_alice' });
+  });
+
+  it('reads the instance', async () => {
+    const instance = await createRestAPIClient({ url: origin }).v2.instance.fetch();
+    expect(instance.configuration.urls.streaming).toBe(origin.replace(/^http/, 'ws'));
+  });
+
+  it('follows, posts, replies, favourites, reblogs and pages the home timeline', async () => {
+    const relationship = await alice.v1.accounts.$select(bob.id).follow();
+    expect(relationship).toMatchObject({ id: bob.id, following: true, followedBy: false });
+    const [rel] = await alice.v1.accounts.relationships.fetch({ id: [bob.id] });
+    expect(rel).toMatchObject({ id: bob.id, following: true });
+
+    const bobClient = createRestAPIClient({ url: origin, accessToken: bob.token });
+    const posted: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const status = await bobClient.v1.statuses.create({ status: `post ${i} #edge <b>not bold</b> @masto_alice` });
+      posted.push(status.id);
+    }
+    const first = await bobClient.v1.statuses.$select(posted[0]!).fetch();
+    expect(first.content).toContain('&#60;b&#62;not bold&#60;/b&#62;');
+    expect(first.content).toContain('class="mention hashtag"');
+    expect(first.mentions).toEqual([expect.objectContaining({ id: aliceId, username: 'masto_alice' })]);
+    expect(first.tags).toEqual([expect.objectContaining({ name: 'edge' })]);
+
+    // The fan-out is asynchronous: wait for the newest post to reach the home timeline.
+    let home: mastodon.v1.Status[] = [];
+    for (let i = 0; i < 100 && !home.some((s) => s.id === posted[4]); i++) {
+      home = await alice.v1.timelines.home.list({ limit: 40 });
+      if (!home.some((s) => s.id === posted[4])) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(home.map((s) => s.id)).toEqual([...posted].reverse());
+
+    // The paginator follows the Link headers: pages of two, newest first, none repeated.
+    const seen: string[] = [];
+    for await (const page of alice.v1.timelines.home.list({ limit: 2 })) {
+      seen.push(...page.map((s) => s.id));
+      if (seen.length > 10) break;
+    }
+    expect(seen).toEqual([...posted].reverse());
+
+    const liked = await alice.v1.statuses.$select(posted[1]!).favourite();
+    expect(liked).toMatchObject({ id: posted[1], favourited: true, favouritesCount: 1 });
+    const likers = await alice.v1.statuses.$select(posted[1]!).favouritedBy.list();
+    expect(likers.map((a) => a.id)).toEqual([aliceId]);
+    const unliked = await alice.v1.statuses.$select(posted[1]!).unfavourite();
+    expect(unliked).toMatchObject({ favourited: false, favouritesCount: 0 });
+
+    const reblog = await alice.v1.statuses.$select(posted[2]!).reblog();
+    expect(reblog.id).not.toBe(posted[2]);
+    expect(reblog.reblog).toMatchObject({ id: posted[2], reblogged: true, reblogsCount: 1 });
+    expect(reblog.account.id).toBe(aliceId);
+
+    const reply = await alice.v1.statuses.create({ status: 'a reply', inReplyToId: posted[3] });
+    expect(reply.inReplyToId).toBe(posted[3]);
+    const context = await alice.v1.statuses.$select(posted[3]!).context.fetch();
+    expect(context.descendants.map((s) => s.id)).toEqual([reply.id]);
+    const parent = await alice.v1.statuses.$select(posted[3]!).fetch();
+    expect(parent.repliesCount).toBe(1);
+
+    const edited = await bobClient.v1.statuses.$select(posted[0]!).update({ status: 'edited text' });
+    expect(edited.content).toBe('<p>edited text</p>');
+    expect(edited.editedAt).toBeTruthy();
+    const deleted = await bobClient.v1.statuses.$select(posted[0]!).remove();
+    expect(deleted.id).toBe(posted[0]);
+    await expect(alice.v1.statuses.$select(posted[0]!).fetch()).rejects.toThrow();
+
+    const unfollowed = await alice.v1.accounts.$select(bob.id).unfollow();
+    expect(unfollowed.following).toBe(false);
+  });
+});
+
+describe('megalodon', () => {
+  it('detects the server as Mastodon, authorizes, and drives statuses and relationships', async () => {
+    expect(await detector(origin)).toBe('mastodon');
+    const carol = await signupWithPassword('mega_carol', 'megalodon password');
+    const dave = await signupWithPassword('mega_dave', 'megalodon password 2');
+    const anonymous = generator('mastodon', origin);
+    const app = await anonymous.registerApp('megalodon test', {
+      scopes: ['read', 'write', 'follow'],
+      redirect_uris: REDIRECT,
+    });
+    expect(app.url).toContain('/oauth/authorize');
+    const code = await authorizeInBrowser(app.url!, 'mega_carol', 'megalodon password');
+    const token = await anonymous.fetchAccessToken(app.client_id, app.client_secret, code, REDIRECT);
+    const client = generator('mastodon', origin, token.access_token);
+
+    const me = await client.verifyAccountCredentials();
+    expect(me.data.id).toBe(carol.id);
+    await client.followAccount(dave.id);
+    const rels = await client.getRelationships([dave.id]);
+    expect(rels.data[0]).toMatchObject({ id: dave.id, following: true });
+
+    const daveClient = generator('mastodon', origin, dave.token);
+    const posted = await daveClient.postStatus('hello from megalodon');
+    const statusId = 'id' in posted.data ? posted.data.id : '';
+    expect(statusId).toMatch(/^\d+$/);
+    const fav = await client.favouriteStatus(statusId);
+    expect(fav.data).toMatchObject({ favourited: true, favourites_count: 1 });
+    const reblog = await client.reblogStatus(statusId);
+    expect(reblog.data.reblog?.id).toBe(statusId);
+    const reply = await client.postStatus('megalodon reply', { in_reply_to_id: statusId });
+    expect('in_reply_to_id' in reply.data && reply.data.in_reply_to_id).toBe(statusId);
+    const context = await client.getStatusContext(statusId);
+    expect(context.data.descendants).toHaveLength(1);
+
+    let home: string[] = [];
+    for (let i = 0; i < 100 && !home.includes(statusId); i++) {
+      home = (await client.getHomeTimeline({ limit: 20 })).data.map((s) => s.id);
+      if (!home.includes(statusId)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(home).toContain(statusId);
+
+    const statuses = await client.getAccountStatuses(dave.id);
+    expect(statuses.data.map((s) => s.id)).toEqual([statusId]);
+    await client.revokeToken(app.client_id, app.client_secret, token.access_token);
+    await expect(client.verifyAccountCredentials()).rejects.toThrow();
+  });
+});

@@ -1,0 +1,25 @@
+import { Hono } from 'hono';
+import { accountsRoutes } from './accounts.ts';
+import type { MastodonEnv } from './context.ts';
+import { instanceRoutes } from './instance.ts';
+import { appsRoutes, oauthRoutes } from './oauth.ts';
+import { statusesRoutes } from './statuses.ts';
+import { timelinesRoutes } from './timelines.ts';
+import type { V1Fetch } from './v1.ts';
+
+export type { V1Fetch } from './v1.ts';
+
+/**
+ * The Mastodon-compatible client API (DESIGN.md, "Mastodon-compatible API"), mounted at the root beside /v1:
+ * OAuth, instance metadata, accounts, statuses and timelines. Reads hydrate Mastodon's entities straight from the
+ * repositories; writes go through `v1` (see ./v1.ts), so both APIs share every rule.
+ */
+export function mastodonApp(v1: V1Fetch) {
+  return new Hono<MastodonEnv>()
+    .route('/', instanceRoutes)
+    .route('/oauth', oauthRoutes)
+    .route('/api/v1/apps', appsRoutes)
+    .route('/api/v1/accounts', accountsRoutes(v1))
+    .route('/api/v1/statuses', statusesRoutes(v1))
+    .route('/api/v1/timelines', timelinesRoutes);
+}
