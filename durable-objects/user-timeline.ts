@@ -12,7 +12,7 @@ import {
 } from '../src/interest.ts';
 import type { Scored } from '../src/ranking.ts';
 import { SEEN_CAP, SEEN_TTL_MS, SERVED_DEDUPE_MS, summarizeSeen, type SeenRow, type SeenSummary } from '../src/seen.ts';
-import { TIMELINE_CAP, type TimelineEntry } from '../src/timeline.ts';
+import { TIMELINE_CAP, sourceOf, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
@@ -21,8 +21,10 @@ export type TimelineState = 'cold' | 'regenerating' | 'ready';
 export interface TimelineRead {
   state: TimelineState;
   entries: TimelineEntry[];
-  /** Followed authors whose posts are never pushed: the reader merges their recent posts. */
+  /** Followed authors whose posts are never pushed: the reader merges their recent posts (and reposts). */
   pullAuthors: string[];
+  /** Followed accounts whose reposts the reader does not want (a follow with `reposts: false`). */
+  hiddenReposts: string[];
   /** With `withRanking`: the reader's affinities and interest vector. */
   ranking?: RankingInputs;
 }
@@ -103,7 +105,22 @@ const SNAPSHOTS_KEPT = 4;
 /** Interaction keys already applied to the seen memory are kept this long: queue redelivery is far quicker. */
 const SEEN_KEYS_TTL_MS = 2 * 86_400_000;
 
-type EntryRow = { post_id: string; author_id: string; created_at: number };
+type EntryRow = {
+  post_id: string;
+  author_id: string;
+  created_at: number;
+  sort_id: string;
+  repost_by: string | null;
+  repost_at: number | null;
+};
+
+const ENTRY_COLUMNS = 'post_id, author_id, created_at, sort_id, repost_by, repost_at';
+
+function toEntry(r: EntryRow): TimelineEntry {
+  const entry: TimelineEntry = { postId: r.post_id, authorId: r.author_id, createdAt: r.created_at };
+  if (r.repost_by !== null) entry.repost = { by: r.repost_by, id: r.sort_id, at: r.repost_at ?? r.created_at };
+  return entry;
+}
 
 // Recorded activity this old means medium authors' fan-out may have started skipping this reader
 // (it sees activity older than ACTIVE_WINDOW_MS as inactive): catch up. One write interval of margin.
@@ -149,6 +166,20 @@ export const USER_TIMELINE_SCHEMA: StorageSchema = {
       CREATE TABLE seen_keys (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE author_feedback (
         author_id TEXT PRIMARY KEY, score INTEGER NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+    ),
+    // Reposts (src/timeline.ts): an entry sorts by sort_id (the post's id, or the repost's), names its sharer, and
+    // a follow may hide the followee's reposts. One entry per post still (the primary key): the reblog fall-off.
+    sqlMigration(
+      'entries.sort_id, entries.repost_by, follows.reposts',
+      `
+      ALTER TABLE entries ADD COLUMN sort_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE entries ADD COLUMN repost_by TEXT;
+      ALTER TABLE entries ADD COLUMN repost_at INTEGER;
+      UPDATE entries SET sort_id = post_id;
+      CREATE INDEX entries_sort ON entries (sort_id);
+      CREATE INDEX entries_repost_by ON entries (repost_by) WHERE repost_by IS NOT NULL;
+      ALTER TABLE follows ADD COLUMN reposts INTEGER NOT NULL DEFAULT 1;
     `,
     ),
   ],
@@ -212,31 +243,68 @@ export class UserTimeline extends DurableObject<Env> {
     } else if (state === 'ready') {
       await this.reconcileIfDue(now);
     }
-    const read: TimelineRead = { state, entries: this.page(limit, beforeId), pullAuthors: this.pullAuthors() };
+    const read: TimelineRead = {
+      state,
+      entries: this.page(limit, beforeId),
+      pullAuthors: this.pullAuthors(),
+      hiddenReposts: this.hiddenReposts(),
+    };
     // The ranked feed's reader-side inputs come along, rather than in a second round trip.
     if (withRanking) read.ranking = this.rankingInputs(now);
     return read;
   }
 
-  /** Fan-out delivery. Entries of authors this user does not follow (any more) are ignored. */
+  /**
+   * Fan-out delivery. Entries of authors this user does not follow (any more) are ignored; so are reposts by
+   * accounts it does not follow or whose reposts it hides. A post is here at most once (the primary key): a repost
+   * of a post already among the entries adds nothing (Mastodon's reblog fall-off), whoever shared it.
+   */
   insert(entries: TimelineEntry[]): number {
     if (this.state() === 'cold') return 0;
     let added = 0;
     for (const e of entries) {
       // RETURNING yields a row only for a real insert (rowsWritten would also count index writes).
-      added += this.sql
-        .exec(
-          `INSERT OR IGNORE INTO entries (post_id, author_id, created_at)
-           SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
-           RETURNING post_id`,
-          e.postId,
-          e.authorId,
-          e.createdAt,
-        )
-        .toArray().length;
+      const row = e.repost
+        ? this.sql.exec(
+            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id, repost_by, repost_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+             WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?5 AND mode != 'none' AND reposts = 1)
+             RETURNING post_id`,
+            e.postId,
+            e.authorId,
+            e.createdAt,
+            e.repost.id,
+            e.repost.by,
+            e.repost.at,
+          )
+        : this.sql.exec(
+            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id)
+             SELECT ?1, ?2, ?3, ?1 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
+             RETURNING post_id`,
+            e.postId,
+            e.authorId,
+            e.createdAt,
+          );
+      added += row.toArray().length;
     }
     if (added > 0) this.trim();
     return added;
+  }
+
+  /** An undone repost leaves: only the entry that the sharer's repost brought (the post itself, or another's stays). */
+  removeRepost(postId: string, by: string): void {
+    this.sql.exec('DELETE FROM entries WHERE post_id = ? AND repost_by = ?', postId, by);
+  }
+
+  /**
+   * Whether the followee's reposts reach this timeline (`PUT /v1/users/:id/follow {reposts}`). Hiding drops the
+   * reposts already here; showing again applies to reposts from then on (and to regeneration).
+   */
+  setShowReposts(authorId: string, show: boolean): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('UPDATE follows SET reposts = ? WHERE author_id = ?', show ? 1 : 0, authorId);
+      if (!show) this.sql.exec('DELETE FROM entries WHERE repost_by = ?', authorId);
+    });
   }
 
   /**
@@ -248,7 +316,7 @@ export class UserTimeline extends DurableObject<Env> {
   async deliver(entries: TimelineEntry[], now: number): Promise<number> {
     const owner = this.meta('owner');
     if (this.state() === 'cold' || owner === null) return 0;
-    const unknown = [...new Set(entries.map((e) => e.authorId))].filter(
+    const unknown = [...new Set(entries.map(sourceOf))].filter(
       (authorId) => this.sql.exec('SELECT 1 FROM follows WHERE author_id = ?', authorId).toArray().length === 0,
     );
     if (unknown.length > 0) {
@@ -295,16 +363,19 @@ export class UserTimeline extends DurableObject<Env> {
   }
 
   /** A new follow: pushed authors bring their recent posts along (backfill); pulled ones are merged on read. */
-  follow(authorId: string, mode: FollowMode, backfill: TimelineEntry[], now: number): void {
+  follow(authorId: string, mode: FollowMode, backfill: TimelineEntry[], now: number, showReposts = true): void {
     this.upsertFollow(authorId, mode, now);
-    if (mode === 'push') this.insert(backfill.filter((e) => e.authorId === authorId));
+    this.sql.exec('UPDATE follows SET reposts = ? WHERE author_id = ?', showReposts ? 1 : 0, authorId);
+    if (!showReposts) this.sql.exec('DELETE FROM entries WHERE repost_by = ?', authorId);
+    if (mode === 'push') this.insert(backfill.filter((e) => sourceOf(e) === authorId));
   }
 
   unfollow(authorId: string, now: number): void {
     this.ctx.storage.transactionSync(() => {
       // The row stays as 'none' so a regeneration already in flight cannot bring the author back.
       this.upsertFollow(authorId, 'none', now);
-      this.sql.exec('DELETE FROM entries WHERE author_id = ?', authorId);
+      // Their posts, unless a still-followed account's repost brought them; and their reposts.
+      this.sql.exec('DELETE FROM entries WHERE (author_id = ?1 AND repost_by IS NULL) OR repost_by = ?1', authorId);
     });
   }
 
@@ -318,7 +389,7 @@ export class UserTimeline extends DurableObject<Env> {
         mode,
       )
       .toArray().length;
-    if (updated > 0 && mode === 'push') this.insert(backfill.filter((e) => e.authorId === authorId));
+    if (updated > 0 && mode === 'push') this.insert(backfill.filter((e) => sourceOf(e) === authorId));
   }
 
   /** Cron, after 7 idle days: frees the storage; the owner's next read regenerates. */
@@ -581,7 +652,12 @@ export class UserTimeline extends DurableObject<Env> {
         .toArray()
         .map((r) => r.author_id),
     );
-    const items = order.slice(offset, offset + limit).filter((item) => !gone.has(item.authorId));
+    const hidden = new Set(this.hiddenReposts());
+    const items = order.slice(offset, offset + limit).filter((item) => {
+      const by = item.repost?.by;
+      if (by !== undefined) return !gone.has(by) && !hidden.has(by);
+      return !gone.has(item.authorId);
+    });
     return { items, total: order.length };
   }
 
@@ -608,7 +684,10 @@ export class UserTimeline extends DurableObject<Env> {
     );
     modes.set(owner, 'push');
     const pushed = [...modes].filter(([, mode]) => mode === 'push').map(([id]) => id);
-    const recent = await repos.posts.recentByAuthors(pushed, TIMELINE_CAP);
+    const [recent, reposts] = await Promise.all([
+      repos.posts.recentByAuthors(pushed, TIMELINE_CAP),
+      repos.reposts.recentBy(pushed, TIMELINE_CAP),
+    ]);
     // A throw above leaves the state as it was; the alarm is retried with backoff.
     this.ctx.storage.transactionSync(() => {
       for (const [authorId, mode] of modes) {
@@ -624,7 +703,9 @@ export class UserTimeline extends DurableObject<Env> {
       }
       this.setMeta('generated_at', startedAt);
       this.deleteMeta('regenerate_at');
+      // Posts first: where a followed author's post and a repost of it both exist, the post is the entry.
       this.insert(recent);
+      this.insert(reposts);
     });
   }
 
@@ -637,18 +718,23 @@ export class UserTimeline extends DurableObject<Env> {
     this.insert(missed);
   }
 
+  /** Newest first by feed key (src/timeline.ts): posts by their id, reposts by the repost's. */
   private page(limit: number, beforeId?: string): TimelineEntry[] {
     const rows = beforeId
       ? this.sql.exec<EntryRow>(
-          'SELECT post_id, author_id, created_at FROM entries WHERE post_id < ? ORDER BY post_id DESC LIMIT ?',
+          `SELECT ${ENTRY_COLUMNS} FROM entries WHERE sort_id < ? ORDER BY sort_id DESC LIMIT ?`,
           beforeId,
           limit,
         )
-      : this.sql.exec<EntryRow>(
-          'SELECT post_id, author_id, created_at FROM entries ORDER BY post_id DESC LIMIT ?',
-          limit,
-        );
-    return rows.toArray().map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
+      : this.sql.exec<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY sort_id DESC LIMIT ?`, limit);
+    return rows.toArray().map(toEntry);
+  }
+
+  private hiddenReposts(): string[] {
+    return this.sql
+      .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE reposts = 0 AND mode != 'none'")
+      .toArray()
+      .map((r) => r.author_id);
   }
 
   private pullAuthors(): string[] {
@@ -670,7 +756,7 @@ export class UserTimeline extends DurableObject<Env> {
 
   private trim(): void {
     this.sql.exec(
-      'DELETE FROM entries WHERE post_id < (SELECT post_id FROM entries ORDER BY post_id DESC LIMIT 1 OFFSET ?)',
+      'DELETE FROM entries WHERE sort_id < (SELECT sort_id FROM entries ORDER BY sort_id DESC LIMIT 1 OFFSET ?)',
       TIMELINE_CAP - 1,
     );
   }

@@ -9,7 +9,7 @@ import {
 } from '../src/fanout.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import type { FanoutPage, QueueMessage } from '../src/messages.ts';
-import type { TimelineEntry } from '../src/timeline.ts';
+import { sourceOf, type TimelineEntry } from '../src/timeline.ts';
 import type { Deps } from './composition.ts';
 
 /** Timeline RPCs in flight at once per page; the pages of one batch run side by side (see wrangler.toml). */
@@ -59,8 +59,9 @@ export async function onPostDeleted(deps: Deps, entry: TimelineEntry): Promise<v
 export async function fanoutPage(deps: Deps, page: FanoutPage): Promise<void> {
   if (page.followers) return deliver(deps, page, page.followers);
   const config = deps.config.fanout;
+  // A repost reaches the sharer's followers.
   const { ids, next } = await deps.repos.graph.followerIds(
-    page.entry.authorId,
+    sourceOf(page.entry),
     config.pageSize * PLAN_PAGES,
     page.after ?? undefined,
   );
@@ -83,7 +84,9 @@ async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promi
   await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) =>
     page.op === 'insert'
       ? deps.objects.timeline(id).deliver([page.entry], deps.now())
-      : deps.objects.timeline(id).removePost(page.entry.postId),
+      : page.entry.repost
+        ? deps.objects.timeline(id).removeRepost(page.entry.postId, page.entry.repost.by)
+        : deps.objects.timeline(id).removePost(page.entry.postId),
   );
 }
 

@@ -1,12 +1,12 @@
 import type { RankingInputs, TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
-import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
+import { MAX_CANDIDATES, applyRules, mergeCandidates, type FeedItem } from '../src/feed.ts';
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
 import { assignArm } from '../src/experiments.ts';
 import { ENGAGEMENT_WINDOW_MS } from '../src/interest.ts';
 import { runPipeline, type PipelineResult } from '../src/pipeline.ts';
 import { categoriesOf, type Scored, type Weights } from '../src/ranking.ts';
-import type { TimelineEntry } from '../src/timeline.ts';
+import { feedKey, type TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
 import type { Deps } from './composition.ts';
@@ -36,7 +36,9 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
   ]);
   return {
     state: timeline.state,
-    candidates: mergeCandidates([timeline.entries, ...pulled], beforeId),
+    candidates: mergeCandidates([timeline.entries, ...pulled], beforeId, {
+      hiddenReposts: new Set(timeline.hiddenReposts),
+    }),
     ranking: timeline.ranking,
   };
 }
@@ -45,8 +47,8 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
  * Stages 2 and 3, hydration and rules, lazily: posts are loaded in slices (one query per shard each)
  * until `want` survive the rules, so a page costs about one slice however long the candidate list.
  */
-export async function hydrate(deps: Deps, candidates: readonly TimelineEntry[], want: number): Promise<PostRecord[]> {
-  const kept: PostRecord[] = [];
+export async function hydrate(deps: Deps, candidates: readonly TimelineEntry[], want: number): Promise<FeedItem[]> {
+  const kept: FeedItem[] = [];
   for (let i = 0; i < candidates.length && kept.length < want;) {
     const slice = candidates.slice(i, i + want - kept.length + 8);
     kept.push(...applyRules(slice, await cachedPostsOf(deps, slice)));
@@ -57,8 +59,8 @@ export async function hydrate(deps: Deps, candidates: readonly TimelineEntry[], 
 
 export interface LatestPage {
   state: TimelineState;
-  posts: PostRecord[];
-  /** The id to continue below, or null at the end. */
+  items: FeedItem[];
+  /** The feed key (src/timeline.ts) to continue below, or null at the end. */
   nextBefore: string | null;
   timings: Timings;
 }
@@ -68,14 +70,14 @@ export async function latestFeed(deps: Deps, userId: string, limit: number, befo
   const t0 = performance.now();
   const { state, candidates } = await skeleton(deps, userId, beforeId);
   const t1 = performance.now();
-  const posts = await hydrate(deps, candidates, limit + 1);
+  const items = await hydrate(deps, candidates, limit + 1);
   const t2 = performance.now();
-  const page = posts.slice(0, limit);
-  const more = posts.length > limit || (candidates.length === MAX_CANDIDATES && page.length > 0);
+  const page = items.slice(0, limit);
+  const more = items.length > limit || (candidates.length === MAX_CANDIDATES && page.length > 0);
   return {
     state,
-    posts: page,
-    nextBefore: more ? page[page.length - 1]!.id : null,
+    items: page,
+    nextBefore: more ? feedKey(page[page.length - 1]!.entry) : null,
     timings: { candidates: t1 - t0, hydrate: t2 - t1 },
   };
 }
@@ -128,23 +130,27 @@ export async function rankedFeed(
   };
   const t1 = performance.now();
   const postIds = candidates.map((c) => c.postId);
-  const [postsById, authors, vectors, network] = await Promise.all([
+  const [postsById, authors, vectors, network, sharers] = await Promise.all([
     cachedPosts(deps, postIds),
     deps.repos.users.getMany([...new Set(candidates.map((c) => c.authorId))]),
     inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
     deps.repos.engagement.authorCountsBy(inputs.following, now - ENGAGEMENT_WINDOW_MS),
+    socialProof(deps, userId, candidates, inputs.following),
   ]);
-  const posts = applyRules(candidates, postsById);
+  const kept = applyRules(candidates, postsById);
+  const posts = kept.map((k) => k.post);
   const t2 = performance.now();
   const result = runPipeline(
     // Candidates are newest first, so a post's index is how many newer ones the reader has.
-    posts.map((post, newer) => {
+    kept.map(({ post, entry }, newer) => {
       const vector = vectors.get(post.id);
       return {
         post,
         authorFollowers: authors.get(post.authorId)?.followersCount ?? 0,
         vector: vector ? decodeVector(vector) : null,
         newer,
+        ...(entry.repost ? { repost: entry.repost } : {}),
+        sharers: sharers.get(post.id) ?? 0,
       };
     }),
     {
@@ -173,6 +179,7 @@ export async function rankedFeed(
     signals: item.signals,
     base: item.base,
     stages: item.stages,
+    ...(item.candidate.repost ? { repost: item.candidate.repost } : {}),
   }));
   const t3 = performance.now();
   const byId = new Map(posts.map((p) => [p.id, p]));
@@ -192,6 +199,30 @@ export async function rankedFeed(
     next: snapshot ? { snapshot, offset: limit } : null,
     timings: { candidates: t1 - t0, hydrate: t2 - t1, rank: t3 - t2, snapshot: t4 - t3 },
   };
+}
+
+/**
+ * Social proof: per candidate post, how many of the accounts the reader follows (the ranking sample, plus the
+ * sharers its repost entries name) shared it. One query per post shard; a failure costs the boost, not the page.
+ */
+async function socialProof(
+  deps: Deps,
+  userId: string,
+  candidates: readonly TimelineEntry[],
+  following: readonly string[],
+): Promise<Map<string, number>> {
+  const sharers = new Set(following);
+  for (const c of candidates) if (c.repost) sharers.add(c.repost.by);
+  sharers.delete(userId);
+  try {
+    return await deps.repos.reposts.sharersAmong(
+      candidates.map((c) => c.postId),
+      [...sharers],
+    );
+  } catch (error) {
+    console.warn('feed: social proof unavailable for this page', error);
+    return new Map();
+  }
 }
 
 function servedOf(items: readonly RankedItem[]) {

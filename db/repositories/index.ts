@@ -5,7 +5,11 @@ import { createEngagementRepository } from './engagement.ts';
 import { createGraphRepository } from './graph.ts';
 import { createImpressionRepository } from './impressions.ts';
 import { createOutboxRepository } from './outbox.ts';
+import { createMediaRepository } from './media.ts';
 import { createPostRepository } from './posts.ts';
+import { createRepostRepository } from './reposts.ts';
+import { createSearchRepository } from './search.ts';
+import { createTagRepository } from './tags.ts';
 import { createUserRepository } from './users.ts';
 
 /** Everything the application reads and writes, with shard placement hidden behind each repository. */
@@ -18,6 +22,10 @@ export function createRepositories(shards: Shards) {
     embeddings: createEmbeddingRepository(shards),
     impressions: createImpressionRepository(shards),
     outbox: createOutboxRepository(shards),
+    reposts: createRepostRepository(shards),
+    tags: createTagRepository(shards),
+    media: createMediaRepository(shards),
+    search: createSearchRepository(shards),
     /** For the admin health report: one trivial query per shard, with the reason when it fails. */
     probeShards: () =>
       Promise.all(

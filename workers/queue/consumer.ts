@@ -5,6 +5,7 @@ import { noteLastFailure } from '../dead-letters.ts';
 import { enrichPost } from '../enrich.ts';
 import { fanoutPage, onPostCreated, onPostDeleted, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
+import { applyRepost } from '../reposts.ts';
 import { applyEngagement } from '../interest.ts';
 import { forgetTrending } from '../trending.ts';
 
@@ -29,6 +30,8 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
       return fanoutPage(deps, message);
     case 'author.reclassified':
       return reclassify(deps, message);
+    case 'repost':
+      return applyRepost(deps, message.postId, message.userId, message.at);
     case 'follow.repair':
       return repairFollow(deps, message.followerId, message.followeeId, message.at);
     case 'post.enrich':

@@ -26,6 +26,7 @@ import {
 import { idParam, optionalTextField, textField, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
+import { publishRepost } from '../../reposts.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
 
@@ -269,12 +270,29 @@ export const postsRoutes = new Hono<AppEnv>()
   )
   .post('/:id/shares', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
-    const { repos, now } = c.var.deps;
+    const { repos, now, newId, config } = c.var.deps;
     const at = now();
-    const post = live(await repos.engagement.share(id, c.var.userId, at));
+    // The share row and the record of its effects, in one transaction; a repeat keeps the first repost.
+    const post = live(await repos.reposts.share(id, c.var.userId, at, newId(), at + config.reliability.outboxDelayMs));
     await invalidatePosts(c.var.deps, [id]);
+    await publishRepost(c.var.deps, id, c.var.userId, at);
     await recordEngagements(c.var.deps, [
       { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
     ]);
     return c.json({ post: toPostView(post), shared: true }, 201);
+  })
+  .delete('/:id/shares', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos, now, config } = c.var.deps;
+    const at = now();
+    const post = live(await repos.reposts.unshare(id, c.var.userId, at, at + config.reliability.outboxDelayMs));
+    await invalidatePosts(c.var.deps, [id]);
+    await publishRepost(c.var.deps, id, c.var.userId, at);
+    await repos.engagement.forget(c.var.userId, 'share', id);
+    await noteEngagements(
+      c.var.deps,
+      [{ userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at }],
+      'remove',
+    );
+    return c.json({ post: toPostView(post), shared: false });
   });

@@ -1,0 +1,55 @@
+import { sql } from 'drizzle-orm';
+import { retry } from '../../src/retry.ts';
+import { handles, users } from '../schema.ts';
+import type { Shards } from '../shards.ts';
+
+/** The end of a prefix range: every string that starts with `prefix` sorts in [prefix, prefix + U+10FFFF). */
+function upper(prefix: string): string {
+  return `${prefix}\u{10FFFF}`;
+}
+
+/**
+ * Account search. Handles are placed by handle and users by id, so a prefix can be on any shard: every shard is
+ * asked (each answers from an index range, handles' primary key and users_display_name_idx), and the answers merge.
+ */
+export function createSearchRepository(shards: Shards) {
+  return {
+    /** User ids whose handle or display name starts with `prefix` (lower case), handle matches first. */
+    async accountIds(prefix: string, limit: number): Promise<string[]> {
+      const [byHandle, byName] = await Promise.all([
+        Promise.all(
+          shards.all.map((db) =>
+            retry(() =>
+              db
+                .select({ key: handles.handle, userId: handles.userId })
+                .from(handles)
+                .where(sql`${handles.handle} >= ${prefix} AND ${handles.handle} < ${upper(prefix)}`)
+                .orderBy(handles.handle)
+                .limit(limit),
+            ),
+          ),
+        ),
+        Promise.all(
+          shards.all.map((db) =>
+            retry(() =>
+              db
+                .select({ key: sql<string>`lower(${users.displayName})`, userId: users.id })
+                .from(users)
+                .where(sql`lower(${users.displayName}) >= ${prefix} AND lower(${users.displayName}) < ${upper(prefix)}`)
+                .orderBy(sql`lower(${users.displayName})`)
+                .limit(limit),
+            ),
+          ),
+        ),
+      ]);
+      const order = (rows: Array<{ key: string; userId: string }>) =>
+        rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.userId < b.userId ? -1 : 1));
+      const ids = new Set<string>();
+      for (const row of [...order(byHandle.flat()), ...order(byName.flat())]) {
+        if (ids.size >= limit) break;
+        ids.add(row.userId);
+      }
+      return [...ids];
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import { depsFor } from '../../workers/composition.ts';
+import { drainAll } from '../../workers/outbox.ts';
+import { api, createPost, feed, follow, signup, withFollowers, type PostView, type TestUser } from '../support/api.ts';
+import { eventually } from '../support/timeline.ts';
+
+interface Item {
+  post: PostView;
+  reason?: { kind: string; by: string; at: string };
+  reasons?: { stages: Record<string, { factor: number; sharers?: number }> };
+}
+
+async function latest(user: TestUser): Promise<Item[]> {
+  const res = await feed(user, '?mode=latest&limit=100');
+  expect(res.status).toBe(200);
+  return res.body.items as Item[];
+}
+
+async function share(user: TestUser, postId: string) {
+  return api<{ post: PostView; shared: boolean }>('POST', `/v1/posts/${postId}/shares`, { token: user.token });
+}
+
+async function unshare(user: TestUser, postId: string) {
+  return api<{ post: PostView; shared: boolean }>('DELETE', `/v1/posts/${postId}/shares`, { token: user.token });
+}
+
+/** Waits until the reader's latest feed satisfies `check`. */
+async function until(user: TestUser, check: (items: Item[]) => void): Promise<Item[]> {
+  let items: Item[] = [];
+  await vi.waitFor(async () => {
+    items = await latest(user);
+    check(items);
+  }, eventually);
+  return items;
+}
+
+describe('reposts in feeds', () => {
+  it('a post shared by two followed accounts shows once, as a repost by the first sharer', async () => {
+    const [author, a, b, reader] = [await signup(), await signup(), await signup(), await signup()];
+    await follow(reader, a);
+    await follow(reader, b);
+    const post = await createPost(author, 'worth sharing');
+    expect((await share(a, post.id)).status).toBe(201);
+    const items = await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    expect(items[0]!.reason).toMatchObject({ kind: 'repost', by: a.id });
+    expect(Date.parse(items[0]!.reason!.at)).toBeGreaterThan(0);
+    const second = await share(b, post.id);
+    expect(second.body.post.counts.shares).toBe(2);
+    // b's repost reaches the reader's timeline too (b's own timeline shows it), and adds nothing there.
+    await until(b, (items) => expect(items.find((i) => i.post.id === post.id)?.reason?.by).toBe(b.id));
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await latest(reader);
+    expect(after.filter((i) => i.post.id === post.id)).toHaveLength(1);
+    expect(after.find((i) => i.post.id === post.id)!.reason!.by).toBe(a.id);
+  });
+
+  it('a repost of a post the reader already has from its author adds nothing', async () => {
+    const [author, sharer, reader] = [await signup(), await signup(), await signup()];
+    await follow(reader, author);
+    await follow(reader, sharer);
+    const post = await createPost(author, 'original first');
+    await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    await share(sharer, post.id);
+    await until(sharer, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    const items = await latest(reader);
+    expect(items.filter((i) => i.post.id === post.id)).toEqual([
+      expect.not.objectContaining({ reason: expect.anything() }),
+    ]);
+  });
+
+  it('undoing a share withdraws it from feeds; counts stay exact and the undo is idempotent', async () => {
+    const [author, sharer, reader] = [await signup(), await signup(), await signup()];
+    await follow(reader, sharer);
+    const post = await createPost(author, 'shared then unshared');
+    await share(sharer, post.id);
+    expect((await share(sharer, post.id)).body.post.counts.shares).toBe(1);
+    await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    const undone = await unshare(sharer, post.id);
+    expect(undone.status).toBe(200);
+    expect(undone.body).toMatchObject({ shared: false, post: { id: post.id, counts: { shares: 0 } } });
+    const again = await unshare(sharer, post.id);
+    expect(again.status).toBe(200);
+    expect(again.body.post.counts.shares).toBe(0);
+    await until(reader, (items) => expect(items.map((i) => i.post.id)).not.toContain(post.id));
+    await until(sharer, (items) => expect(items.map((i) => i.post.id)).not.toContain(post.id));
+  });
+
+  it("a follow that hides reposts keeps the followee's posts and drops their reposts", async () => {
+    const [author, sharer, reader] = [await signup(), await signup(), await signup()];
+    await follow(reader, sharer);
+    await depsFor(env).objects.timeline(reader.id).setShowReposts(sharer.id, false);
+    const own = await createPost(sharer, 'my own words');
+    const post = await createPost(author, 'not for this reader');
+    await share(sharer, post.id);
+    await until(sharer, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    const items = await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(own.id));
+    expect(items.map((i) => i.post.id)).not.toContain(post.id);
+  });
+
+  it("a celebrity sharer's repost reaches followers by pull, and leaves on undo", async () => {
+    // vitest.config.ts: 6 followers make a celebrity (no fan-out at all).
+    const { author: celebrity, followers } = await withFollowers(6);
+    const reader = followers[0]!;
+    const author = await signup();
+    const post = await createPost(author, 'a celebrity will share this');
+    await share(celebrity, post.id);
+    const items = await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    expect(items.find((i) => i.post.id === post.id)!.reason).toMatchObject({ kind: 'repost', by: celebrity.id });
+    // Pulled, not pushed: nothing in the reader's timeline object.
+    const stored = await depsFor(env).objects.timeline(reader.id).size();
+    expect(stored).toBe(0);
+    await unshare(celebrity, post.id);
+    await until(reader, (items) => expect(items.map((i) => i.post.id)).not.toContain(post.id));
+  });
+
+  it('ranking shows the social proof of reposts in explain', async () => {
+    const [author, a, b, reader] = [await signup(), await signup(), await signup(), await signup()];
+    await follow(reader, a);
+    await follow(reader, b);
+    const post = await createPost(author, 'proof');
+    await share(a, post.id);
+    await share(b, post.id);
+    await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    const res = await feed(reader, '?explain=1');
+    const item = (res.body.items as Item[]).find((i) => i.post.id === post.id)!;
+    expect(item.reason).toMatchObject({ kind: 'repost' });
+    expect(item.reasons!.stages['social-proof']).toMatchObject({ sharers: 2 });
+    expect(item.reasons!.stages['social-proof']!.factor).toBeGreaterThan(1);
+  });
+
+  it('the outbox drainer applies a share whose message never came, once', async () => {
+    const [author, sharer, reader] = [await signup(), await signup(), await signup()];
+    await follow(reader, sharer);
+    const post = await createPost(author, 'drained');
+    const deps = depsFor(env);
+    const at = Date.now();
+    // The intent alone, as if the invocation died before queueing its effects.
+    await deps.repos.reposts.share(post.id, sharer.id, at, deps.newId(), at);
+    await drainAll(deps, at + 1);
+    await drainAll(deps, at + 2);
+    const items = await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    expect(items.filter((i) => i.post.id === post.id)).toHaveLength(1);
+    const report = await drainAll(deps, at + 3);
+    expect(report.repostsApplied).toBe(0);
+  });
+
+  it('refuses bad input with 4xx JSON', async () => {
+    const user = await signup();
+    expect((await api('DELETE', '/v1/posts/abc/shares', { token: user.token })).status).toBe(400);
+    const missing = await api('DELETE', '/v1/posts/123/shares', { token: user.token });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ error: { code: expect.any(String) } });
+    expect((await api('DELETE', '/v1/posts/123/shares')).status).toBe(401);
+  });
+});
