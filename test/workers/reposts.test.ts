@@ -14,7 +14,7 @@ interface Item {
 async function latest(user: TestUser): Promise<Item[]> {
   const res = await feed(user, '?mode=latest&limit=100');
   expect(res.status).toBe(200);
-  return res.body.items as Item[];
+  return res.body.items;
 }
 
 async function share(user: TestUser, postId: string) {

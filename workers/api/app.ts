@@ -12,6 +12,7 @@ import type { AppEnv } from './context.ts';
 import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
 import { armDrainersOnce } from '../outbox.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -85,7 +86,8 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/feed', feedRoutes)
     .route('/v1/feedback', feedbackRoutes)
     .route('/v1/health', healthRoutes)
-    .route('/v1/admin', adminRoutes);
+    .route('/v1/admin', adminRoutes)
+    .route('/v1', discoveryRoutes);
   app.notFound(notFoundOrMethodNotAllowed(app.routes));
   return routed;
 }

@@ -15,8 +15,10 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'post.created': {
       const { entry } = message;
       // The outbox re-sends until this clears it, so the message may arrive after a delete: nothing to fan out.
-      const live = isLive(await deps.repos.posts.get(entry.postId));
-      if (live) await onPostCreated(deps, entry);
+      const post = await deps.repos.posts.get(entry.postId);
+      const live = isLive(post);
+      // The tag index is repaired here too: this message is what the post outbox guarantees.
+      if (live) await Promise.all([onPostCreated(deps, entry), deps.repos.tags.add(post)]);
       // Every delivery page is now queued or done: the record of the owed fan-out can go.
       await deps.repos.outbox.clearPost(entry.authorId, entry.postId);
       // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.

@@ -27,6 +27,7 @@ import { idParam, optionalTextField, textField, validate } from '../validation.t
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
 import { publishRepost } from '../../reposts.ts';
+import { indexTags, unindexTags } from '../../tags.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
 
@@ -155,7 +156,11 @@ export const postsRoutes = new Hono<AppEnv>()
       invalidateAuthorRecent(deps, post.authorId),
       purgePublicAuthorPosts(post.authorId),
     ]).finally(() => endTime(c, 'invalidate'));
-    await Promise.all([publishPost(deps, entry, (stage, ms) => setMetric(c, stage, ms)), invalidated]);
+    await Promise.all([
+      publishPost(deps, entry, (stage, ms) => setMetric(c, stage, ms)),
+      invalidated,
+      indexTags(deps, post),
+    ]);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
@@ -172,6 +177,8 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { text: newText } = c.req.valid('json');
     const version = expectedVersion(c.req.header('If-Match'));
+    // The tags before the edit, so that the index can drop those the new text no longer has.
+    const before = await c.var.deps.repos.posts.get(id);
     const outcome = await c.var.deps.repos.posts.edit(
       id,
       c.var.userId,
@@ -196,6 +203,14 @@ export const postsRoutes = new Hono<AppEnv>()
           purgePublicPost(id),
           purgePublicAuthorPosts(outcome.post.authorId),
         ]);
+        await Promise.all([
+          unindexTags(
+            c.var.deps,
+            id,
+            (before?.hashtags ?? []).filter((tag) => !outcome.post.hashtags.includes(tag)),
+          ),
+          indexTags(c.var.deps, outcome.post),
+        ]);
         await reenrichPost(c.var.deps, id);
         c.header('ETag', etag(outcome.post));
         return c.json({ post: toPostView(outcome.post) });
@@ -209,6 +224,7 @@ export const postsRoutes = new Hono<AppEnv>()
     if (post.authorId !== c.var.userId) throw new ForbiddenError('only the author can delete a post');
     const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
     await repos.posts.unindex(post.authorId, id);
+    await unindexTags(c.var.deps, id, post.hashtags);
     await Promise.all([invalidatePosts(c.var.deps, [id]), purgePublicPost(id), purgePublicAuthorPosts(post.authorId)]);
     await retractPost(c.var.deps, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
     return c.json({ post: toPostView(tombstone) });

@@ -1,0 +1,98 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { createCursorCodec } from '../../../src/cursor.ts';
+import { isLive, toPostView, toUserView } from '../../../src/model.ts';
+import { normalizeTag, tagPrefix } from '../../../src/tags.ts';
+import { checkText } from '../../../src/text.ts';
+import { TRENDING_MAX_K } from '../../../durable-objects/trending.ts';
+import { tagPosts } from '../../tags.ts';
+import { requireUser } from '../auth.ts';
+import type { AppEnv } from '../context.ts';
+import { mintedIdSchema, pageQuery, validate } from '../validation.ts';
+
+const tagParam = z.object({
+  tag: z
+    .string()
+    .max(200)
+    .transform((raw, ctx) => {
+      const tag = normalizeTag(raw);
+      if (tag === null) {
+        ctx.issues.push({ code: 'custom', message: 'must be a hashtag (letters, digits, underscores)', input: raw });
+        return z.NEVER;
+      }
+      return tag;
+    }),
+});
+const tagCursor = z.strictObject({ before: mintedIdSchema });
+
+const trendsQuery = z.object({ limit: z.coerce.number().int().min(1).max(TRENDING_MAX_K).default(10) });
+
+const SEARCH_TYPES = ['accounts', 'tags', 'posts'] as const;
+const searchQuery = z.object({
+  q: z.string().transform((raw, ctx) => {
+    const checked = checkText(raw, { max: 100, trim: true });
+    if (!checked.ok) {
+      ctx.issues.push({ code: 'custom', message: 'must be 1-100 characters of text', input: raw });
+      return z.NEVER;
+    }
+    return checked.text;
+  }),
+  type: z.enum(SEARCH_TYPES).optional(),
+  limit: z.coerce.number().int().min(1).max(40).default(20),
+});
+
+/** Tag pages, trending tags and search (DESIGN.md, "The social surface"). */
+export const discoveryRoutes = new Hono<AppEnv>()
+  .get('/tags/:tag/posts', requireUser, validate('param', tagParam), validate('query', pageQuery), async (c) => {
+    const { tag } = c.req.valid('param');
+    const { limit, cursor } = c.req.valid('query');
+    const { deps } = c.var;
+    const codec = createCursorCodec(`tag:${tag}`, deps.config.jwtSecret, tagCursor);
+    const before = cursor ? (await codec.decode(cursor)).before : undefined;
+    const page = await tagPosts(deps, tag, limit, before);
+    return c.json({
+      items: page.posts.map((post) => ({ post: toPostView(post) })),
+      nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
+    });
+  })
+  .get('/trends/tags', requireUser, validate('query', trendsQuery), async (c) => {
+    const { limit } = c.req.valid('query');
+    const { deps } = c.var;
+    const top = await deps.objects.trending().top(deps.now(), limit);
+    // `accounts`: distinct authors in the window (what trending ranks by); `uses`: posts carrying the tag.
+    return c.json({ items: top.map((t) => ({ tag: t.tag, uses: t.posts, accounts: t.count })) });
+  })
+  .get('/search', requireUser, validate('query', searchQuery), async (c) => {
+    const { q, type, limit } = c.req.valid('query');
+    const { deps } = c.var;
+    const want = (t: (typeof SEARCH_TYPES)[number]) => type === undefined || type === t;
+    const handlePrefix = (q.startsWith('@') ? q.slice(1) : q).toLowerCase();
+    const prefix = tagPrefix(q);
+    const [accounts, tags, posts] = await Promise.all([
+      want('accounts') && handlePrefix !== '' ? searchAccounts(handlePrefix, limit) : [],
+      want('tags') && prefix !== null ? deps.repos.tags.byPrefix(prefix, limit) : [],
+      want('posts') ? searchPosts(q, limit) : [],
+    ]);
+    return c.json({
+      accounts: accounts.map((user) => toUserView(user)),
+      tags: tags.map((t) => ({ tag: t.tag, uses: t.uses })),
+      posts: posts.map((post) => toPostView(post)),
+    });
+
+    async function searchAccounts(accountPrefix: string, n: number) {
+      const ids = await deps.repos.search.accountIds(accountPrefix, n);
+      const users = await deps.repos.users.getMany(ids);
+      return ids.flatMap((id) => {
+        const user = users.get(id);
+        return user ? [user] : [];
+      });
+    }
+
+    /** Posts by hashtag: the query as a tag ("#rust" or "rust"), newest first. */
+    async function searchPosts(query: string, n: number) {
+      const tag = normalizeTag(query);
+      if (tag === null) return [];
+      const page = await tagPosts(deps, tag, n);
+      return page.posts.filter((post) => isLive(post));
+    }
+  });
