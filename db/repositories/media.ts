@@ -52,6 +52,20 @@ export function createMediaRepository(shards: Shards) {
       return new Set(rows.map((r) => r.id));
     },
 
+    /** Undoes `attach` for a post that was not written after all. */
+    async release(ids: readonly string[], postId: string): Promise<void> {
+      if (ids.length === 0) return;
+      await shards.queryByKeys(ids, (db, group) =>
+        retry(() =>
+          db
+            .update(media)
+            .set({ postId: null })
+            .where(and(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`, eq(media.postId, postId)))
+            .returning({ id: media.id }),
+        ),
+      );
+    },
+
     /** The post is deleted: its uploads become unreachable. Idempotent. */
     async markDeleted(ids: readonly string[], at: number): Promise<void> {
       await shards.queryByKeys(ids, (db, group) =>

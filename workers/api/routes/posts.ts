@@ -23,11 +23,12 @@ import {
   purgePublicAuthorPosts,
   purgePublicPost,
 } from '../edge-cache.ts';
-import { idParam, optionalTextField, textField, validate } from '../validation.ts';
+import { idParam, idSchema, optionalTextField, textField, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
 import { publishRepost } from '../../reposts.ts';
 import { indexTags, unindexTags } from '../../tags.ts';
+import { attachMedia, deleteMediaOf } from '../../media.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
 
@@ -43,11 +44,18 @@ const location = z.strictObject({
   name: optionalTextField(LIMITS.locationName, { trim: true }),
 });
 
-const createBody = z.strictObject({
-  text: textField(LIMITS.postText),
-  media: z.array(media).max(LIMITS.mediaPerPost).optional(),
-  location: location.optional(),
-});
+const createBody = z
+  .strictObject({
+    text: textField(LIMITS.postText),
+    media: z.array(media).max(LIMITS.mediaPerPost).optional(),
+    /** Uploads (POST /v1/media) of the author's, not used by another post. */
+    mediaIds: z.array(idSchema).min(1).max(LIMITS.mediaPerPost).optional(),
+    location: location.optional(),
+  })
+  .refine((b) => (b.media?.length ?? 0) + (b.mediaIds?.length ?? 0) <= LIMITS.mediaPerPost, {
+    message: `at most ${LIMITS.mediaPerPost} media in all`,
+    path: ['mediaIds'],
+  });
 
 const editBody = z.strictObject({ text: textField(LIMITS.postText) });
 const commentBody = z.strictObject({ text: textField(LIMITS.commentText) });
@@ -125,23 +133,29 @@ export const postsRoutes = new Hono<AppEnv>()
     const at = now();
     startTime(c, 'd1');
     // Minted on the author's shard: the post, its index entry and its outbox record are one transaction.
+    const id = mintOnShardOf(newId, config.shardMap, c.var.userId);
+    const uploads = body.mediaIds
+      ? await attachMedia(deps, body.mediaIds, c.var.userId, id, new URL(c.req.url).origin)
+      : undefined;
     const record = {
-      id: mintOnShardOf(newId, config.shardMap, c.var.userId),
+      id,
       authorId: c.var.userId,
       text: body.text,
-      media: body.media ?? [],
+      media: [...(body.media ?? []), ...(uploads?.media ?? [])],
       hashtags: parseHashtags(body.text),
       mentions: parseMentions(body.text),
       location: body.location ?? null,
       createdAt: at,
       updatedAt: at,
     };
-    const created = await repos.outbox.createPost(
-      record,
-      at + config.reliability.outboxDelayMs,
-      key === undefined ? undefined : { key, requestHash },
-    );
+    const created = await repos.outbox
+      .createPost(record, at + config.reliability.outboxDelayMs, key === undefined ? undefined : { key, requestHash })
+      .catch(async (error: unknown) => {
+        await uploads?.release();
+        throw error;
+      });
     if (created.kind === 'key_taken') {
+      await uploads?.release();
       // A concurrent request with the same key won: its post is the answer.
       const first = key === undefined ? undefined : await repos.outbox.findIdempotent(c.var.userId, key);
       if (!first) throw new AppError(409, 'conflict', 'a request with this Idempotency-Key is in progress; retry');
@@ -224,7 +238,7 @@ export const postsRoutes = new Hono<AppEnv>()
     if (post.authorId !== c.var.userId) throw new ForbiddenError('only the author can delete a post');
     const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
     await repos.posts.unindex(post.authorId, id);
-    await unindexTags(c.var.deps, id, post.hashtags);
+    await Promise.all([unindexTags(c.var.deps, id, post.hashtags), deleteMediaOf(c.var.deps, post.media)]);
     await Promise.all([invalidatePosts(c.var.deps, [id]), purgePublicPost(id), purgePublicAuthorPosts(post.authorId)]);
     await retractPost(c.var.deps, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
     return c.json({ post: toPostView(tombstone) });
