@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
-import { handles, users } from '../schema.ts';
+import type { PostRecord } from '../../src/model.ts';
+import { handles, posts, users } from '../schema.ts';
 import type { Shards } from '../shards.ts';
 
 /** The end of a prefix range: every string that starts with `prefix` sorts in [prefix, prefix + U+10FFFF). */
@@ -50,6 +51,31 @@ export function createSearchRepository(shards: Shards) {
         ids.add(row.userId);
       }
       return [...ids];
+    },
+
+    /**
+     * Live posts whose text matches an FTS5 query (src/tags.ts fullTextQuery), newest first: every shard's index
+     * (migration 0009, kept in step by triggers) is asked and the answers merge.
+     */
+    async postsMatching(query: string, limit: number): Promise<PostRecord[]> {
+      const parts = await Promise.all(
+        shards.all.map((db) =>
+          retry(() =>
+            db
+              .select()
+              .from(posts)
+              .where(
+                sql`"posts"."rowid" IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ${query}) AND ${posts.deletedAt} IS NULL`,
+              )
+              .orderBy(sql`${posts.id} DESC`)
+              .limit(limit),
+          ),
+        ),
+      );
+      return parts
+        .flat()
+        .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, limit);
     },
   };
 }

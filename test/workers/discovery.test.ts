@@ -111,6 +111,30 @@ describe('search', () => {
     expect(accounts.body.accounts.map((u) => u.id)).toEqual([byHandle.id]);
   });
 
+  it('finds posts by full text (FTS5), kept in step with edits and deletes', async () => {
+    const user = await signup();
+    const stamp = `w${Date.now().toString(36)}`;
+    const first = await createPost(user, `The quick brown fox ${stamp} jumps`);
+    const second = await createPost(user, `A lazy dog ${stamp}, not so quick`);
+    const search = async (q: string) => {
+      const res = await api<{ posts: PostView[] }>('GET', `/v1/search?type=posts&q=${encodeURIComponent(q)}`, {
+        token: user.token,
+      });
+      expect(res.status).toBe(200);
+      return res.body.posts.map((p) => p.id);
+    };
+    expect(await search(`quick ${stamp}`)).toEqual([second.id, first.id]);
+    expect(await search(`fox ${stamp}`)).toEqual([first.id]);
+    // The last word is also a prefix; operators in the query are only words.
+    expect(await search(`${stamp} jum`)).toEqual([first.id]);
+    expect(await search(`"${stamp}" OR NEAR(`)).toEqual([]);
+    await api('PATCH', `/v1/posts/${first.id}`, { token: user.token, body: { text: `a slow turtle ${stamp}` } });
+    expect(await search(`fox ${stamp}`)).toEqual([]);
+    expect(await search(`turtle ${stamp}`)).toEqual([first.id]);
+    await api('DELETE', `/v1/posts/${second.id}`, { token: user.token });
+    expect(await search(`quick ${stamp}`)).toEqual([]);
+  });
+
   it('refuses bad queries', async () => {
     const user = await signup();
     expect((await api('GET', '/v1/search', { token: user.token })).status).toBe(400);

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
-import { isLive, toPostView, toUserView } from '../../../src/model.ts';
-import { normalizeTag, tagPrefix } from '../../../src/tags.ts';
+import { toPostView, toUserView } from '../../../src/model.ts';
+import { fullTextQuery, normalizeTag, tagPrefix } from '../../../src/tags.ts';
 import { checkText } from '../../../src/text.ts';
 import { TRENDING_MAX_K } from '../../../durable-objects/trending.ts';
 import { tagPosts } from '../../tags.ts';
@@ -88,11 +88,14 @@ export const discoveryRoutes = new Hono<AppEnv>()
       });
     }
 
-    /** Posts by hashtag: the query as a tag ("#rust" or "rust"), newest first. */
+    /**
+     * Posts: a query that is a hashtag ("#rust") lists the tag's posts; any other, full text (FTS5 in every shard,
+     * every word must match, the last also as a prefix), newest first.
+     */
     async function searchPosts(query: string, n: number) {
-      const tag = normalizeTag(query);
-      if (tag === null) return [];
-      const page = await tagPosts(deps, tag, n);
-      return page.posts.filter((post) => isLive(post));
+      const tag = query.startsWith('#') ? normalizeTag(query) : null;
+      if (tag !== null) return (await tagPosts(deps, tag, n)).posts;
+      const text = fullTextQuery(query);
+      return text === null ? [] : deps.repos.search.postsMatching(text, n);
     }
   });
