@@ -93,7 +93,7 @@ describe('POST /v1/media', () => {
 
   it('refuses an HTML file declared as image/png, and what is not an upload', async () => {
     const user = await signup();
-    const html = new TextEncoder().encode('<html><body>not an image</body></html>');
+    const html = new Uint8Array(new TextEncoder().encode('<html><body>not an image</body></html>'));
     const res = await upload(user, html, 'image/png');
     expect(res.status).toBe(415);
     expect(res.body.error?.code).toBe('unsupported_media_type');
