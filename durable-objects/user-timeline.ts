@@ -291,9 +291,12 @@ export class UserTimeline extends DurableObject<Env> {
     return added;
   }
 
-  /** An undone repost leaves: only the entry that the sharer's repost brought (the post itself, or another's stays). */
-  removeRepost(postId: string, by: string): void {
-    this.sql.exec('DELETE FROM entries WHERE post_id = ? AND repost_by = ?', postId, by);
+  /**
+   * An undone repost leaves: only an entry that the sharer's repost brought (the post itself, or another sharer's
+   * repost, stays), and not the sharer's current repost (`keep`, its id) should the post have been shared again.
+   */
+  removeRepost(postId: string, by: string, keep?: string): void {
+    this.sql.exec('DELETE FROM entries WHERE post_id = ? AND repost_by = ? AND sort_id != ?', postId, by, keep ?? '');
   }
 
   /**
@@ -714,8 +717,13 @@ export class UserTimeline extends DurableObject<Env> {
       .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE mode = 'push'")
       .toArray()
       .map((r) => r.author_id);
-    const missed = await this.repositories().posts.recentByAuthors(pushed, TIMELINE_CAP, minIdAt(since));
+    const repos = this.repositories();
+    const [missed, reposts] = await Promise.all([
+      repos.posts.recentByAuthors(pushed, TIMELINE_CAP, minIdAt(since)),
+      repos.reposts.recentBy(pushed, TIMELINE_CAP, minIdAt(since)),
+    ]);
     this.insert(missed);
+    this.insert(reposts);
   }
 
   /** Newest first by feed key (src/timeline.ts): posts by their id, reposts by the repost's. */

@@ -73,8 +73,20 @@ export async function fanoutPage(deps: Deps, page: FanoutPage): Promise<void> {
   for (const batch of sendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body })));
 }
 
-/** Medium authors reach only followers active in the last 24 h: one users read per page, not per follower. */
+/**
+ * Medium authors reach only followers active in the last 24 h: one users read per page, not per follower.
+ * A repost's page first reads the share row (once per page): queues do not keep order, so an insert page of a share
+ * since undone, or a removal page older than a new share, must not act on what is now current.
+ */
 async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promise<void> {
+  const { repost } = page.entry;
+  let current: string | undefined;
+  if (repost) {
+    const share = await deps.repos.reposts.getShare(page.entry.postId, repost.by);
+    // Shares older than repost ids sort by their post's id (workers/reposts.ts).
+    current = share ? (share.repostId ?? share.postId) : undefined;
+    if (page.op === 'insert' && current !== repost.id) return;
+  }
   let audience = followers;
   if (page.audience === 'active') {
     const users = await deps.repos.users.getMany(followers);
@@ -85,7 +97,7 @@ async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promi
     page.op === 'insert'
       ? deps.objects.timeline(id).deliver([page.entry], deps.now())
       : page.entry.repost
-        ? deps.objects.timeline(id).removeRepost(page.entry.postId, page.entry.repost.by)
+        ? deps.objects.timeline(id).removeRepost(page.entry.postId, page.entry.repost.by, current)
         : deps.objects.timeline(id).removePost(page.entry.postId),
   );
 }
