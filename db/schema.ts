@@ -220,13 +220,17 @@ export const userPosts = sqliteTable(
   (t) => [primaryKey({ columns: [t.userId, t.postId] })],
 );
 
-/** Placement: follower id. Outgoing edges: whom a user follows. */
+/**
+ * Placement: follower id. Outgoing edges: whom a user follows. `show_reposts` is the follow's `reposts` flag
+ * (PUT /v1/users/:id/follow {reposts}): false hides that account's reposts from the follower's feeds.
+ */
 export const followsByFollower = sqliteTable(
   'follows_by_follower',
   {
     followerId: text('follower_id').notNull(),
     followeeId: text('followee_id').notNull(),
     createdAt: integer('created_at').notNull(),
+    showReposts: integer('show_reposts', { mode: 'boolean' }).notNull().default(true),
   },
   (t) => [
     primaryKey({ columns: [t.followerId, t.followeeId] }),
@@ -234,13 +238,17 @@ export const followsByFollower = sqliteTable(
   ],
 );
 
-/** Placement: followee id. Incoming edges: who follows a user (read by fan-out). */
+/**
+ * Placement: followee id. Incoming edges: who follows a user (read by fan-out). `show_reposts` mirrors the
+ * follower's flag, so a repost's fan-out can skip followers who hide this account's reposts.
+ */
 export const followsByFollowee = sqliteTable(
   'follows_by_followee',
   {
     followeeId: text('followee_id').notNull(),
     followerId: text('follower_id').notNull(),
     createdAt: integer('created_at').notNull(),
+    showReposts: integer('show_reposts', { mode: 'boolean' }).notNull().default(true),
   },
   (t) => [
     primaryKey({ columns: [t.followeeId, t.followerId] }),

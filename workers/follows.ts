@@ -15,12 +15,17 @@ export async function setFollowing(
   followerId: string,
   followeeId: string,
   following: boolean,
+  showReposts?: boolean,
 ): Promise<void> {
   const at = deps.now();
-  const { outbox } = deps.repos;
-  await outbox.recordFollow(followerId, followeeId, following, at, at + deps.config.reliability.outboxDelayMs);
+  const { outbox, graph } = deps.repos;
+  const dueAt = at + deps.config.reliability.outboxDelayMs;
+  await outbox.recordFollow(followerId, followeeId, following, at, dueAt, showReposts);
   try {
-    await applyFollow(deps, followerId, followeeId, following, at);
+    // The flag as the follower's edge now has it (an omitted one keeps what an existing follow had).
+    const flag =
+      following && showReposts === undefined ? (await graph.edge(followerId, followeeId))?.showReposts : showReposts;
+    await applyFollow(deps, followerId, followeeId, following, at, flag ?? true);
     await outbox.clearFollow(followerId, followeeId, at);
   } catch (error) {
     console.warn('follow: completing inline failed, queueing repair (the outbox record stays)', error);
@@ -37,8 +42,8 @@ export async function setFollowing(
  * outbox record up to `at` (a record of a newer change stays for its own replay).
  */
 export async function repairFollow(deps: Deps, followerId: string, followeeId: string, at: number) {
-  const following = await deps.repos.graph.isFollowing(followerId, followeeId);
-  await applyFollow(deps, followerId, followeeId, following, at);
+  const edge = await deps.repos.graph.edge(followerId, followeeId);
+  await applyFollow(deps, followerId, followeeId, edge !== undefined, at, edge?.showReposts ?? true);
   await deps.repos.outbox.clearFollow(followerId, followeeId, at);
 }
 
@@ -48,10 +53,11 @@ async function applyFollow(
   followeeId: string,
   following: boolean,
   at: number,
+  showReposts: boolean,
 ): Promise<void> {
   const config = deps.config.fanout;
   const change: FolloweeChange = following
-    ? await deps.repos.graph.writeFolloweeSide(followerId, followeeId, at)
+    ? await deps.repos.graph.writeFolloweeSide(followerId, followeeId, at, showReposts)
     : await deps.repos.graph.deleteFolloweeSide(followerId, followeeId);
   const timeline = deps.objects.timeline(followerId);
   if (following) {

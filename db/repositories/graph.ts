@@ -28,16 +28,26 @@ export interface EdgePage {
  */
 export function createGraphRepository(shards: Shards) {
   return {
-    /** Also reports whether the edge is new and the followee's follower count after the write. */
-    async writeFolloweeSide(followerId: string, followeeId: string, createdAt: number): Promise<FolloweeChange> {
+    /**
+     * Also reports whether the edge is new and the followee's follower count after the write. `showReposts` is
+     * the follower's flag as its own edge has it now (an update, so a changed flag fires no counter trigger).
+     */
+    async writeFolloweeSide(
+      followerId: string,
+      followeeId: string,
+      createdAt: number,
+      showReposts = true,
+    ): Promise<FolloweeChange> {
       const db = shards.of(followeeId);
-      const [inserted, count] = await retry(() =>
+      const edge = and(eq(followsByFollowee.followeeId, followeeId), eq(followsByFollowee.followerId, followerId));
+      const [inserted, , count] = await retry(() =>
         db.batch([
           db
             .insert(followsByFollowee)
-            .values({ followerId, followeeId, createdAt })
+            .values({ followerId, followeeId, createdAt, showReposts })
             .onConflictDoNothing()
             .returning({ id: followsByFollowee.followerId }),
+          db.update(followsByFollowee).set({ showReposts }).where(edge),
           db.select({ n: users.followersCount }).from(users).where(eq(users.id, followeeId)),
         ]),
       );
@@ -104,13 +114,20 @@ export function createGraphRepository(shards: Shards) {
 
     /** The follower's side is the source of truth for "does A follow B". */
     async isFollowing(followerId: string, followeeId: string): Promise<boolean> {
-      const row = await retry(() =>
+      return (await this.edge(followerId, followeeId)) !== undefined;
+    },
+
+    /** The follower's edge to the followee, with its flags; undefined when A does not follow B. */
+    async edge(
+      followerId: string,
+      followeeId: string,
+    ): Promise<{ createdAt: number; showReposts: boolean } | undefined> {
+      return retry(() =>
         shards.of(followerId).query.followsByFollower.findFirst({
-          columns: { createdAt: true },
+          columns: { createdAt: true, showReposts: true },
           where: and(eq(followsByFollower.followerId, followerId), eq(followsByFollower.followeeId, followeeId)),
         }),
       );
-      return row !== undefined;
     },
 
     following: (userId: string, limit: number, after?: EdgeKey) => edgePage('following', userId, limit, after),

@@ -157,27 +157,37 @@ export function createOutboxRepository(shards: Shards) {
 
     /**
      * The follower's edge (the source of truth) and what is still to do about it, in one transaction on the
-     * follower's shard. A newer intent replaces an older one for the same pair.
+     * follower's shard. A newer intent replaces an older one for the same pair. `showReposts` sets the follow's
+     * reposts flag; left out, a new follow shows reposts and an existing one keeps its flag.
      */
-    async recordFollow(followerId: string, followeeId: string, following: boolean, at: number, dueAt: number) {
+    async recordFollow(
+      followerId: string,
+      followeeId: string,
+      following: boolean,
+      at: number,
+      dueAt: number,
+      showReposts?: boolean,
+    ) {
       const db = shards.of(followerId);
+      const pair = and(eq(followsByFollower.followerId, followerId), eq(followsByFollower.followeeId, followeeId));
       const edge = following
-        ? db.insert(followsByFollower).values({ followerId, followeeId, createdAt: at }).onConflictDoNothing()
-        : db
-            .delete(followsByFollower)
-            .where(and(eq(followsByFollower.followerId, followerId), eq(followsByFollower.followeeId, followeeId)));
-      await retry(() =>
-        db.batch([
-          edge,
-          db
-            .insert(followOutbox)
-            .values({ followerId, followeeId, following, at, dueAt })
-            .onConflictDoUpdate({
-              target: [followOutbox.followerId, followOutbox.followeeId],
-              set: { following, at: sql`max(${followOutbox.at}, ${at})`, attempts: 0, dueAt },
-            }),
-        ]),
-      );
+        ? [
+            db
+              .insert(followsByFollower)
+              .values({ followerId, followeeId, createdAt: at, showReposts: showReposts ?? true })
+              .onConflictDoNothing(),
+            // An update fires no counter trigger, so changing the flag of an existing follow counts nothing.
+            ...(showReposts === undefined ? [] : [db.update(followsByFollower).set({ showReposts }).where(pair)]),
+          ]
+        : [db.delete(followsByFollower).where(pair)];
+      const record = db
+        .insert(followOutbox)
+        .values({ followerId, followeeId, following, at, dueAt })
+        .onConflictDoUpdate({
+          target: [followOutbox.followerId, followOutbox.followeeId],
+          set: { following, at: sql`max(${followOutbox.at}, ${at})`, attempts: 0, dueAt },
+        });
+      await retry(() => db.batch([record, ...edge]));
     },
 
     /** Done up to `at`: an intent recorded later (a newer follow or unfollow) stays. */

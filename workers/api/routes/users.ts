@@ -20,6 +20,9 @@ const signupBody = z.strictObject({
   password: passwordSchema.optional(),
 });
 
+/** PUT /v1/users/:id/follow: `reposts: false` hides the account's reposts (left out: a new follow shows them). */
+const followBody = z.strictObject({ reposts: z.boolean().optional() });
+
 const edgeCursor = z.strictObject({ t: z.number().int().nonnegative(), u: mintedIdSchema });
 const postsCursor = z.strictObject({ before: mintedIdSchema });
 
@@ -51,8 +54,14 @@ export const usersRoutes = new Hono<AppEnv>()
     if (!user) throw new NotFoundError('user');
     return c.json({ user: toUserView(user) });
   })
-  .put('/:id/follow', requireUser, validate('param', idParam), rateLimit('write'), async (c) =>
-    c.json(await follow(c.var.deps, c.var.userId, c.req.valid('param').id, true)),
+  .put(
+    '/:id/follow',
+    requireUser,
+    validate('param', idParam),
+    validate('json', followBody),
+    rateLimit('write'),
+    async (c) =>
+      c.json(await follow(c.var.deps, c.var.userId, c.req.valid('param').id, true, c.req.valid('json').reposts)),
   )
   .delete('/:id/follow', requireUser, validate('param', idParam), rateLimit('write'), async (c) =>
     c.json(await follow(c.var.deps, c.var.userId, c.req.valid('param').id, false)),
@@ -90,11 +99,11 @@ export const usersRoutes = new Hono<AppEnv>()
     },
   );
 
-async function follow(deps: Deps, followerId: string, followeeId: string, following: boolean) {
+async function follow(deps: Deps, followerId: string, followeeId: string, following: boolean, reposts?: boolean) {
   if (followeeId === followerId) throw new ValidationError('you cannot follow yourself');
   const followee = await deps.repos.users.get(followeeId);
   if (!followee) throw new NotFoundError('user');
-  await setFollowing(deps, followerId, followeeId, following);
+  await setFollowing(deps, followerId, followeeId, following, reposts);
   return { relationship: { following } };
 }
 
