@@ -325,16 +325,17 @@ export class UserTimeline extends DurableObject<Env> {
     if (unknown.length > 0) {
       const deps = depsFor(this.env);
       for (const authorId of unknown) {
-        const following = await deps.repos.graph.isFollowing(owner, authorId);
-        const author = following ? await deps.repos.users.get(authorId) : undefined;
-        const mode = following ? followModeOf(author?.followersCount ?? 0, deps.config.fanout) : 'none';
+        const edge = await deps.repos.graph.edge(owner, authorId);
+        const author = edge ? await deps.repos.users.get(authorId) : undefined;
+        const mode = edge ? followModeOf(author?.followersCount ?? 0, deps.config.fanout) : 'none';
         console.warn('timeline: entry from an author without a follow row; the graph says', owner, authorId, mode);
         // Only if still unknown: a follow or unfollow that arrived during the lookup is newer.
         this.sql.exec(
-          'INSERT OR IGNORE INTO follows (author_id, mode, changed_at) VALUES (?, ?, ?)',
+          'INSERT OR IGNORE INTO follows (author_id, mode, changed_at, reposts) VALUES (?, ?, ?, ?)',
           authorId,
           mode,
           now,
+          edge?.showReposts === false ? 0 : 1,
         );
       }
     }
@@ -680,7 +681,8 @@ export class UserTimeline extends DurableObject<Env> {
     if (owner === null || startedAt === null) return;
     const repos = this.repositories();
     const config = depsFor(this.env).config.fanout;
-    const following = await repos.graph.allFollowing(owner);
+    const [following, hiding] = await Promise.all([repos.graph.allFollowing(owner), repos.graph.hidingReposts(owner)]);
+    const hidden = new Set(hiding);
     const authors = await repos.users.getMany(following);
     const modes = new Map<string, FollowMode>(
       following.map((id) => [id, followModeOf(authors.get(id)?.followersCount ?? 0, config)]),
@@ -696,12 +698,14 @@ export class UserTimeline extends DurableObject<Env> {
       for (const [authorId, mode] of modes) {
         // Follows and unfollows that happened while D1 was being read are newer than what we read.
         this.sql.exec(
-          `INSERT INTO follows (author_id, mode, changed_at) VALUES (?, ?, ?)
-           ON CONFLICT (author_id) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at
+          `INSERT INTO follows (author_id, mode, changed_at, reposts) VALUES (?, ?, ?, ?)
+           ON CONFLICT (author_id) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at,
+             reposts = excluded.reposts
            WHERE follows.changed_at < excluded.changed_at`,
           authorId,
           mode,
           startedAt,
+          hidden.has(authorId) ? 0 : 1,
         );
       }
       this.setMeta('generated_at', startedAt);

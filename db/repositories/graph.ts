@@ -117,6 +117,18 @@ export function createGraphRepository(shards: Shards) {
       return (await this.edge(followerId, followeeId)) !== undefined;
     },
 
+    /** Whom the user follows with `reposts: false` (few: read whole, by regeneration). */
+    async hidingReposts(userId: string): Promise<string[]> {
+      const rows = await retry(() =>
+        shards
+          .of(userId)
+          .select({ id: followsByFollower.followeeId })
+          .from(followsByFollower)
+          .where(and(eq(followsByFollower.followerId, userId), eq(followsByFollower.showReposts, false))),
+      );
+      return rows.map((r) => r.id);
+    },
+
     /** The follower's edge to the followee, with its flags; undefined when A does not follow B. */
     async edge(
       followerId: string,
