@@ -64,6 +64,9 @@ export async function fanoutPage(deps: Deps, page: FanoutPage): Promise<void> {
     sourceOf(page.entry),
     config.pageSize * PLAN_PAGES,
     page.after ?? undefined,
+    // Followers who hide the sharer's reposts are not asked (their timelines would refuse it anyway); an undo
+    // still reaches every follower, in case the flag changed since.
+    { showingReposts: page.entry.repost !== undefined && page.op === 'insert' },
   );
   const plan = planFanout(ids, next, config.pageSize);
   if (plan.kind === 'inline') return deliver(deps, page, plan.followers);

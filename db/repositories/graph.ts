@@ -77,6 +77,8 @@ export function createGraphRepository(shards: Shards) {
       followeeId: string,
       limit: number,
       afterId?: string,
+      /** Only followers who see the followee's reposts (a repost's fan-out skips the others). */
+      options: { showingReposts?: boolean } = {},
     ): Promise<{ ids: string[]; next: string | null }> {
       const t = followsByFollowee;
       const rows = await retry(() =>
@@ -84,7 +86,13 @@ export function createGraphRepository(shards: Shards) {
           .of(followeeId)
           .select({ id: t.followerId })
           .from(t)
-          .where(and(eq(t.followeeId, followeeId), afterId ? gt(t.followerId, afterId) : undefined))
+          .where(
+            and(
+              eq(t.followeeId, followeeId),
+              afterId ? gt(t.followerId, afterId) : undefined,
+              options.showingReposts ? eq(t.showReposts, true) : undefined,
+            ),
+          )
           .orderBy(asc(t.followerId))
           .limit(limit + 1),
       );
