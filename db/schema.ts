@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { GeoPoint, Media } from '../src/model.ts';
 
 /**
@@ -254,6 +254,104 @@ export const followsByFollowee = sqliteTable(
     primaryKey({ columns: [t.followeeId, t.followerId] }),
     index('follows_by_followee_page_idx').on(t.followeeId, t.createdAt, t.followerId),
   ],
+);
+
+/**
+ * Placement: blocker id. The block itself (the source of truth for GET /v1/blocks and for refusing the blocked
+ * account's interactions with the blocker: the blocker's shard is the post author's, the followee's, the recipient's).
+ */
+export const blocks = sqliteTable(
+  'blocks',
+  {
+    blockerId: text('blocker_id').notNull(),
+    blockedId: text('blocked_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.blockerId, t.blockedId] }),
+    index('blocks_page_idx').on(t.blockerId, t.createdAt, t.blockedId),
+  ],
+);
+
+/**
+ * Placement: blocked user id. The mirror of `blocks` on the blocked account's shard: who blocks this user, so that
+ * everything this user reads (feeds, listings, notifications) hides the blocker with reads of its own shard only.
+ */
+export const blockedBy = sqliteTable(
+  'blocked_by',
+  {
+    userId: text('user_id').notNull(),
+    blockerId: text('blocker_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.blockerId] })],
+);
+
+/** Placement: muter id. A mute hides the muted account from the muter's feeds and notifications until `expires_at`. */
+export const mutes = sqliteTable(
+  'mutes',
+  {
+    muterId: text('muter_id').notNull(),
+    mutedId: text('muted_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    /** Null: until unmuted. */
+    expiresAt: integer('expires_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.muterId, t.mutedId] }),
+    index('mutes_page_idx').on(t.muterId, t.createdAt, t.mutedId),
+  ],
+);
+
+/** Placement: user id (the owner). Muted words and phrases, applied to what the owner reads until `expires_at`. */
+export const filters = sqliteTable(
+  'filters',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    phrase: text('phrase').notNull(),
+    wholeWord: integer('whole_word', { mode: 'boolean' }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at'),
+  },
+  (t) => [index('filters_user_idx').on(t.userId, t.id)],
+);
+
+/**
+ * Placement: recipient id, beside the recipient's blocks and mutes, so that producing one checks them in the same
+ * statement. `key` (e.g. `like:<post>:<actor>`) makes producing idempotent: a redelivered message adds nothing.
+ */
+export const notifications = sqliteTable(
+  'notifications',
+  {
+    recipientId: text('recipient_id').notNull(),
+    id: text('id').notNull(),
+    key: text('key').notNull(),
+    type: text('type', { enum: ['like', 'repost', 'follow', 'mention', 'comment'] }).notNull(),
+    actorId: text('actor_id').notNull(),
+    postId: text('post_id'),
+    commentId: text('comment_id'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.recipientId, t.id] }),
+    uniqueIndex('notifications_key_idx').on(t.recipientId, t.key),
+    index('notifications_time_idx').on(t.createdAt),
+  ],
+);
+
+export type NotificationType = (typeof notifications.$inferSelect)['type'];
+
+/** Placement: user id. Read positions (GET/PUT /v1/markers), one per timeline. */
+export const markers = sqliteTable(
+  'markers',
+  {
+    userId: text('user_id').notNull(),
+    timeline: text('timeline', { enum: ['home', 'notifications'] }).notNull(),
+    lastReadId: text('last_read_id').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.timeline] })],
 );
 
 /**

@@ -50,6 +50,14 @@ export class ForbiddenError extends AppError {
   }
 }
 
+/** A block stands between the actor and the account acted on (either way): DESIGN.md's 403 `blocked`. */
+export class BlockedError extends AppError {
+  override name = 'BlockedError';
+  constructor(message = 'a block between you and this account refuses the action') {
+    super(403, 'blocked', message);
+  }
+}
+
 export class NotFoundError extends AppError {
   override name = 'NotFoundError';
   constructor(what: string) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isId } from './ids.ts';
+import { NOTIFICATION_TYPES } from './social.ts';
 
 /**
  * Queue messages. Every consumer action is idempotent, so a redelivered or replayed message changes
@@ -63,6 +64,27 @@ export const queueMessageSchema = z.discriminatedUnion('type', [
     /** For the reader's seen memory (absent in messages queued before it existed). */
     kind: z.enum(['view', 'dwell', 'like', 'comment', 'share']).optional(),
     dwellMs: z.number().int().min(0).optional(),
+  }),
+  /** A block whose mirror on the blocked account's shard failed inline: re-applied from the blocker's row. */
+  z.object({ type: z.literal('block.repair'), blockerId: id, blockedId: id, at: z.number().int() }),
+  /** Notifications that could not be written inline: written by the consumer (idempotent by recipient and key). */
+  z.object({
+    type: z.literal('notify'),
+    notifications: z
+      .array(
+        z.object({
+          recipientId: id,
+          id,
+          key: z.string().min(1).max(128),
+          type: z.enum(NOTIFICATION_TYPES),
+          actorId: id,
+          postId: id.nullable().optional(),
+          commentId: id.nullable().optional(),
+          createdAt: z.number().int(),
+        }),
+      )
+      .min(1)
+      .max(100),
   }),
 ]);
 

@@ -1,4 +1,5 @@
 import type { SeenPost } from './seen.ts';
+import { hiddenBecause, type ReaderRules } from './social.ts';
 import { signalsOf, weightedScore, type Candidate, type RankingContext, type Signals } from './ranking.ts';
 
 /**
@@ -39,16 +40,81 @@ export const DEFAULT_PARAMS: Readonly<PipelineParams> = Object.freeze({
   diversityFloor: 0.5,
 });
 
-export interface PipelineContext extends RankingContext {
+/** What the reader's own rules (blocks, mutes, muted words) need: every feed mode has it, ranked or not. */
+export interface RulesContext {
+  /** Absent: no rules (as for a reader who has none). */
+  rules?: ReaderRules;
+}
+
+export interface PipelineContext extends RankingContext, RulesContext {
   params: PipelineParams;
   /** The seen memory, by post id. */
   seen: ReadonlyMap<string, SeenPost>;
 }
 
-export interface Filter {
+export interface Filter<C = PipelineContext, T extends Pick<Candidate, 'post'> = Candidate> {
   name: string;
   /** Why the candidate is dropped, or null to keep it. */
-  drop(candidate: Candidate, context: PipelineContext): string | null;
+  drop(candidate: T, context: C): string | null;
+}
+
+/** A filter of the reader's rules: it reads only the post and the rules, so `latest` runs it too. */
+export type RuleFilter = Filter<RulesContext, Pick<Candidate, 'post' | 'repost'>>;
+
+/** Blocks, either way: neither account sees the other's posts, however they reached the timeline. */
+export const blockFilter: RuleFilter = {
+  name: 'block',
+  drop(candidate, context) {
+    if (!context.rules) return null;
+    const why = hiddenBecause(context.rules, candidate.post.authorId);
+    return why === 'blocking' || why === 'blocked-by' ? why : null;
+  },
+};
+
+/** Mutes in force: the muted account's posts leave the muter's feeds (and come back when the mute expires). */
+export const muteFilter: RuleFilter = {
+  name: 'mute',
+  drop: (candidate, context) => (context.rules?.muting.has(candidate.post.authorId) ? 'muting' : null),
+};
+
+/**
+ * Reposts by an account hidden from the reader: a repost BY a blocked (either way) or muted account never shows,
+ * whoever wrote the post (the author's own rules are the filters above).
+ */
+export const repostByFilter: RuleFilter = {
+  name: 'repost-by',
+  drop(candidate, context) {
+    const by = candidate.repost?.by;
+    return by === undefined || !context.rules ? null : hiddenBecause(context.rules, by);
+  },
+};
+
+/** Muted words in force, matched against the text and the hashtags (src/social.ts compilePhrase). */
+export const phraseFilter: RuleFilter = {
+  name: 'phrase',
+  drop: (candidate, context) => (context.rules?.phrases.find((p) => p.matches(candidate.post)) ? 'phrase' : null),
+};
+
+/** The reader's rules, in both feed modes (and the listings that show posts). */
+export const RULE_FILTERS: readonly RuleFilter[] = [blockFilter, muteFilter, repostByFilter, phraseFilter];
+
+/** Runs rule filters over candidates, counting what each dropped (by name and reason) into `filtered`. */
+export function applyFilters<C, T extends Pick<Candidate, 'post'>>(
+  candidates: readonly T[],
+  context: C,
+  filters: readonly Filter<C, T>[],
+  filtered: Record<string, Record<string, number>> = {},
+): T[] {
+  return candidates.filter((candidate) => {
+    for (const filter of filters) {
+      const reason = filter.drop(candidate, context);
+      if (reason === null) continue;
+      const counts = (filtered[filter.name] ??= {});
+      counts[reason] = (counts[reason] ?? 0) + 1;
+      return false;
+    }
+    return true;
+  });
 }
 
 export interface Scorer {
@@ -132,7 +198,7 @@ export const socialProofScorer: Scorer = {
     }),
 };
 
-export const RANKED_FILTERS: readonly Filter[] = [seenFilter];
+export const RANKED_FILTERS: readonly Filter[] = [...RULE_FILTERS, seenFilter];
 /**
  * Previously served posts sink through the `unseen` signal inside the weighted sum (src/ranking.ts), not a factor
  * after it: the sum is not a probability, so a multiplicative demotion would sink a strong post below any weak one
@@ -154,16 +220,7 @@ export function runPipeline(
   scorers: readonly Scorer[] = RANKED_SCORERS,
 ): PipelineResult {
   const filtered: Record<string, Record<string, number>> = {};
-  const kept = candidates.filter((candidate) => {
-    for (const filter of filters) {
-      const reason = filter.drop(candidate, context);
-      if (reason === null) continue;
-      const counts = (filtered[filter.name] ??= {});
-      counts[reason] = (counts[reason] ?? 0) + 1;
-      return false;
-    }
-    return true;
-  });
+  const kept = applyFilters(candidates, context, filters, filtered);
   // The signals hydrator: every scorer reads the same signals.
   let items: PipelineItem[] = kept.map((candidate) => ({
     candidate,

@@ -4,12 +4,14 @@ import { MAX_CANDIDATES, applyRules, mergeCandidates, type FeedItem } from '../s
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
 import { assignArm } from '../src/experiments.ts';
 import { ENGAGEMENT_WINDOW_MS } from '../src/interest.ts';
-import { runPipeline, type PipelineResult } from '../src/pipeline.ts';
+import { RULE_FILTERS, applyFilters, runPipeline, type PipelineResult, type RulesContext } from '../src/pipeline.ts';
+import { NO_RULES, hiddenBecause, postHiddenBecause, type ReaderRules } from '../src/social.ts';
 import { categoriesOf, type Scored, type Weights } from '../src/ranking.ts';
-import { feedKey, type TimelineEntry } from '../src/timeline.ts';
+import { feedKey, type Repost, type TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
 import type { Deps } from './composition.ts';
+import { rulesFor } from './social.ts';
 import { trendingTags } from './trending.ts';
 
 /** Stage timings for the Server-Timing header, in milliseconds. */
@@ -43,15 +45,38 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
   };
 }
 
+/** Fill-page: at most this many candidate batches (of MAX_CANDIDATES) are read for one page. */
+export const MAX_CANDIDATE_ROUNDS = 4;
+
+/**
+ * The reader's rule filters (src/pipeline.ts RULE_FILTERS) over hydrated items, counting what each dropped: the
+ * post's author, its words, and for a repost its sharer.
+ */
+function visible(
+  items: readonly FeedItem[],
+  rules: ReaderRules,
+  filtered?: Record<string, Record<string, number>>,
+): FeedItem[] {
+  type Checked = { post: PostRecord; repost?: Repost; item: FeedItem };
+  const checked: Checked[] = items.map((item) => ({ post: item.post, repost: item.entry.repost, item }));
+  return applyFilters<RulesContext, Checked>(checked, { rules }, RULE_FILTERS, filtered).map((c) => c.item);
+}
+
 /**
  * Stages 2 and 3, hydration and rules, lazily: posts are loaded in slices (one query per shard each)
- * until `want` survive the rules, so a page costs about one slice however long the candidate list.
+ * until `want` survive the rules (tombstones, then the reader's blocks, mutes and muted words), so a page costs
+ * about one slice however long the candidate list.
  */
-export async function hydrate(deps: Deps, candidates: readonly TimelineEntry[], want: number): Promise<FeedItem[]> {
+export async function hydrate(
+  deps: Deps,
+  candidates: readonly TimelineEntry[],
+  want: number,
+  rules: ReaderRules = NO_RULES,
+): Promise<FeedItem[]> {
   const kept: FeedItem[] = [];
   for (let i = 0; i < candidates.length && kept.length < want;) {
     const slice = candidates.slice(i, i + want - kept.length + 8);
-    kept.push(...applyRules(slice, await cachedPostsOf(deps, slice)));
+    kept.push(...visible(applyRules(slice, await cachedPostsOf(deps, slice)), rules));
     i += slice.length;
   }
   return kept.slice(0, want);
@@ -65,19 +90,44 @@ export interface LatestPage {
   timings: Timings;
 }
 
-/** The reverse-chronological home feed: keyset-paged by post id, which orders by creation time. */
+/**
+ * The reverse-chronological home feed: keyset-paged by post id, which orders by creation time. Fill-page
+ * (Bluesky's): when the reader's rules leave fewer than `limit` of a full candidate batch, the next batch below it
+ * is read, up to MAX_CANDIDATE_ROUNDS; a page cut short by that bound still has a cursor to continue from.
+ */
 export async function latestFeed(deps: Deps, userId: string, limit: number, beforeId?: string): Promise<LatestPage> {
   const t0 = performance.now();
-  const { state, candidates } = await skeleton(deps, userId, beforeId);
+  const [{ state, candidates: first }, rules] = await Promise.all([
+    skeleton(deps, userId, beforeId),
+    rulesFor(deps, userId),
+  ]);
   const t1 = performance.now();
-  const items = await hydrate(deps, candidates, limit + 1);
+  const items: FeedItem[] = [];
+  let candidates = first;
+  let lastExamined: string | null = null;
+  let more: boolean;
+  for (let round = 1; ; round++) {
+    items.push(...(await hydrate(deps, candidates, limit + 1 - items.length, rules)));
+    more = candidates.length === MAX_CANDIDATES;
+    if (items.length > limit || !more) break;
+    lastExamined = feedKey(candidates[candidates.length - 1]!);
+    if (round === MAX_CANDIDATE_ROUNDS) break;
+    candidates = (await skeleton(deps, userId, lastExamined)).candidates;
+  }
   const t2 = performance.now();
   const page = items.slice(0, limit);
-  const more = items.length > limit || (candidates.length === MAX_CANDIDATES && page.length > 0);
+  // A full page continues below its last item; a short one (the rounds ran out) below the last candidate examined.
+  // Both are feed keys (src/timeline.ts): a repost sorts where it was shared.
+  const nextBefore =
+    items.length > limit || (more && page.length === limit)
+      ? feedKey(page[page.length - 1]!.entry)
+      : more
+        ? lastExamined
+        : null;
   return {
     state,
     items: page,
-    nextBefore: more ? feedKey(page[page.length - 1]!.entry) : null,
+    nextBefore,
     timings: { candidates: t1 - t0, hydrate: t2 - t1 },
   };
 }
@@ -117,10 +167,12 @@ export async function rankedFeed(
   const now = deps.now();
   const arm = assignArm(deps.config.ranking.experiments, userId);
   const t0 = performance.now();
-  const [{ state, candidates, ranking }, trending] = await Promise.all([
+  const [{ state, candidates: first, ranking }, trending, rules] = await Promise.all([
     skeleton(deps, userId, undefined, true),
     trendingTags(deps, now),
+    rulesFor(deps, userId),
   ]);
+  const candidates = await fillCandidates(deps, userId, first, limit, rules);
   const inputs = ranking ?? {
     affinity: {},
     interest: null,
@@ -170,6 +222,7 @@ export async function rankedFeed(
       impressions: new Map(Object.entries(inputs.seen.posts).map(([id, p]) => [id, p.impressions])),
       network,
       seen: new Map(Object.entries(inputs.seen.posts)),
+      rules,
     },
   );
   const scored: Scored[] = result.items.map((item) => ({
@@ -225,6 +278,28 @@ async function socialProof(
   }
 }
 
+/**
+ * Fill-page for the ranked feed: while the reader's rules leave fewer than `limit` of a full candidate batch,
+ * the batch below it joins the candidates (up to MAX_CANDIDATE_ROUNDS batches), so the ranking has a page to fill.
+ */
+async function fillCandidates(
+  deps: Deps,
+  userId: string,
+  first: TimelineEntry[],
+  limit: number,
+  rules: ReaderRules,
+): Promise<TimelineEntry[]> {
+  const all = [...first];
+  let batch = first;
+  let survivors = visible(applyRules(first, await cachedPostsOf(deps, first)), rules).length;
+  for (let round = 1; round < MAX_CANDIDATE_ROUNDS && survivors < limit && batch.length === MAX_CANDIDATES; round++) {
+    batch = (await skeleton(deps, userId, feedKey(batch[batch.length - 1]!))).candidates;
+    all.push(...batch);
+    survivors += visible(applyRules(batch, await cachedPostsOf(deps, batch)), rules).length;
+  }
+  return all;
+}
+
 function servedOf(items: readonly RankedItem[]) {
   return items.map((i) => ({ postId: i.postId, authorId: i.authorId, categories: categoriesOf(i.post) }));
 }
@@ -237,17 +312,31 @@ export async function rankedFeedPage(
   cursor: { snapshot: string; offset: number },
 ): Promise<RankedPage> {
   const t0 = performance.now();
-  const page = await deps.objects.timeline(userId).snapshotPage(cursor.snapshot, cursor.offset, limit, deps.now());
-  if (!page) throw new CursorExpiredError();
+  const timeline = deps.objects.timeline(userId);
+  const rules = await rulesFor(deps, userId);
+  const items: RankedItem[] = [];
+  let end = cursor.offset;
+  let total = 0;
+  // The rules are today's, not the snapshot's: a block or mute placed since hides the author's posts at once, and
+  // further snapshot items fill the page (a bounded number of reads; the cursor continues after the last one read).
+  for (let round = 0; round < MAX_CANDIDATE_ROUNDS && items.length < limit; round++) {
+    const want = limit - items.length;
+    const page = await timeline.snapshotPage(cursor.snapshot, end, want, deps.now());
+    if (!page) throw new CursorExpiredError();
+    total = page.total;
+    const posts = await cachedPostsOf(deps, page.items);
+    for (const s of page.items) {
+      const post = posts.get(s.postId);
+      // A repost by an account hidden from the reader goes too (its sharer blocked either way, or muted).
+      const sharerHidden = s.repost !== undefined && hiddenBecause(rules, s.repost.by) !== null;
+      if (isLive(post) && postHiddenBecause(rules, post) === null && !sharerHidden) items.push({ ...s, post });
+    }
+    end += want;
+    if (end >= total) break;
+  }
   const t1 = performance.now();
-  const posts = await cachedPostsOf(deps, page.items);
-  const items = page.items.flatMap((s) => {
-    const post = posts.get(s.postId);
-    return isLive(post) ? [{ ...s, post }] : [];
-  });
-  await deps.objects.timeline(userId).recordServed(servedOf(items), deps.now());
+  await timeline.recordServed(servedOf(items), deps.now());
   const t2 = performance.now();
-  const end = cursor.offset + limit;
   const arm = assignArm(deps.config.ranking.experiments, userId);
   return {
     state: 'ready',
@@ -255,7 +344,7 @@ export async function rankedFeedPage(
     weights: arm.weights,
     arm: arm.name,
     filtered: {},
-    next: end < page.total ? { snapshot: cursor.snapshot, offset: end } : null,
+    next: end < total ? { snapshot: cursor.snapshot, offset: end } : null,
     timings: { snapshot: t1 - t0, hydrate: t2 - t1 },
   };
 }

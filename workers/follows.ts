@@ -1,6 +1,7 @@
 import type { FolloweeChange } from '../db/repositories/graph.ts';
 import { BACKFILL_POSTS, crossedPullThreshold, followModeOf } from '../src/fanout.ts';
 import type { Deps } from './composition.ts';
+import { notify } from './social.ts';
 
 /**
  * A follow or unfollow, as intent then effects. The intent is the follower's edge (the source of truth, and the
@@ -67,6 +68,12 @@ async function applyFollow(
     await timeline.follow(followeeId, mode, backfill, at, showReposts);
   } else {
     await timeline.unfollow(followeeId, at);
+  }
+  if (following && change.changed) {
+    // Keyed by the intent's time, which a repair replays: a follow notifies once, a later re-follow again.
+    await notify(deps, [
+      { type: 'follow', recipientId: followeeId, actorId: followerId, key: `follow:${followerId}:${at}`, at },
+    ]);
   }
   if (change.changed && crossedPullThreshold(change.followers, following ? 1 : -1, config)) {
     await deps.queues.low.send({ type: 'author.reclassified', authorId: followeeId, after: null });

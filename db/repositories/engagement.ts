@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
@@ -13,6 +13,8 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
   return parts;
 }
+
+export type CommentRow = typeof comments.$inferSelect;
 
 export interface Interaction {
   userId: string;
@@ -86,6 +88,48 @@ export function createEngagementRepository(shards: Shards) {
       );
     },
 
+    /** A post's comments, oldest first, after `afterId` (keyset on the comment id, which orders by time). */
+    async comments(postId: string, limit: number, afterId?: string): Promise<CommentRow[]> {
+      return retry(() =>
+        shards
+          .of(postId)
+          .select()
+          .from(comments)
+          .where(and(eq(comments.postId, postId), afterId ? gt(comments.id, afterId) : undefined))
+          .orderBy(asc(comments.id))
+          .limit(limit),
+      );
+    },
+
+    /**
+     * A comment by its id alone: comment ids are minted on their post's shard (src/outbox.ts mintOnShardOf), so
+     * one shard answers; a comment from before that rule is looked for on every shard.
+     */
+    async getComment(commentId: string): Promise<CommentRow | undefined> {
+      const find = (db: ShardDb) => retry(() => db.query.comments.findFirst({ where: eq(comments.id, commentId) }));
+      const placed = await find(shards.of(commentId));
+      if (placed) return placed;
+      return (await Promise.all(shards.all.map(find))).find((row) => row !== undefined);
+    },
+
+    /**
+     * Deletes a comment and reads its post back, in one batch on the post's shard: the count trigger moves in the
+     * same transaction, and a repeat deletes nothing, so the count moves once. Undefined when it was gone already.
+     */
+    async deleteComment(
+      comment: Pick<CommentRow, 'id' | 'postId'>,
+    ): Promise<{ comment: CommentRow; post: PostRecord | undefined } | undefined> {
+      const db = shards.of(comment.postId);
+      const [deleted, read] = await retry(() =>
+        db.batch([
+          db.delete(comments).where(eq(comments.id, comment.id)).returning(),
+          db.select().from(posts).where(eq(posts.id, comment.postId)),
+        ]),
+      );
+      const row = deleted[0];
+      return row ? { comment: row, post: read[0] } : undefined;
+    },
+
     /** Upserts into the actor's interaction log (idempotent by its key). Rows may span several users. */
     async record(rows: readonly Interaction[]): Promise<void> {
       const byUser = Map.groupBy(rows, (row) => row.userId);
@@ -141,6 +185,18 @@ export function createEngagementRepository(shards: Shards) {
       );
       for (const rows of parts) for (const r of rows) counts.set(r.authorId, (counts.get(r.authorId) ?? 0) + r.n);
       return counts;
+    },
+
+    /** Whether the actor's log still has the interaction (an unlike or a deleted comment removes it). */
+    async has(userId: string, kind: InteractionKind, refId: string): Promise<boolean> {
+      const rows = await retry(() =>
+        shards
+          .of(userId)
+          .select({ at: interactions.createdAt })
+          .from(interactions)
+          .where(and(eq(interactions.userId, userId), eq(interactions.kind, kind), eq(interactions.refId, refId))),
+      );
+      return rows.length > 0;
     },
 
     async forget(userId: string, kind: InteractionKind, refId: string): Promise<void> {

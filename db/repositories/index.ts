@@ -10,6 +10,7 @@ import { createPostRepository } from './posts.ts';
 import { createRepostRepository } from './reposts.ts';
 import { createSearchRepository } from './search.ts';
 import { createTagRepository } from './tags.ts';
+import { createSocialRepository } from './social.ts';
 import { createUserRepository } from './users.ts';
 
 /** Everything the application reads and writes, with shard placement hidden behind each repository. */
@@ -26,6 +27,7 @@ export function createRepositories(shards: Shards) {
     tags: createTagRepository(shards),
     media: createMediaRepository(shards),
     search: createSearchRepository(shards),
+    social: createSocialRepository(shards),
     /** For the admin health report: one trivial query per shard, with the reason when it fails. */
     probeShards: () =>
       Promise.all(

@@ -55,7 +55,7 @@ export function createSearchRepository(shards: Shards) {
 
     /**
      * Live posts whose text matches an FTS5 query (src/tags.ts fullTextQuery), newest first: every shard's index
-     * (migration 0010, kept in step by triggers) is asked and the answers merge.
+     * (migration 0011, kept in step by triggers) is asked and the answers merge.
      */
     async postsMatching(query: string, limit: number): Promise<PostRecord[]> {
       const parts = await Promise.all(

@@ -17,6 +17,12 @@ const TABLES = [
   'follow_outbox',
   'idempotency_keys',
   'dead_letters',
+  'blocks',
+  'blocked_by',
+  'mutes',
+  'filters',
+  'notifications',
+  'markers',
 ] as const;
 
 export type Table = (typeof TABLES)[number];

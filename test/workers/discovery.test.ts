@@ -46,6 +46,26 @@ describe('tag pages', () => {
     expect(await allTagPosts(a, 'paging', 2)).toEqual(left);
   });
 
+  it("leave out a blocked account's posts, in tag pages and search alike", async () => {
+    const [reader, blocked, other] = [await signup(), await signup(), await signup()];
+    const stamp = `b${Date.now().toString(36)}`;
+    const hidden = await createPost(blocked, `#${stamp} hidden`);
+    const shown = await createPost(other, `#${stamp} shown`);
+    expect((await api('PUT', `/v1/users/${blocked.id}/block`, { token: reader.token })).status).toBe(200);
+    expect(await allTagPosts(reader, stamp, 10)).toEqual([shown.id]);
+    expect(await allTagPosts(other, stamp, 10)).toEqual([shown.id, hidden.id]);
+    const search = await api<{ accounts: { id: string }[]; posts: PostView[] }>(
+      'GET',
+      `/v1/search?q=${encodeURIComponent(`#${stamp}`)}`,
+      { token: reader.token },
+    );
+    expect(search.body.posts.map((p) => p.id)).toEqual([shown.id]);
+    const people = await api<{ accounts: { id: string }[] }>('GET', `/v1/search?q=${blocked.handle}&type=accounts`, {
+      token: reader.token,
+    });
+    expect(people.body.accounts).toEqual([]);
+  });
+
   it('refuse what is not a tag, and a forged cursor', async () => {
     const user = await signup();
     const bad = await tagPage(user, 'not a tag');

@@ -181,6 +181,42 @@ describe('reposts in feeds', () => {
     expect(report.repostsApplied).toBe(0);
   });
 
+  it("a blocked author's post never shows as a repost, nor a repost by a muted account, in either mode", async () => {
+    const [blocked, sharer, muted, author, reader] = [
+      await signup(),
+      await signup(),
+      await signup(),
+      await signup(),
+      await signup(),
+    ];
+    await follow(reader, sharer);
+    await follow(reader, muted);
+    const bad = await createPost(blocked, 'from someone the reader blocks');
+    const fine = await createPost(author, 'shared by a muted account');
+    const control = await createPost(author, 'shared by the sharer');
+    await share(sharer, bad.id);
+    await share(muted, fine.id);
+    await share(sharer, control.id);
+    await until(reader, (items) =>
+      expect(items.map((i) => i.post.id)).toEqual(expect.arrayContaining([bad.id, fine.id, control.id])),
+    );
+    expect((await api('PUT', `/v1/users/${blocked.id}/block`, { token: reader.token })).status).toBe(200);
+    expect((await api('PUT', `/v1/users/${muted.id}/mute`, { token: reader.token, body: {} })).status).toBe(200);
+    const ids = (await latest(reader)).map((i) => i.post.id);
+    expect(ids).toContain(control.id);
+    expect(ids).not.toContain(bad.id);
+    expect(ids).not.toContain(fine.id);
+    const ranked = await feed(reader, '?limit=50');
+    const rankedIds = ranked.body.items.map((i) => i.post.id);
+    expect(rankedIds).toContain(control.id);
+    expect(rankedIds).not.toContain(bad.id);
+    expect(rankedIds).not.toContain(fine.id);
+    // And the blocked account cannot share the blocker's posts.
+    const mine = await createPost(reader, 'not for blocked eyes');
+    const refused = await share(blocked, mine.id);
+    expect(refused.status).toBe(403);
+  });
+
   it('refuses bad input with 4xx JSON', async () => {
     const user = await signup();
     expect((await api('DELETE', '/v1/posts/abc/shares', { token: user.token })).status).toBe(400);

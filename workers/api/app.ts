@@ -13,6 +13,10 @@ import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
 import { armDrainersOnce } from '../outbox.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
+import { commentsRoutes } from './routes/comments.ts';
+import { filtersRoutes } from './routes/filters.ts';
+import { markersRoutes, notificationsRoutes } from './routes/notifications.ts';
+import { blocksRoutes, mutesRoutes, relationsRoutes } from './routes/relations.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -82,6 +86,13 @@ export function createApp(overrides?: Partial<Deps>) {
   app.use((c, next) => (isUpload(c) ? next() : utf8Json(c, next)));
   const routed = app
     .route('/v1/users', usersRoutes)
+    .route('/v1/users', relationsRoutes)
+    .route('/v1/blocks', blocksRoutes)
+    .route('/v1/mutes', mutesRoutes)
+    .route('/v1/filters', filtersRoutes)
+    .route('/v1/notifications', notificationsRoutes)
+    .route('/v1/markers', markersRoutes)
+    .route('/v1', commentsRoutes)
     .route('/v1/sessions', sessionsRoutes)
     .route('/v1/posts', postsRoutes)
     .route('/v1/events', eventsRoutes)

@@ -55,6 +55,19 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
+/**
+ * For reads that anyone may make but that a signed-in reader sees through their own rules (blocks, mutes): a
+ * request with a token is authenticated exactly as `requireUser` does it (a bad token is still a 401), one without
+ * goes on anonymously. The reader, if any, is `viewerId`.
+ */
+export const optionalUser = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.header('Authorization') === undefined) return next();
+  return requireUser(c, async () => {
+    c.set('viewerId', c.var.userId);
+    await next();
+  });
+});
+
 const digestOf = async (text: string) => crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
 
 /** Whether the request carries the admin token, compared in constant time (digests, so lengths match too). */

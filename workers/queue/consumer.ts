@@ -8,6 +8,7 @@ import { repairFollow } from '../follows.ts';
 import { applyRepost } from '../reposts.ts';
 import { applyEngagement } from '../interest.ts';
 import { forgetTrending } from '../trending.ts';
+import { notifyEngagement, notifyPostMentions, repairBlock } from '../social.ts';
 
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
 export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
@@ -18,7 +19,8 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
       const post = await deps.repos.posts.get(entry.postId);
       const live = isLive(post);
       // The tag index is repaired here too: this message is what the post outbox guarantees.
-      if (live) await Promise.all([onPostCreated(deps, entry), deps.repos.tags.add(post)]);
+      if (live)
+        await Promise.all([onPostCreated(deps, entry), deps.repos.tags.add(post), notifyPostMentions(deps, post)]);
       // Every delivery page is now queued or done: the record of the owed fan-out can go.
       await deps.repos.outbox.clearPost(entry.authorId, entry.postId);
       // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
@@ -39,7 +41,13 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'post.enrich':
       return enrichPost(deps, message.postId);
     case 'engagement':
-      return applyEngagement(deps, message);
+      await applyEngagement(deps, message);
+      // The queued copy of what the route notified inline: the same key, so it adds nothing when that worked.
+      return notifyEngagement(deps, message);
+    case 'block.repair':
+      return repairBlock(deps, message.blockerId, message.blockedId, message.at);
+    case 'notify':
+      return deps.repos.social.notify(message.notifications, deps.now());
   }
 }
 

@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
-import { toPostView, toUserView } from '../../../src/model.ts';
+import { toPostView, toUserView, type PostRecord } from '../../../src/model.ts';
+import { blockedEitherWay, postHiddenBecause } from '../../../src/social.ts';
 import { fullTextQuery, normalizeTag, tagPrefix } from '../../../src/tags.ts';
 import { checkText } from '../../../src/text.ts';
 import { TRENDING_MAX_K } from '../../../durable-objects/trending.ts';
+import { rulesFor } from '../../social.ts';
 import { tagPosts } from '../../tags.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
@@ -49,7 +51,9 @@ export const discoveryRoutes = new Hono<AppEnv>()
     const { deps } = c.var;
     const codec = createCursorCodec(`tag:${tag}`, deps.config.jwtSecret, tagCursor);
     const before = cursor ? (await codec.decode(cursor)).before : undefined;
-    const page = await tagPosts(deps, tag, limit, before);
+    // The reader's rules apply here as in feeds: blocked (either way) and muted authors, muted words.
+    const rules = await rulesFor(deps, c.var.userId);
+    const page = await tagPosts(deps, tag, limit, before, (post) => postHiddenBecause(rules, post) === null);
     return c.json({
       items: page.posts.map((post) => ({ post: toPostView(post) })),
       nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
@@ -68,6 +72,8 @@ export const discoveryRoutes = new Hono<AppEnv>()
     const want = (t: (typeof SEARCH_TYPES)[number]) => type === undefined || type === t;
     const handlePrefix = (q.startsWith('@') ? q.slice(1) : q).toLowerCase();
     const prefix = tagPrefix(q);
+    const rules = await rulesFor(deps, c.var.userId);
+    const shown = (post: PostRecord) => postHiddenBecause(rules, post) === null;
     const [accounts, tags, posts] = await Promise.all([
       want('accounts') && handlePrefix !== '' ? searchAccounts(handlePrefix, limit) : [],
       want('tags') && prefix !== null ? deps.repos.tags.byPrefix(prefix, limit) : [],
@@ -79,8 +85,11 @@ export const discoveryRoutes = new Hono<AppEnv>()
       posts: posts.map((post) => toPostView(post)),
     });
 
+    /** Accounts blocked either way are left out (a mute only quiets an account: it can still be found). */
     async function searchAccounts(accountPrefix: string, n: number) {
-      const ids = await deps.repos.search.accountIds(accountPrefix, n);
+      const ids = (await deps.repos.search.accountIds(accountPrefix, n + rules.blocking.size + rules.blockedBy.size))
+        .filter((id) => !blockedEitherWay(rules, id))
+        .slice(0, n);
       const users = await deps.repos.users.getMany(ids);
       return ids.flatMap((id) => {
         const user = users.get(id);
@@ -94,8 +103,9 @@ export const discoveryRoutes = new Hono<AppEnv>()
      */
     async function searchPosts(query: string, n: number) {
       const tag = query.startsWith('#') ? normalizeTag(query) : null;
-      if (tag !== null) return (await tagPosts(deps, tag, n)).posts;
+      if (tag !== null) return (await tagPosts(deps, tag, n, undefined, shown)).posts;
       const text = fullTextQuery(query);
-      return text === null ? [] : deps.repos.search.postsMatching(text, n);
+      // Twice the page, so that the reader's rules leave a page in all but unusual cases.
+      return text === null ? [] : (await deps.repos.search.postsMatching(text, 2 * n)).filter(shown).slice(0, n);
     }
   });

@@ -29,6 +29,7 @@ import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
 import { publishRepost } from '../../reposts.ts';
 import { indexTags, unindexTags } from '../../tags.ts';
 import { attachMedia, deleteMediaOf } from '../../media.ts';
+import { notifyComment, notifyEngagementRow, refuseIfBlocked } from '../../social.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
 
@@ -106,6 +107,11 @@ async function firstPost(deps: Deps, first: IdempotentPost, requestHash: string)
   const post = await deps.repos.posts.get(first.postId);
   if (!post) throw new NotFoundError('post');
   return post;
+}
+
+/** The post an interaction is about, for its author (whose blocks may refuse it); 404 when there is none. */
+async function postToActOn(deps: Deps, id: string): Promise<PostRecord> {
+  return live((await cachedPosts(deps, [id])).get(id));
 }
 
 function live(post: PostRecord | undefined): PostRecord {
@@ -247,11 +253,19 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { repos, now } = c.var.deps;
     const at = now();
+    await refuseIfBlocked(c.var.deps, c.var.userId, (await postToActOn(c.var.deps, id)).authorId);
     const post = live(await repos.engagement.like(id, c.var.userId, at));
     await invalidatePosts(c.var.deps, [id]);
-    await recordEngagements(c.var.deps, [
-      { userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: at },
-    ]);
+    const row = {
+      userId: c.var.userId,
+      kind: 'like',
+      refId: id,
+      postId: id,
+      authorId: post.authorId,
+      createdAt: at,
+    } as const;
+    await recordEngagements(c.var.deps, [row]);
+    await notifyEngagementRow(c.var.deps, row);
     return c.json({ post: toPostView(post), liked: true });
   })
   .delete('/:id/like', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
@@ -260,6 +274,7 @@ export const postsRoutes = new Hono<AppEnv>()
     const post = live(await repos.engagement.unlike(id, c.var.userId));
     await invalidatePosts(c.var.deps, [id]);
     await repos.engagement.forget(c.var.userId, 'like', id);
+    await repos.social.unnotify(post.authorId, [`like:${id}:${c.var.userId}`]);
     await noteEngagements(
       c.var.deps,
       [{ userId: c.var.userId, kind: 'like', refId: id, postId: id, authorId: post.authorId, createdAt: now() }],
@@ -275,20 +290,24 @@ export const postsRoutes = new Hono<AppEnv>()
     rateLimit('write'),
     async (c) => {
       const { id } = c.req.valid('param');
-      const { repos, newId, now } = c.var.deps;
-      const comment = { id: newId(), authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
+      const { deps } = c.var;
+      const { repos, newId, now, config } = deps;
+      await refuseIfBlocked(deps, c.var.userId, (await postToActOn(deps, id)).authorId);
+      // On the post's shard, so that DELETE /v1/comments/:id finds it from its id alone.
+      const commentId = mintOnShardOf(newId, config.shardMap, id);
+      const comment = { id: commentId, authorId: c.var.userId, text: c.req.valid('json').text, createdAt: now() };
       const post = live(await repos.engagement.comment(id, comment));
-      await invalidatePosts(c.var.deps, [id]);
-      await recordEngagements(c.var.deps, [
-        {
-          userId: c.var.userId,
-          kind: 'comment',
-          refId: comment.id,
-          postId: id,
-          authorId: post.authorId,
-          createdAt: comment.createdAt,
-        },
-      ]);
+      await invalidatePosts(deps, [id]);
+      const row = {
+        userId: c.var.userId,
+        kind: 'comment',
+        refId: comment.id,
+        postId: id,
+        authorId: post.authorId,
+        createdAt: comment.createdAt,
+      } as const;
+      await recordEngagements(deps, [row]);
+      await notifyComment(deps, row, comment.text);
       return c.json(
         {
           comment: { ...comment, postId: id, createdAt: new Date(comment.createdAt).toISOString() },
@@ -302,13 +321,21 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { repos, now, newId, config } = c.var.deps;
     const at = now();
+    await refuseIfBlocked(c.var.deps, c.var.userId, (await postToActOn(c.var.deps, id)).authorId);
     // The share row and the record of its effects, in one transaction; a repeat keeps the first repost.
     const post = live(await repos.reposts.share(id, c.var.userId, at, newId(), at + config.reliability.outboxDelayMs));
     await invalidatePosts(c.var.deps, [id]);
     await publishRepost(c.var.deps, id, c.var.userId, at);
-    await recordEngagements(c.var.deps, [
-      { userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at },
-    ]);
+    const row = {
+      userId: c.var.userId,
+      kind: 'share',
+      refId: id,
+      postId: id,
+      authorId: post.authorId,
+      createdAt: at,
+    } as const;
+    await recordEngagements(c.var.deps, [row]);
+    await notifyEngagementRow(c.var.deps, row);
     return c.json({ post: toPostView(post), shared: true }, 201);
   })
   .delete('/:id/shares', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
@@ -319,6 +346,8 @@ export const postsRoutes = new Hono<AppEnv>()
     await invalidatePosts(c.var.deps, [id]);
     await publishRepost(c.var.deps, id, c.var.userId, at);
     await repos.engagement.forget(c.var.userId, 'share', id);
+    // The undone repost's notification goes too (src/social.ts keys it by type, post and actor).
+    await repos.social.unnotify(post.authorId, [`repost:${id}:${c.var.userId}`]);
     await noteEngagements(
       c.var.deps,
       [{ userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at }],

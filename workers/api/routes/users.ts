@@ -5,7 +5,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/err
 import { isLive, toPostView, toUserView } from '../../../src/model.ts';
 import { HANDLE_PATTERN, LIMITS, normalizeHandle } from '../../../src/text.ts';
 import { hashPassword } from '../../../src/password.ts';
-import { isAdmin, issueToken, requireUser } from '../auth.ts';
+import { isAdmin, issueToken, optionalUser, requireUser } from '../auth.ts';
 import { cachedPosts } from '../../cache/index.ts';
 import type { Deps } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
@@ -13,6 +13,8 @@ import { rateLimit } from '../rate-limit.ts';
 import { conditionalGet, edgeCachedAuthorPosts, publicReadFreshness } from '../edge-cache.ts';
 import { idParam, mintedIdSchema, optionalTextField, pageQuery, passwordSchema, validate } from '../validation.ts';
 import { setFollowing } from '../../follows.ts';
+import { refuseIfBlocked, rulesFor } from '../../social.ts';
+import { NO_RULES, blockedEitherWay } from '../../../src/social.ts';
 
 const signupBody = z.strictObject({
   handle: z.string().regex(HANDLE_PATTERN, `3-30 letters, digits or underscores`),
@@ -76,6 +78,7 @@ export const usersRoutes = new Hono<AppEnv>()
     '/:id/posts',
     conditionalGet,
     edgeCachedAuthorPosts,
+    optionalUser,
     validate('param', idParam),
     validate('query', pageQuery),
     async (c) => {
@@ -85,8 +88,15 @@ export const usersRoutes = new Hono<AppEnv>()
       const { repos } = deps;
       const codec = createCursorCodec('user-posts', deps.config.jwtSecret, postsCursor);
       const before = cursor ? (await codec.decode(cursor)).before : undefined;
-      const [user, ids] = await Promise.all([repos.users.get(id), repos.posts.idsByAuthor(id, limit + 1, before)]);
+      const viewer = c.get('viewerId');
+      const [user, ids, rules] = await Promise.all([
+        repos.users.get(id),
+        repos.posts.idsByAuthor(id, limit + 1, before),
+        viewer && viewer !== id ? rulesFor(deps, viewer) : NO_RULES,
+      ]);
       if (!user) throw new NotFoundError('user');
+      // Between blocked accounts (either way) the listing is empty: the account is there, its posts are not.
+      if (blockedEitherWay(rules, id)) return c.json({ items: [], nextCursor: null });
       const page = ids.slice(0, limit);
       const records = await cachedPosts(deps, page, publicReadFreshness(c.req.header('Authorization')));
       const items = page.flatMap((postId) => {
@@ -103,6 +113,8 @@ async function follow(deps: Deps, followerId: string, followeeId: string, follow
   if (followeeId === followerId) throw new ValidationError('you cannot follow yourself');
   const followee = await deps.repos.users.get(followeeId);
   if (!followee) throw new NotFoundError('user');
+  // An unfollow is always allowed (a block makes one); a follow across a block is refused.
+  if (following) await refuseIfBlocked(deps, followerId, followeeId);
   await setFollowing(deps, followerId, followeeId, following, reposts);
   return { relationship: { following } };
 }
