@@ -206,6 +206,9 @@ describe('feed model', () => {
       const onMine = kind === 'delete' || kind === 'edit';
       const live = [...model.posts.values()].filter((p) => !p.deleted);
       const shared = live.filter((p) => model.sharers.get(p.id)?.has(actor.id));
+      const pairs = live.flatMap((p) =>
+        [...(model.sharers.get(p.id) ?? [])].map((id) => [p.id, users.find((u) => u.id === id)!] as const),
+      );
       if (kind === 'share' && live.length > 0) {
         // Any live post, a few reshared after an undo; the sharer's class varies with the actor.
         const target = pick(live);
@@ -217,11 +220,13 @@ describe('feed model', () => {
           model.sharers.set(target.id, (model.sharers.get(target.id) ?? new Set()).add(actor.id));
           model.everShared.set(target.id, (model.everShared.get(target.id) ?? new Set()).add(actor.id));
         }
-      } else if (kind === 'unshare' && shared.length > 0) {
-        const target = pick(shared);
-        const res = await api('DELETE', `/v1/posts/${target.id}/shares`, { token: actor.token });
+      } else if (kind === 'unshare' && (shared.length > 0 || pairs.length > 0)) {
+        // The actor's own share, or else any standing share (undone by its sharer).
+        const [target, sharer] =
+          shared.length > 0 ? [pick(shared), actor] : ((p) => [model.posts.get(p[0])!, p[1]] as const)(pick(pairs));
+        const res = await api('DELETE', `/v1/posts/${target.id}/shares`, { token: sharer.token });
         expect(res.status).toBe(200);
-        model.sharers.get(target.id)!.delete(actor.id);
+        model.sharers.get(target.id)!.delete(sharer.id);
       } else if (kind === 'share' || kind === 'unshare') {
         counts[kind]--;
       } else if (kind === 'post' || (onMine && mine.length === 0)) {
@@ -316,14 +321,16 @@ describe('feed model', () => {
     }
 
     // Every class of author posted during the run (classes as the model saw them at posting time).
-    expect(postsByClass.small).toBeGreaterThan(0);
-    expect(postsByClass.medium).toBeGreaterThan(0);
-    expect(postsByClass.celebrity).toBeGreaterThan(0);
+    const summary = `operations ${JSON.stringify(counts)}, posts ${JSON.stringify(postsByClass)}`;
+    expect(postsByClass.small, summary).toBeGreaterThan(0);
+    expect(postsByClass.medium, summary).toBeGreaterThan(0);
+    expect(postsByClass.celebrity, summary).toBeGreaterThan(0);
     // And shares were made and undone (counts exclude draws that found nothing to act on).
-    expect(counts.share).toBeGreaterThan(0);
-    expect(counts.unshare).toBeGreaterThan(0);
+    expect(counts.share, summary).toBeGreaterThan(0);
+    expect(counts.unshare, summary).toBeGreaterThan(0);
     // And the reader's rules were exercised.
-    for (const kind of ['block', 'unblock', 'mute', 'unmute']) expect(counts[kind], kind).toBeGreaterThan(0);
+    for (const kind of ['block', 'unblock', 'mute', 'unmute'])
+      expect(counts[kind], `${kind}: ${summary}`).toBeGreaterThan(0);
 
     await settle(users, model, `end; operations ${JSON.stringify(counts)}, posts ${JSON.stringify(postsByClass)}`);
   }, 180_000);
