@@ -15,6 +15,7 @@
 import { MAX_CANDIDATES } from '../src/feed.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import { DEFAULT_WEIGHTS, type Weights } from '../src/ranking.ts';
+import type { LearnedModel } from '../src/learned-model.ts';
 import { LABEL_WINDOW_MS } from '../src/refit.ts';
 import { generateTexts, loadTexts } from '../scripts/demo-data.ts';
 import {
@@ -186,9 +187,14 @@ export interface RankingResult {
     current: number;
     fitted: number;
     weights: Weights;
+    /** Held-out AUC of the learned model, and the model (RANKING_MODEL). */
+    modelAuc: number;
+    model: LearnedModel;
   } | null;
   heldOutDefault: ReplayResult;
   heldOutRefitted: ReplayResult | null;
+  /** World B ranked by the learned model (RANKING_MODEL). */
+  heldOutModel: ReplayResult | null;
   /** `npm run refit -- --report` on each replay's impressions: engagement rate per arm with intervals. */
   armReports: Array<{ label: string; report: string }>;
 }
@@ -587,13 +593,14 @@ export async function runRankingBench(
   const worldA = buildWorld({ ...sizes, seed: sizes.seed }, texts);
   const worldB = buildWorld({ ...sizes, seed: sizes.seed + 1 }, texts);
 
-  const run = async (world: World, label: string, weights: Weights | null) => {
+  const run = async (world: World, label: string, weights: Weights | null, learned: LearnedModel | null = null) => {
     log(`${label}: starting a fresh service`);
     const service = await start(
       {
         ...extraVars,
         IMPRESSION_SAMPLE_RATE: '1',
         ...(weights ? { RANKING_WEIGHTS: JSON.stringify(weights) } : {}),
+        ...(learned ? { RANKING_MODEL: JSON.stringify(learned) } : {}),
       },
       model,
     );
@@ -609,13 +616,22 @@ export async function runRankingBench(
   const fit = refitExamples(train.examples);
   log(
     `refit: ${train.examples.length} impressions, ${fit.engaged} engaged` +
-      (fit.result ? `; held-out AUC ${fit.result.current.toFixed(3)} -> ${fit.result.fitted.toFixed(3)}` : '; too few'),
+      (fit.result
+        ? `; held-out AUC ${fit.result.current.toFixed(3)} -> ${fit.result.fitted.toFixed(3)}, ` +
+          `model ${fit.result.modelAuc.toFixed(3)}`
+        : '; too few'),
   );
   const refitted = fit.result ? (fit.rounded as unknown as Weights) : null;
   const heldOutDefault = await run(worldB, `world ${sizes.seed + 1}, default weights`, null);
   const heldOutRefitted = refitted ? await run(worldB, `world ${sizes.seed + 1}, refitted weights`, refitted) : null;
+  const heldOutModel = fit.model ? await run(worldB, `world ${sizes.seed + 1}, learned model`, null, fit.model) : null;
   const strip = (r: ReplayResult): ReplayResult => ({ ...r, examples: [] });
-  const armReports = [train, heldOutDefault, ...(heldOutRefitted ? [heldOutRefitted] : [])].map((r) => ({
+  const armReports = [
+    train,
+    heldOutDefault,
+    ...(heldOutRefitted ? [heldOutRefitted] : []),
+    ...(heldOutModel ? [heldOutModel] : []),
+  ].map((r) => ({
     label: r.label,
     report: renderReport(r.examples),
   }));
@@ -635,10 +651,13 @@ export async function runRankingBench(
           current: fit.result.current,
           fitted: fit.result.fitted,
           weights: refitted!,
+          modelAuc: fit.result.modelAuc,
+          model: fit.model!,
         }
       : null,
     heldOutDefault: strip(heldOutDefault),
     heldOutRefitted: heldOutRefitted ? strip(heldOutRefitted) : null,
+    heldOutModel: heldOutModel ? strip(heldOutModel) : null,
     armReports,
   };
 }
@@ -732,7 +751,7 @@ function vsLatest(r: ReplayResult): string[] {
 }
 
 export function renderRanking(result: RankingResult): string {
-  const { sizes, train, refit, heldOutDefault: def, heldOutRefitted: fitted } = result;
+  const { sizes, train, refit, heldOutDefault: def, heldOutRefitted: fitted, heldOutModel: learned } = result;
   const out: string[] = [];
   const follows = (r: ReplayResult) => (r.follows / sizes.readers).toFixed(1);
   out.push(
@@ -773,34 +792,51 @@ export function renderRanking(result: RankingResult): string {
       '',
       `${refit.impressions} impressions, ${refit.engaged} labelled engaged (a like, comment, share or dwell within ` +
         `24 h of the impression). AUC on the held-out third of the readers: ${f3(refit.current)} with the default ` +
-        `weights, ${f3(refit.fitted)} refitted.`,
+        `weights, ${f3(refit.fitted)} refitted, ${f3(refit.modelAuc)} with the learned model (RANKING_MODEL: a ` +
+        `logistic regression on every signal raw and logged; ${refit.model.terms.length} terms, below).`,
       '',
       table(
         ['weights', ...keys],
         [
           ['default', ...keys.map((k) => String(DEFAULT_WEIGHTS[k]))],
           ['refitted', ...keys.map((k) => String(refit.weights[k]))],
+          ...(['raw', 'log'] as const).map((transform) => [
+            `model, ${transform === 'raw' ? 'raw' : 'log'}`,
+            ...keys.map((k) => {
+              const term = refit.model.terms.find((t) => t.signal === k && t.transform === transform);
+              return term ? term.weight.toFixed(2) : '0';
+            }),
+          ]),
         ],
       ),
+      '',
+      `Model bias ${refit.model.bias.toFixed(2)}; its score is the probability 1 / (1 + e^−z), z = bias + Σ weight × ` +
+        'term, a log term being ln(max(signal, 0.01)).',
       '',
     );
   } else {
     out.push(`#### Refit`, '', `Not run: too few engaged or ignored impressions (${train.impressions} logged).`, '');
   }
   out.push(
-    `#### Held-out world ${def.seed}: default against refitted weights`,
+    `#### Held-out world ${def.seed}: default weights, refitted weights, learned model`,
     '',
-    'The same world (readers, follows, posts, draws) replayed on two fresh services; the orders other than ' +
+    `The same world (readers, follows, posts, draws) replayed on ${learned && fitted ? 'three' : fitted ? 'two' : 'one'} ` +
+      'fresh services; the orders other than ' +
       'ranked differ between the two only because the readers saw, and so engaged with, different posts.',
     '',
     orderTable(
-      [{ weights: 'default', replay: def }, ...(fitted ? [{ weights: 'refitted', replay: fitted }] : [])],
+      [
+        { weights: 'default', replay: def },
+        ...(fitted ? [{ weights: 'refitted', replay: fitted }] : []),
+        ...(learned ? [{ weights: 'model', replay: learned }] : []),
+      ],
       sizes.relevance,
     ),
     '',
     `Default: ${replayLine(def)}`,
     '',
     ...(fitted ? [`Refitted: ${replayLine(fitted)}`, ''] : []),
+    ...(learned ? [`Learned model: ${replayLine(learned)}`, ''] : []),
   );
 
   out.push(
@@ -830,37 +866,44 @@ export function renderRanking(result: RankingResult): string {
       verdict(rankedVsLatest(def), 1.25),
     ],
   ];
-  if (fitted) {
-    const before = new Map(
-      Object.values(def.perReader)
+  const byReader = (r: ReplayResult) =>
+    new Map(
+      Object.values(r.perReader)
         .flat()
         .map((x) => [x.reader, x]),
     );
-    const after = Object.values(fitted.perReader)
+  /** `a` against `b` on the held-out world, paired by reader: chance of a new engagement and NDCG@10. */
+  const versus = (a: ReplayResult, b: ReplayResult) => {
+    const before = byReader(b);
+    const after = Object.values(a.perReader)
       .flat()
       .filter((x) => before.has(x.reader));
-    const chance = pairedStats(
-      after.map((x) => x.ranked),
-      after.map((x) => before.get(x.reader)!.ranked),
-    );
+    const pair = (key: 'ranked' | 'ndcg') => [after.map((x) => x[key]), after.map((x) => before.get(x.reader)![key])];
+    const [ca, cb] = pair('ranked');
+    const [na, nb] = pair('ndcg');
+    return {
+      text: `chance of a new engagement ${paired(ca!, cb!)}; NDCG@10 ${paired(na!, nb!)}`,
+      verdict: verdict(pairedStats(ca!, cb!), 1),
+    };
+  };
+  for (const [name, beat, replayed] of [
+    ['refitted weights', 'beat', fitted],
+    ['the learned model', 'beats', learned],
+  ] as const) {
+    if (!replayed) continue;
+    const vs = versus(replayed, def);
     rows.push(
       [
-        'the same with the refitted weights',
-        `world ${fitted.seed}: ${vsLatest(fitted).join('; ')}`,
-        verdict(rankedVsLatest(fitted), 1.25),
+        `the same with ${name}`,
+        `world ${replayed.seed}: ${vsLatest(replayed).join('; ')}`,
+        verdict(rankedVsLatest(replayed), 1.25),
       ],
-      [
-        'refitted weights beat the defaults (ranked, held-out world, paired by reader)',
-        `chance of a new engagement ${paired(
-          after.map((x) => x.ranked),
-          after.map((x) => before.get(x.reader)!.ranked),
-        )}; NDCG@10 ${paired(
-          after.map((x) => x.ndcg),
-          after.map((x) => before.get(x.reader)!.ndcg),
-        )}`,
-        verdict(chance, 1),
-      ],
+      [`${name} ${beat} the default weights (ranked, held-out world, paired by reader)`, vs.text, vs.verdict],
     );
+  }
+  if (fitted && learned) {
+    const vs = versus(learned, fitted);
+    rows.push(['the learned model beats the refitted weights (the same)', vs.text, vs.verdict]);
   }
   out.push(
     `#### Aims (issue 11), reported, not asserted`,

@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --only feed,fanout,identity,embedding,writes,ranking --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
+ * `npm run bench [-- --only feed,fanout,identity,embedding,writes,ranking,streaming --posts N --cold-posts N --bursts N --authors N --no-doc]`: runs
  * the benches, prints their tables, writes raw results to bench/results/ (git-ignored) and replaces each bench's
  * generated block of docs/benchmarks.md, between `<!-- bench:<id>:start -->` and `<!-- bench:<id>:end -->`.
- * `--quick` (`npm run bench:quick`) runs the feed bench, on wiki-Vote and smaller samples, and the ranking bench at a
- * smaller size, into their own blocks (`feed-quick`, `ranking-quick`; `--only` picks one), and leaves the chart alone.
+ * `--quick` (`npm run bench:quick`) runs the feed bench, on wiki-Vote and smaller samples, the ranking bench at a
+ * smaller size and the streaming bench with fewer rounds, into their own blocks (`feed-quick`, `ranking-quick`,
+ * `streaming-quick`; `--only` picks one), and leaves the chart alone.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { ROOT, machineInfo, startService } from './harness.ts';
 import { renderIdentity, runIdentityBench } from './identity.ts';
 import { FULL_RANKING_SIZES, QUICK_RANKING_SIZES, renderRanking, runRankingBench } from './ranking.ts';
 import { renderReconcile, runReconcileBench } from './reconcile.ts';
+import { FULL_STREAMING_SIZES, QUICK_STREAMING_SIZES, renderStreaming, runStreamingBench } from './streaming.ts';
 
 const DOC = path.join(ROOT, 'docs/benchmarks.md');
 const CHART = path.join(ROOT, 'docs/bench-feed-latency.svg');
@@ -118,6 +120,18 @@ function rankingBench(quick: boolean): Bench {
   };
 }
 
+/** Live updates (bench/streaming.ts): POST to event on open streams, memory per idle connection. */
+function streamingBench(quick: boolean): Bench {
+  return {
+    id: quick ? 'streaming-quick' : 'streaming',
+    async run(_args, log) {
+      const sizes = quick ? QUICK_STREAMING_SIZES : FULL_STREAMING_SIZES;
+      const raw = await runStreamingBench(startService, BENCH_VARS, sizes, log);
+      return { markdown: renderStreaming(raw), raw };
+    },
+  };
+}
+
 const BENCHES: Bench[] = [
   feedBench(false),
   {
@@ -185,6 +199,7 @@ const BENCHES: Bench[] = [
     },
   },
   rankingBench(false),
+  streamingBench(false),
 ];
 
 /** Replaces the generated block of one section of the doc, leaving everything else as written. */
@@ -226,7 +241,7 @@ async function main(): Promise<void> {
     ...others
   } = values;
   const args: Args = { ...others, 'ranking-no-model': String(noModel) };
-  const benches = quick ? [feedBench(true), rankingBench(true)] : BENCHES;
+  const benches = quick ? [feedBench(true), rankingBench(true), streamingBench(true)] : BENCHES;
   // --quick runs both quick benches unless --only names some of them (e.g. `--only ranking-quick`).
   const wanted = only?.split(',') ?? benches.map((b) => b.id);
   const unknown = wanted.filter((id) => !benches.some((b) => b.id === id));

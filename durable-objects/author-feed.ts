@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { CACHE_POLICIES, HOT_AUTHOR } from '../src/cache-policy.ts';
 import { createSlidingCounter, isHot, readsInWindow, recordReads } from '../src/hot-keys.ts';
 import { createSingleFlight } from '../src/single-flight.ts';
+import { forEachLimit } from '../src/concurrency.ts';
 import { newestFirst, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
@@ -37,6 +38,9 @@ export const AUTHOR_FEED_SCHEMA: StorageSchema = {
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
       `,
     ),
+    // Readers with an open stream who pull this author (src/streaming.ts WATCH_TTL_MS): told of new, edited and
+    // deleted posts, since a celebrity's posts reach nobody by fan-out.
+    sqlMigration('watchers', 'CREATE TABLE watchers (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID'),
     // The author's recent reposts, beside their posts: what readers who pull them merge (src/timeline.ts).
     sqlMigration(
       'reposts',
@@ -49,6 +53,9 @@ export const AUTHOR_FEED_SCHEMA: StorageSchema = {
     ),
   ],
 };
+
+/** Timeline RPCs in flight at once when the watchers are told of a post. */
+const NOTIFY_CONCURRENCY = 32;
 
 /**
  * One per author (name = author id): the author's recent post ids, newest first. It is a cache of the
@@ -77,15 +84,64 @@ export class AuthorFeed extends DurableObject<Env> {
     migrateStorage(ctx.storage, AUTHOR_FEED_SCHEMA);
   }
 
+  /**
+   * A new post. Called twice for each (inline, then by the consumer): only the call that adds it tells the watchers.
+   * A cold feed warms up from D1, which already has the post: then that first call is the one that added it.
+   */
   async add(entry: TimelineEntry): Promise<void> {
+    const wasWarm = this.isWarm();
     await this.warm(entry.authorId);
-    this.insert([entry]);
+    if (this.insert([entry]) > 0 || !wasWarm) this.notifyWatchers('update', entry);
   }
 
-  remove(postId: string): void {
+  /** A deleted post. `entry` (not only the id) so that watchers, which know the author by id, can be told. */
+  remove(postId: string, entry?: TimelineEntry): void {
     if (this.sql.exec('DELETE FROM recent WHERE post_id = ? RETURNING post_id', postId).toArray().length > 0) {
       this.cache = undefined;
     }
+    if (entry) this.notifyWatchers('delete', entry);
+  }
+
+  /** An edited post: the watchers' streams get the new version. */
+  edited(entry: TimelineEntry): void {
+    this.notifyWatchers('edit', entry);
+  }
+
+  /** A reader with an open stream pulls this author: report its posts to them until `until` (renewed while open). */
+  watch(userId: string, until: number, now: number): void {
+    this.sql.exec(
+      'INSERT INTO watchers (user_id, until) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET until = excluded.until',
+      userId,
+      until,
+    );
+    this.sql.exec('DELETE FROM watchers WHERE until <= ?', now);
+  }
+
+  unwatch(userId: string): void {
+    this.sql.exec('DELETE FROM watchers WHERE user_id = ?', userId);
+  }
+
+  watcherCount(now: number): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM watchers WHERE until > ?', now).one().n;
+  }
+
+  /**
+   * Tells every current watcher's timeline, after this call returns: the author's request (a POST, the consumer)
+   * does not wait on the streams. A failed notification costs that stream one event; the feed read still has it.
+   */
+  private notifyWatchers(kind: 'update' | 'edit' | 'delete', entry: TimelineEntry): void {
+    const now = Date.now();
+    const watchers = this.sql
+      .exec<{ user_id: string }>('SELECT user_id FROM watchers WHERE until > ?', now)
+      .toArray()
+      .map((r) => r.user_id);
+    if (watchers.length === 0) return;
+    const { objects } = depsFor(this.env);
+    this.ctx.waitUntil(
+      forEachLimit(watchers, NOTIFY_CONCURRENCY, (userId) => objects.timeline(userId).streamPulled(kind, entry)).catch(
+        (error: unknown) => console.warn('author feed: a watcher could not be told of a post', error),
+      ),
+    );
   }
 
   /** A repost by this object's user (`entry.repost.by`); idempotent. */
@@ -145,10 +201,12 @@ export class AuthorFeed extends DurableObject<Env> {
     return { feedReads: this.feedReads, hot: this.hot };
   }
 
+  private isWarm(): boolean {
+    return this.cache !== undefined || this.sql.exec("SELECT 1 FROM meta WHERE key = 'warm'").toArray().length > 0;
+  }
+
   private warm(authorId: string): Promise<void> {
-    if (this.cache !== undefined || this.sql.exec("SELECT 1 FROM meta WHERE key = 'warm'").toArray().length > 0) {
-      return Promise.resolve();
-    }
+    if (this.isWarm()) return Promise.resolve();
     return this.warming.run('warm', async () => {
       const { repos } = depsFor(this.env);
       const [posts, reposts] = await Promise.all([
@@ -185,7 +243,7 @@ export class AuthorFeed extends DurableObject<Env> {
     this.cache = undefined;
   }
 
-  private insert(entries: readonly TimelineEntry[]): void {
+  private insert(entries: readonly TimelineEntry[]): number {
     let written = 0;
     for (const e of entries) {
       written += this.sql
@@ -197,11 +255,12 @@ export class AuthorFeed extends DurableObject<Env> {
         )
         .toArray().length;
     }
-    if (written === 0) return;
+    if (written === 0) return 0;
     this.sql.exec(
       'DELETE FROM recent WHERE post_id < (SELECT post_id FROM recent ORDER BY post_id DESC LIMIT 1 OFFSET ?)',
       AUTHOR_FEED_CAP - 1,
     );
     this.cache = undefined;
+    return written;
   }
 }

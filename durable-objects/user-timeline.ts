@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Repositories } from '../db/repositories/index.ts';
+import { forEachLimit } from '../src/concurrency.ts';
 import { ACTIVE_WINDOW_MS, ACTIVITY_WRITE_INTERVAL_MS, followModeOf, type FollowMode } from '../src/fanout.ts';
 import { minIdAt } from '../src/ids.ts';
 import {
@@ -12,6 +13,24 @@ import {
 } from '../src/interest.ts';
 import type { Scored } from '../src/ranking.ts';
 import { SEEN_CAP, SEEN_TTL_MS, SERVED_DEDUPE_MS, summarizeSeen, type SeenRow, type SeenSummary } from '../src/seen.ts';
+import { toMastodonNotification, toMastodonStatus } from '../src/mastodon/status.ts';
+import { isLive, toPostView, type PostRecord, type UserRecord } from '../src/model.ts';
+import {
+  MAX_SOCKETS_PER_READER,
+  MAX_WATCHED_AUTHORS,
+  WATCH_RENEW_MS,
+  WATCH_TTL_MS,
+  applySubscription,
+  encodeError,
+  encodeEvent,
+  parseClientMessage,
+  parseStream,
+  type SocketState,
+  type StreamEvent,
+  type StreamName,
+  type StreamNotification,
+  type StreamProtocol,
+} from '../src/streaming.ts';
 import { TIMELINE_CAP, sourceOf, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
@@ -44,6 +63,8 @@ interface Meta {
   interest_sum: ArrayBuffer;
   interest_weight: number;
   interest_at: number;
+  /** While sockets are open: when the pulled authors were last asked to report new posts (see renewWatches). */
+  watched_at: number;
 }
 
 /** An engagement as the timeline keeps it: enough for affinity counts and to apply it exactly once. */
@@ -130,6 +151,8 @@ const CATCH_UP_AFTER_MS = ACTIVE_WINDOW_MS - ACTIVITY_WRITE_INTERVAL_MS;
 const RECONCILE_LAG_MS = 5 * 60_000;
 /** The most index rows one reconciliation reads (per shard; newest first). */
 const RECONCILE_MAX_ROWS = 200;
+/** Watch and unwatch RPCs in flight at once when a stream opens or closes. */
+const WATCH_CONCURRENCY = 16;
 
 /**
  * The storage schema, oldest step first (durable-objects/schema.ts). Version 1 is the tables as every
@@ -226,23 +249,7 @@ export class UserTimeline extends DurableObject<Env> {
     beforeId?: string,
     withRanking = false,
   ): Promise<TimelineRead> {
-    if (this.meta('owner') === null) this.setMeta('owner', ownerId);
-    const written = this.meta('activity_written_at');
-    if (written === null || now - written >= ACTIVITY_WRITE_INTERVAL_MS) {
-      await this.repositories().users.recordActivity(ownerId, now);
-      this.setMeta('activity_written_at', now);
-    }
-    let state = this.state();
-    if (state === 'cold') {
-      this.setMeta('regenerate_at', now);
-      await this.ctx.storage.setAlarm(Date.now());
-      state = 'regenerating';
-    } else if (state === 'ready' && (written === null || now - written > CATCH_UP_AFTER_MS)) {
-      await this.catchUp(written ?? this.meta('generated_at') ?? 0);
-      this.setMeta('reconciled_at', now);
-    } else if (state === 'ready') {
-      await this.reconcileIfDue(now);
-    }
+    const state = await this.wake(ownerId, now);
     const read: TimelineRead = {
       state,
       entries: this.page(limit, beforeId),
@@ -255,13 +262,43 @@ export class UserTimeline extends DurableObject<Env> {
   }
 
   /**
+   * The owner is here (a feed read, a stream opening): activity is recorded; a cold timeline starts regenerating,
+   * a ready one catches up if that activity had lapsed, or reconciles when due.
+   */
+  private async wake(ownerId: string, now: number): Promise<TimelineState> {
+    if (this.meta('owner') === null) this.setMeta('owner', ownerId);
+    const written = await this.recordActivity(ownerId, now);
+    const state = this.state();
+    if (state === 'cold') {
+      this.setMeta('regenerate_at', now);
+      await this.ctx.storage.setAlarm(Date.now());
+      return 'regenerating';
+    }
+    if (state === 'ready' && (written === null || now - written > CATCH_UP_AFTER_MS)) {
+      await this.catchUp(written ?? this.meta('generated_at') ?? 0);
+      this.setMeta('reconciled_at', now);
+    } else if (state === 'ready') {
+      await this.reconcileIfDue(now);
+    }
+    return state;
+  }
+
+  /**
    * Fan-out delivery. Entries of authors this user does not follow (any more) are ignored; so are reposts by
    * accounts it does not follow or whose reposts it hides. A post is here at most once (the primary key): a repost
-   * of a post already among the entries adds nothing (Mastodon's reblog fall-off), whoever shared it.
+   * of a post already among the entries adds nothing (Mastodon's reblog fall-off), whoever shared it. What is new
+   * here goes out to open streams as `update` events (a redelivered entry adds nothing, so it is not streamed twice).
    */
-  insert(entries: TimelineEntry[]): number {
-    if (this.state() === 'cold') return 0;
-    let added = 0;
+  async insert(entries: TimelineEntry[]): Promise<number> {
+    const added = this.store(entries);
+    await this.streamPosts('update', added);
+    return added.length;
+  }
+
+  /** The insert itself: the entries that were new. */
+  private store(entries: TimelineEntry[]): TimelineEntry[] {
+    if (this.state() === 'cold') return [];
+    const added: TimelineEntry[] = [];
     for (const e of entries) {
       // RETURNING yields a row only for a real insert (rowsWritten would also count index writes).
       const row = e.repost
@@ -285,9 +322,9 @@ export class UserTimeline extends DurableObject<Env> {
             e.authorId,
             e.createdAt,
           );
-      added += row.toArray().length;
+      if (row.toArray().length > 0) added.push(e);
     }
-    if (added > 0) this.trim();
+    if (added.length > 0) this.trim();
     return added;
   }
 
@@ -359,19 +396,31 @@ export class UserTimeline extends DurableObject<Env> {
     const since = minIdAt(mark - RECONCILE_LAG_MS);
     const found = await this.repositories().posts.recentByAuthors(pushed, RECONCILE_MAX_ROWS, since);
     this.setMeta('reconciled_at', now);
-    return this.insert(found);
+    return this.store(found).length;
   }
 
+  /** A deleted post leaves the timeline; open streams that could have shown it are told (`delete`). */
   removePost(postId: string): void {
-    this.sql.exec('DELETE FROM entries WHERE post_id = ?', postId);
+    const removed = this.sql.exec('DELETE FROM entries WHERE post_id = ? RETURNING post_id', postId).toArray().length;
+    if (removed > 0) this.broadcast({ kind: 'delete', postId });
   }
 
-  /** A new follow: pushed authors bring their recent posts along (backfill); pulled ones are merged on read. */
-  follow(authorId: string, mode: FollowMode, backfill: TimelineEntry[], now: number, showReposts = true): void {
+  /**
+   * A new follow: pushed authors bring their recent posts along (backfill); pulled ones are merged on read, and an
+   * open stream starts watching them at once rather than at the next renewal.
+   */
+  async follow(
+    authorId: string,
+    mode: FollowMode,
+    backfill: TimelineEntry[],
+    now: number,
+    showReposts = true,
+  ): Promise<void> {
     this.upsertFollow(authorId, mode, now);
     this.sql.exec('UPDATE follows SET reposts = ? WHERE author_id = ?', showReposts ? 1 : 0, authorId);
     if (!showReposts) this.sql.exec('DELETE FROM entries WHERE repost_by = ?', authorId);
-    if (mode === 'push') this.insert(backfill.filter((e) => sourceOf(e) === authorId));
+    if (mode === 'push') this.store(backfill.filter((e) => sourceOf(e) === authorId));
+    if (mode === 'pull' && this.openSockets().length > 0) await this.watchAuthors([authorId], now);
   }
 
   unfollow(authorId: string, now: number): void {
@@ -393,7 +442,7 @@ export class UserTimeline extends DurableObject<Env> {
         mode,
       )
       .toArray().length;
-    if (updated > 0 && mode === 'push') this.insert(backfill.filter((e) => sourceOf(e) === authorId));
+    if (updated > 0 && mode === 'push') this.store(backfill.filter((e) => sourceOf(e) === authorId));
   }
 
   /** Cron, after 7 idle days: frees the storage; the owner's next read regenerates. */
@@ -665,6 +714,232 @@ export class UserTimeline extends DurableObject<Env> {
     return { items, total: order.length };
   }
 
+  // ---- Live updates (src/streaming.ts has the wire formats; docs/architecture.md "Streaming") ----
+
+  /**
+   * A WebSocket upgrade, forwarded by the Worker once it has authenticated the reader (this object is reachable
+   * only through it): the query names the protocol, the streams and the origin the client connected to. The socket
+   * is accepted with the hibernation API, so an idle connection costs no memory here: the object may be evicted
+   * and is woken by the next event or message; what each socket needs survives in its attachment.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('expected a WebSocket upgrade', { status: 426 });
+    }
+    const url = new URL(request.url);
+    const owner = url.searchParams.get('owner');
+    const protocol: StreamProtocol = url.searchParams.get('protocol') === 'mastodon' ? 'mastodon' : 'v1';
+    const streams = (url.searchParams.get('streams') ?? '')
+      .split(',')
+      .map(parseStream)
+      .filter((s): s is StreamName => s !== null);
+    if (owner === null) return new Response('owner is required', { status: 400 });
+    const now = Date.now();
+    const wasIdle = this.openSockets().length === 0;
+    // A connection is activity: medium authors' fan-out then reaches this reader, and a cold timeline is rebuilt.
+    await this.wake(owner, now);
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [protocol]);
+    const state: SocketState = { protocol, streams, origin: url.searchParams.get('origin') ?? '', openedAt: now };
+    server.serializeAttachment(state);
+    this.closeOldestBeyondCap();
+    if (wasIdle) {
+      try {
+        await this.renewWatches(now);
+      } catch (error) {
+        // The stream still opens; the alarm below retries the watches.
+        console.warn('stream: could not watch every pulled author', error);
+      }
+      const alarm = await this.ctx.storage.getAlarm();
+      if (alarm === null || alarm > now + WATCH_RENEW_MS) await this.ctx.storage.setAlarm(now + WATCH_RENEW_MS);
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Client messages: Mastodon's subscribe/unsubscribe; anything else is answered with an error, in order. */
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const state = this.socketState(ws);
+    if (!state) return;
+    const action = parseClientMessage(message);
+    if (action.kind === 'error') {
+      this.send(ws, encodeError(state.protocol, action.status, action.message));
+      return;
+    }
+    ws.serializeAttachment({ ...state, streams: applySubscription(state.streams, action) } satisfies SocketState);
+  }
+
+  /** The last socket gone: the pulled authors stop reporting to this reader (their watches would expire anyway). */
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closed: nothing to answer.
+    }
+    await this.onSocketGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.onSocketGone(ws);
+  }
+
+  /** How many sockets are open, per protocol (tests, benchmarks). */
+  streamCounts(): { v1: number; mastodon: number } {
+    return { v1: this.ctx.getWebSockets('v1').length, mastodon: this.ctx.getWebSockets('mastodon').length };
+  }
+
+  /**
+   * From a pulled author's feed (AuthorFeed watchers): a post was created, edited or deleted. Only authors this
+   * timeline pulls count: a pushed author's posts arrive by fan-out, and a watch outliving a change of mode would
+   * otherwise stream them twice.
+   */
+  async streamPulled(kind: 'update' | 'edit' | 'delete', entry: TimelineEntry): Promise<boolean> {
+    if (this.openSockets().length === 0) return false;
+    const mode = this.sql
+      .exec<{ mode: string }>('SELECT mode FROM follows WHERE author_id = ?', entry.authorId)
+      .toArray()[0]?.mode;
+    if (mode !== 'pull') return false;
+    if (kind === 'delete') this.broadcast({ kind: 'delete', postId: entry.postId });
+    else await this.streamPosts(kind, [entry]);
+    return true;
+  }
+
+  /** An edit of a pushed author's post (fan-out op `edit`): open streams get the new version, if it is here. */
+  async noteEdit(entry: TimelineEntry): Promise<void> {
+    if (this.openSockets().length === 0) return;
+    const here = this.sql.exec('SELECT 1 FROM entries WHERE post_id = ?', entry.postId).toArray().length > 0;
+    if (here) await this.streamPosts('edit', [entry]);
+  }
+
+  /**
+   * The notifications hook: whoever records a notification for this reader calls this, and open streams get it
+   * (v1: as GET /v1/notifications lists it; Mastodon: a Notification entity with its account and status).
+   */
+  async streamNotification(notification: StreamNotification): Promise<void> {
+    if (this.openSockets().length === 0) return;
+    const repos = this.repositories();
+    const [actor, post] = await Promise.all([
+      repos.users.get(notification.actorId),
+      notification.postId ? repos.posts.get(notification.postId) : Promise.resolve(undefined),
+    ]);
+    const postAuthor = isLive(post) ? await repos.users.get(post.authorId) : undefined;
+    this.broadcast({
+      kind: 'notification',
+      notification,
+      mastodon: (origin) =>
+        toMastodonNotification(notification, actor, isLive(post) ? post : undefined, postAuthor, origin),
+    });
+  }
+
+  /** Hydrates the entries' posts and authors (one read each, only when someone listens) and streams them. */
+  private async streamPosts(kind: 'update' | 'edit', entries: TimelineEntry[]): Promise<void> {
+    if (entries.length === 0 || this.openSockets().length === 0) return;
+    try {
+      const repos = this.repositories();
+      const posts = await repos.posts.getMany(entries.map((e) => e.postId));
+      const authors = await repos.users.getMany([...new Set(entries.map((e) => e.authorId))]);
+      for (const entry of entries) {
+        const post = posts.get(entry.postId);
+        if (!isLive(post)) continue;
+        this.broadcastPost(kind, post, authors.get(post.authorId));
+      }
+    } catch (error) {
+      // Streams are best effort: the timeline has the entry, and the client's next read finds it.
+      console.warn('stream: could not hydrate an event', error);
+    }
+  }
+
+  private broadcastPost(kind: 'update' | 'edit', post: PostRecord, author: UserRecord | undefined): void {
+    const view = toPostView(post);
+    this.broadcast({ kind, post: view, status: (origin) => toMastodonStatus(post, author, origin) });
+  }
+
+  private broadcast(event: StreamEvent): void {
+    for (const ws of this.openSockets()) {
+      const state = this.socketState(ws);
+      if (!state) continue;
+      const message = encodeEvent(event, state);
+      if (message !== null) this.send(ws, message);
+    }
+  }
+
+  private send(ws: WebSocket, message: string): void {
+    try {
+      ws.send(message);
+    } catch (error) {
+      // A socket closing under us: its close handler tidies up.
+      console.warn('stream: send failed', error);
+    }
+  }
+
+  private openSockets(except?: WebSocket): WebSocket[] {
+    return this.ctx.getWebSockets().filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+  }
+
+  private socketState(ws: WebSocket): SocketState | null {
+    const state: unknown = ws.deserializeAttachment();
+    return typeof state === 'object' && state !== null && 'protocol' in state ? (state as SocketState) : null;
+  }
+
+  /** Beyond MAX_SOCKETS_PER_READER, the oldest connections are closed (a client reconnecting in a loop, say). */
+  private closeOldestBeyondCap(): void {
+    const open = this.openSockets()
+      .map((ws) => ({ ws, openedAt: this.socketState(ws)?.openedAt ?? 0 }))
+      .sort((a, b) => a.openedAt - b.openedAt);
+    for (const { ws } of open.slice(0, Math.max(0, open.length - MAX_SOCKETS_PER_READER))) {
+      try {
+        ws.close(1008, 'too many streams for this account');
+      } catch {
+        // Already closing.
+      }
+    }
+  }
+
+  private async onSocketGone(ws: WebSocket): Promise<void> {
+    if (this.openSockets(ws).length > 0) return;
+    const owner = this.meta('owner');
+    if (owner === null) return;
+    const authors = this.watchedAuthors();
+    this.deleteMeta('watched_at');
+    try {
+      await forEachLimit(authors, WATCH_CONCURRENCY, (a) => depsFor(this.env).objects.authorFeed(a).unwatch(owner));
+    } catch (error) {
+      console.warn('stream: could not unwatch every pulled author; their watches expire', error);
+    }
+  }
+
+  /** Every pulled author (up to MAX_WATCHED_AUTHORS) is asked to report new posts until now + WATCH_TTL_MS. */
+  private async renewWatches(now: number): Promise<void> {
+    await this.watchAuthors(this.watchedAuthors(), now);
+    this.setMeta('watched_at', now);
+  }
+
+  private async watchAuthors(authors: string[], now: number): Promise<void> {
+    const owner = this.meta('owner');
+    if (owner === null || authors.length === 0) return;
+    const { objects } = depsFor(this.env);
+    await forEachLimit(authors, WATCH_CONCURRENCY, (a) => objects.authorFeed(a).watch(owner, now + WATCH_TTL_MS, now));
+  }
+
+  private watchedAuthors(): string[] {
+    return this.sql
+      .exec<{ author_id: string }>(
+        "SELECT author_id FROM follows WHERE mode = 'pull' ORDER BY changed_at DESC LIMIT ?",
+        MAX_WATCHED_AUTHORS,
+      )
+      .toArray()
+      .map((r) => r.author_id);
+  }
+
+  /** users.last_active_at, hourly at most: medium authors' fan-out reaches readers active in the last day. */
+  private async recordActivity(ownerId: string, now: number): Promise<number | null> {
+    const written = this.meta('activity_written_at');
+    if (written === null || now - written >= ACTIVITY_WRITE_INTERVAL_MS) {
+      await this.repositories().users.recordActivity(ownerId, now);
+      this.setMeta('activity_written_at', now);
+    }
+    return written;
+  }
+
   size(): number {
     return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM entries').one().n;
   }
@@ -674,8 +949,20 @@ export class UserTimeline extends DurableObject<Env> {
     return this.meta('generated_at') === null ? 'cold' : 'ready';
   }
 
-  /** Regeneration from D1: whom the owner follows, how each reaches them now, and their recent posts. */
+  /**
+   * The one alarm serves two purposes: a pending regeneration, and, while sockets are open, renewing the pulled
+   * authors' watches (then it comes back every WATCH_RENEW_MS). A throw is retried with backoff.
+   */
   override async alarm(): Promise<void> {
+    await this.regenerate();
+    if (this.openSockets().length === 0) return;
+    const now = Date.now();
+    await this.renewWatches(now);
+    await this.ctx.storage.setAlarm(now + WATCH_RENEW_MS);
+  }
+
+  /** Regeneration from D1: whom the owner follows, how each reaches them now, and their recent posts. */
+  private async regenerate(): Promise<void> {
     const owner = this.meta('owner');
     const startedAt = this.meta('regenerate_at');
     if (owner === null || startedAt === null) return;
@@ -711,8 +998,8 @@ export class UserTimeline extends DurableObject<Env> {
       this.setMeta('generated_at', startedAt);
       this.deleteMeta('regenerate_at');
       // Posts first: where a followed author's post and a repost of it both exist, the post is the entry.
-      this.insert(recent);
-      this.insert(reposts);
+      this.store(recent);
+      this.store(reposts);
     });
   }
 
@@ -726,8 +1013,8 @@ export class UserTimeline extends DurableObject<Env> {
       repos.posts.recentByAuthors(pushed, TIMELINE_CAP, minIdAt(since)),
       repos.reposts.recentBy(pushed, TIMELINE_CAP, minIdAt(since)),
     ]);
-    this.insert(missed);
-    this.insert(reposts);
+    this.store(missed);
+    this.store(reposts);
   }
 
   /** Newest first by feed key (src/timeline.ts): posts by their id, reposts by the repost's. */

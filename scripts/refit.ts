@@ -1,7 +1,7 @@
 /**
- * `npm run refit [-- <shard.sqlite> ...]`: learns ranking weights from the logged impressions and the interaction
- * log (src/refit.ts) and prints them as a RANKING_WEIGHTS value, with how well the current and the new weights
- * order held-out impressions (AUC). By default it reads the local D1 shards of `npm run dev`; for production,
+ * `npm run refit [-- <shard.sqlite> ...]`: learns ranking weights and the learned model (src/learned-model.ts) from
+ * the logged impressions and the interaction log (src/refit.ts) and prints them as RANKING_WEIGHTS and RANKING_MODEL
+ * values, with how well the current weights, the new ones and the model order held-out impressions (AUC). By default it reads the local D1 shards of `npm run dev`; for production,
  * export each shard (`wrangler d1 export <db> --remote --output shard.sql`, then `sqlite3 shard.sqlite < shard.sql`)
  * and pass the files. Impressions are logged for a share of ranked pages (IMPRESSION_SAMPLE_RATE).
  */
@@ -9,8 +9,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
+import type { LearnedModel } from '../src/learned-model.ts';
 import { DEFAULT_WEIGHTS, type Signals } from '../src/ranking.ts';
-import { LABEL_WINDOW_MS, armReport, refit, type Example } from '../src/refit.ts';
+import { FOLDS, LABEL_WINDOW_MS, armReport, refitSelected, type Example, type SelectedRefit } from '../src/refit.ts';
 import { bucketOf } from '../src/sharding.ts';
 
 const LOCAL_D1 = path.resolve(import.meta.dirname, '..', '.wrangler/state/v3/d1/miniflare-D1DatabaseObject');
@@ -115,32 +116,38 @@ function main(): void {
   }
   const { result, rounded } = fit;
   console.log(
-    `refit: held-out AUC ${result.current.toFixed(3)} with the current weights, ${result.fitted.toFixed(3)} refitted`,
+    `refit: held-out AUC ${result.current.toFixed(3)} with the current weights, ${result.fitted.toFixed(3)} refitted, ` +
+      `${result.modelAuc.toFixed(3)} with the learned model`,
   );
   console.log(`RANKING_WEIGHTS='${JSON.stringify(rounded)}'`);
+  console.log(`RANKING_MODEL='${JSON.stringify(fit.model)}'`);
 }
 
 export interface RefitOutcome {
   engaged: number;
   /** Null when either class has fewer than MIN_PER_CLASS examples. */
-  result: ReturnType<typeof refit> | null;
+  result: SelectedRefit | null;
   /** The weights rounded to three decimals, as printed for RANKING_WEIGHTS. */
   rounded: Record<string, number>;
+  /** The learned model with its weights rounded to four decimals, as printed for RANKING_MODEL; null as result. */
+  model: LearnedModel | null;
 }
 
 /** What `npm run refit` does with the examples it read, callable (the ranking bench refits this way). */
 export function refitExamples(examples: readonly LabelledExample[]): RefitOutcome {
   const engaged = examples.filter((e) => e.engaged).length;
   if (engaged < MIN_PER_CLASS || examples.length - engaged < MIN_PER_CLASS)
-    return { engaged, result: null, rounded: {} };
-  // Held out by reader, a third of them, so the figure is about readers the fit has not seen.
-  const holdout = (e: { userId: string }) => bucketOf(e.userId) % 3 === 0;
-  const result = refit(
-    examples.filter((e) => !holdout(e)),
-    examples.filter(holdout),
-  );
+    return { engaged, result: null, rounded: {}, model: null };
+  // Folds by reader, so every figure is about readers the fit has not seen; fold 0 is the reported held-out third.
+  const result = refitSelected(examples, (e) => bucketOf(e.userId) % FOLDS);
   const rounded = Object.fromEntries(Object.entries(result.weights).map(([k, w]) => [k, Math.round(w * 1000) / 1000]));
-  return { engaged, result, rounded };
+  const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+  const model: LearnedModel = {
+    kind: 'logistic',
+    bias: round4(result.model.bias),
+    terms: result.model.terms.map((t) => ({ ...t, weight: round4(t.weight) })).filter((t) => t.weight !== 0),
+  };
+  return { engaged, result, rounded, model };
 }
 
 /**

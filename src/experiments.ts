@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import type { LearnedModel } from './learned-model.ts';
 import { DEFAULT_PARAMS, type PipelineParams } from './pipeline.ts';
 import { DEFAULT_WEIGHTS, RankingConfigError, type Weights } from './ranking.ts';
 
 /**
- * Ranking experiments (the seed's A/B testing): RANKING_EXPERIMENTS names arms, each with a traffic share and
- * the weights and scorer parameters it changes on top of RANKING_WEIGHTS and the defaults. A reader's arm is a
+ * Ranking experiments (the seed's A/B testing): RANKING_EXPERIMENTS names arms, each with a traffic share, the
+ * weights and scorer parameters it changes on top of RANKING_WEIGHTS and the defaults, and which base score it
+ * ranks by (`scorer`: the learned model of RANKING_MODEL or the weighted sum; by default the model when set). A reader's arm is a
  * stable hash of the experiment's name and the user id, so it does not change between reads or isolates, and a
  * new experiment name reshuffles readers.
  */
@@ -14,6 +16,8 @@ export interface Arm {
   share: number;
   weights: Weights;
   params: PipelineParams;
+  /** The learned model this arm ranks by; null: the weighted sum. */
+  model: LearnedModel | null;
 }
 
 export interface Experiments {
@@ -32,6 +36,7 @@ const armSchema = z.strictObject({
   share: z.number().gt(0).max(1),
   weights: z.partialRecord(z.enum(weightKeys), finite).optional(),
   params: z.partialRecord(z.enum(paramKeys), z.number().gt(0).max(1)).optional(),
+  scorer: z.enum(['model', 'weighted-sum']).optional(),
 });
 
 const experimentsSchema = z.strictObject({
@@ -39,11 +44,15 @@ const experimentsSchema = z.strictObject({
   arms: z.array(armSchema).min(1).max(16),
 });
 
-/** RANKING_EXPERIMENTS; unset or empty: one arm, "default", with the base weights. */
-export function parseExperiments(json: string | undefined, base: Weights): Experiments {
+/** RANKING_EXPERIMENTS; unset or empty: one arm, "default", with the base weights (and RANKING_MODEL, if any). */
+export function parseExperiments(
+  json: string | undefined,
+  base: Weights,
+  model: LearnedModel | null = null,
+): Experiments {
   const single = {
     name: DEFAULT_ARM,
-    arms: [{ name: DEFAULT_ARM, share: 1, weights: base, params: { ...DEFAULT_PARAMS } }],
+    arms: [{ name: DEFAULT_ARM, share: 1, weights: base, params: { ...DEFAULT_PARAMS }, model }],
   };
   if (json === undefined || json.trim() === '') return single;
   let raw: unknown;
@@ -64,6 +73,8 @@ export function parseExperiments(json: string | undefined, base: Weights): Exper
   if (names.size !== arms.length) throw new RankingConfigError('RANKING_EXPERIMENTS: arm names must be unique');
   const total = arms.reduce((s, a) => s + a.share, 0);
   if (Math.abs(total - 1) > 1e-6) throw new RankingConfigError(`RANKING_EXPERIMENTS: shares sum to ${total}, not 1`);
+  if (!model && arms.some((a) => a.scorer === 'model'))
+    throw new RankingConfigError('RANKING_EXPERIMENTS: an arm ranks by the model, but RANKING_MODEL is not set');
   return {
     name,
     arms: arms.map((a) => ({
@@ -71,6 +82,7 @@ export function parseExperiments(json: string | undefined, base: Weights): Exper
       share: a.share,
       weights: { ...base, ...a.weights },
       params: { ...DEFAULT_PARAMS, ...a.params },
+      model: a.scorer === 'weighted-sum' ? null : model,
     })),
   };
 }

@@ -14,16 +14,18 @@ const entry = z.object({ postId: id, authorId: id, createdAt: z.number().int(), 
 export const queueMessageSchema = z.discriminatedUnion('type', [
   /** Post written: re-assert the author index and author feeds, then fan out by the author's class. */
   z.object({ type: z.literal('post.created'), entry }),
-  /** Post deleted: small authors' followers have it removed from their timelines. */
+  /** Post deleted: small and medium authors' followers have it removed from their timelines (and streams told). */
   z.object({ type: z.literal('post.deleted'), entry }),
+  /** Post edited: open streams of readers who have it get the new version (workers/fanout.ts onPostEdited). */
+  z.object({ type: z.literal('post.edited'), entry }),
   /**
    * A step of a fan-out (src/fanout.ts `planFanout`). With `followers`: a delivery page, insert into (or remove
-   * from) exactly these followers' timelines (`after` is null). Without: a planning step, read the audience from
+   * from, or stream an edit to) exactly these followers' timelines (`after` is null). Without: a planning step, read the audience from
    * `after` (a follower id; null: from the start) and queue its delivery pages, then one more planning step.
    */
   z.object({
     type: z.literal('fanout.page'),
-    op: z.enum(['insert', 'remove']),
+    op: z.enum(['insert', 'remove', 'edit']),
     audience: z.enum(['all', 'active']),
     entry,
     after: id.nullable(),

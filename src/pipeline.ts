@@ -1,3 +1,4 @@
+import { modelScore, type LearnedModel } from './learned-model.ts';
 import type { SeenPost } from './seen.ts';
 import { hiddenBecause, type ReaderRules } from './social.ts';
 import { signalsOf, weightedScore, type Candidate, type RankingContext, type Signals } from './ranking.ts';
@@ -17,7 +18,7 @@ export interface StageNote {
 export interface PipelineItem {
   candidate: Candidate;
   signals: Signals;
-  /** The weighted sum of the signals. */
+  /** The base score: the learned model's, or the weighted sum of the signals. */
   base: number;
   score: number;
   /** What each scorer after the weighted sum did to this item, by scorer name. */
@@ -50,6 +51,8 @@ export interface PipelineContext extends RankingContext, RulesContext {
   params: PipelineParams;
   /** The seen memory, by post id. */
   seen: ReadonlyMap<string, SeenPost>;
+  /** The learned model (RANKING_MODEL) for this arm; absent or null: the weighted sum ranks. */
+  model?: LearnedModel | null;
 }
 
 export interface Filter<C = PipelineContext, T extends Pick<Candidate, 'post'> = Candidate> {
@@ -142,12 +145,17 @@ export const seenFilter: Filter = {
   },
 };
 
-/** The weighted sum of the signals (src/ranking.ts), with this arm's weights. */
-export const weightedSumScorer: Scorer = {
-  name: 'weighted-sum',
+/**
+ * The base score: the learned model's probability (src/learned-model.ts) when the arm has one, else the weighted
+ * sum of the signals with the arm's weights (src/ranking.ts), the fallback.
+ */
+export const baseScorer: Scorer = {
+  name: 'base',
   score: (items, context) =>
     items.map((item) => {
-      const base = weightedScore(item.signals, context.weights);
+      const base = context.model
+        ? modelScore(context.model, item.signals)
+        : weightedScore(item.signals, context.weights);
       return { ...item, base, score: base };
     }),
 };
@@ -204,7 +212,7 @@ export const RANKED_FILTERS: readonly Filter[] = [...RULE_FILTERS, seenFilter];
  * after it: the sum is not a probability, so a multiplicative demotion would sink a strong post below any weak one
  * never shown, and as a signal its weight is learned by the refit with the others.
  */
-export const RANKED_SCORERS: readonly Scorer[] = [weightedSumScorer, socialProofScorer, authorDiversityScorer];
+export const RANKED_SCORERS: readonly Scorer[] = [baseScorer, socialProofScorer, authorDiversityScorer];
 
 export interface PipelineResult {
   /** Selection: in final score order. */

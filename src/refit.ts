@@ -1,3 +1,4 @@
+import { TRANSFORMS, modelScore, termValue, type LearnedModel } from './learned-model.ts';
 import { DEFAULT_WEIGHTS, weightedScore, type Signals, type Weights } from './ranking.ts';
 
 /**
@@ -32,6 +33,9 @@ export function positionFeature(position: number | undefined): number {
   return position === undefined ? 1 : 1 / Math.log2(position + 2);
 }
 
+/** The gradient's largest component below which a fit stops early. */
+const CONVERGED = 1e-6;
+
 /** Signals are O(1); one whose spread in the log is below this is treated as constant by the fit. */
 export const MIN_SIGNAL_SD = 0.01;
 
@@ -46,23 +50,24 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-/** Full-batch gradient descent: six features and at most a few million rows, so simple and deterministic wins. */
-export function fitLogistic(
-  examples: readonly Example[],
+/**
+ * Logistic regression by full-batch gradient descent on standardised features (a few dozen features and at most a
+ * few million rows, so simple and deterministic wins); the weights and bias come back in the features' own units.
+ */
+export function fitRows(
+  raw: readonly (readonly number[])[],
+  labels: readonly number[],
   options: FitOptions = {},
-): { weights: Weights; bias: number; position: number } {
+): { w: number[]; bias: number } {
   const { epochs = 2000, learningRate = 1, l2 = 1e-4 } = options;
-  const n = examples.length;
+  const n = raw.length;
   if (n === 0) throw new RangeError('no examples to fit');
-  // Features: the signals, then the position's discount (see positionFeature), standardised so that gradient
-  // descent converges alike on signals of very different spreads; the weights are mapped back at the end.
-  const raw = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
-  const labels = examples.map((e) => (e.engaged ? 1 : 0));
-  const d = KEYS.length + 1;
+  const d = raw[0]!.length;
+  // Standardised so that gradient descent converges alike on features of very different spreads.
   const means = Array.from({ length: d }, (_, k) => raw.reduce((s, x) => s + x[k]!, 0) / n);
   const sds = Array.from({ length: d }, (_, k) => {
     const sd = Math.sqrt(raw.reduce((s, x) => s + (x[k]! - means[k]!) ** 2, 0) / n);
-    // A signal that barely varies in the log keeps weight 0: mapped back, its weight would be huge, bury every
+    // A feature that barely varies in the log keeps weight 0: mapped back, its weight would be huge, bury every
     // other signal after rescaling, and extrapolate wildly where it does vary (recency in a replay of minutes).
     return sd >= MIN_SIGNAL_SD ? sd : Infinity;
   });
@@ -80,17 +85,63 @@ export function fitLogistic(
       for (let k = 0; k < d; k++) grad[k]! += error * x[k]!;
       gradBias += error;
     }
-    for (let k = 0; k < d; k++) w[k] = w[k]! - learningRate * (grad[k]! / n + l2 * w[k]!);
+    let largest = Math.abs(gradBias / n);
+    for (let k = 0; k < d; k++) {
+      const step = grad[k]! / n + l2 * w[k]!;
+      largest = Math.max(largest, Math.abs(step));
+      w[k] = w[k]! - learningRate * step;
+    }
     bias -= learningRate * (gradBias / n);
+    // Converged: the loss is convex, and further epochs would move no weight in its fourth decimal.
+    if (largest < CONVERGED) break;
   }
   for (let k = 0; k < d; k++) {
     w[k] = w[k]! / sds[k]!;
     bias -= w[k]! * means[k]!;
   }
+  return { w, bias };
+}
+
+/** The weighted sum's weights: a logistic regression on the signals and the position's discount. */
+export function fitLogistic(
+  examples: readonly Example[],
+  options: FitOptions = {},
+): { weights: Weights; bias: number; position: number } {
+  const raw = examples.map((e) => [...KEYS.map((key) => e.signals[key]), positionFeature(e.position)]);
+  const { w, bias } = fitRows(
+    raw,
+    examples.map((e) => (e.engaged ? 1 : 0)),
+    options,
+  );
   return {
     weights: Object.fromEntries(KEYS.map((key, k) => [key, w[k]!])) as unknown as Weights,
     bias,
     position: w[KEYS.length]!,
+  };
+}
+
+const TERMS = KEYS.flatMap((signal) => TRANSFORMS.map((transform) => ({ signal, transform })));
+
+/**
+ * The learned model (src/learned-model.ts): a logistic regression on every signal raw and logged, and the
+ * position's discount, whose weight is dropped as in fitLogistic. Terms the fit left at 0 are left out.
+ */
+export function fitModel(examples: readonly Example[], options: FitOptions = {}): LearnedModel {
+  const raw = examples.map((e) => [
+    ...TERMS.map((t) => termValue(e.signals, t.signal, t.transform)),
+    positionFeature(e.position),
+  ]);
+  const { w, bias } = fitRows(
+    raw,
+    examples.map((e) => (e.engaged ? 1 : 0)),
+    options,
+  );
+  // The position term's mean contribution stays in the bias, so probabilities keep their scale.
+  const positionMean = raw.reduce((s, x) => s + x[TERMS.length]!, 0) / Math.max(raw.length, 1);
+  return {
+    kind: 'logistic',
+    bias: bias + w[TERMS.length]! * positionMean,
+    terms: TERMS.flatMap((t, k) => (w[k] === 0 ? [] : [{ ...t, weight: w[k]! }])),
   };
 }
 
@@ -130,14 +181,106 @@ export function aucOf(weights: Weights, examples: readonly Example[]): number {
   );
 }
 
-/** Fits on one part and compares both weightings on the rest, so the figure is not the fit's own data. */
-export function refit(
-  train: readonly Example[],
-  holdout: readonly Example[],
-  options?: FitOptions,
-): { weights: Weights; current: number; fitted: number } {
+export function modelAucOf(model: LearnedModel, examples: readonly Example[]): number {
+  return auc(
+    examples.map((e) => modelScore(model, e.signals)),
+    examples.map((e) => e.engaged),
+  );
+}
+
+export interface RefitResult {
+  /** The weighted sum's refitted weights (the fallback, and RANKING_WEIGHTS). */
+  weights: Weights;
+  /** The learned model (RANKING_MODEL). */
+  model: LearnedModel;
+  /** Held-out AUC of the default weights, the refitted weights and the model. */
+  current: number;
+  fitted: number;
+  modelAuc: number;
+}
+
+/** Fits on one part and compares the default weights, the refitted ones and the model on the rest. */
+export function refit(train: readonly Example[], holdout: readonly Example[], options?: FitOptions): RefitResult {
   const weights = rescale(fitLogistic(train, options).weights);
-  return { weights, current: aucOf(DEFAULT_WEIGHTS, holdout), fitted: aucOf(weights, holdout) };
+  const model = fitModel(train, options);
+  return {
+    weights,
+    model,
+    current: aucOf(DEFAULT_WEIGHTS, holdout),
+    fitted: aucOf(weights, holdout),
+    modelAuc: modelAucOf(model, holdout),
+  };
+}
+
+/** The L2 penalties the refit chooses from (on standardised features). */
+export const L2_GRID: readonly number[] = [1e-3, 1e-2, 3e-2, 1e-1, 3e-1];
+export const FOLDS = 3;
+
+export interface SelectedRefit extends RefitResult {
+  /** The penalties chosen by cross-validation, for the weights and the model. */
+  l2: { weights: number; model: number };
+}
+
+/**
+ * The refit as `npm run refit` runs it. The examples are split into FOLDS folds by `fold` (by reader, so every
+ * figure is about readers a fit has not seen); each fitter's L2 penalty is the one of `grid` with the best mean
+ * AUC over the folds, each fold scored by a fit on the others (logs are small and noisy, and a weak penalty lets
+ * correlated signals trade huge weights of opposite sign). The held-out AUCs reported are fold 0's, by a fit on
+ * the other folds; the weights and the model returned are fitted on all the examples with the chosen penalties.
+ */
+export function refitSelected<E extends Example>(
+  examples: readonly E[],
+  fold: (example: E) => number,
+  grid: readonly number[] = L2_GRID,
+  options: FitOptions = {},
+): SelectedRefit {
+  const folds = examples.map(fold);
+  const split = (f: number) => ({
+    train: examples.filter((_, i) => folds[i] !== f),
+    test: examples.filter((_, i) => folds[i] === f),
+  });
+  const choose = (score: (train: readonly Example[], l2: number) => (signals: Signals) => number) => {
+    let best = grid[0] ?? options.l2 ?? 1e-4;
+    let bestAuc = -Infinity;
+    for (const l2 of grid) {
+      const aucs: number[] = [];
+      for (let f = 0; f < FOLDS; f++) {
+        const { train, test } = split(f);
+        if (train.length === 0 || test.length === 0) continue;
+        const fitted = score(train, l2);
+        aucs.push(
+          auc(
+            test.map((e) => fitted(e.signals)),
+            test.map((e) => e.engaged),
+          ),
+        );
+      }
+      const finite = aucs.filter(Number.isFinite);
+      const meanAuc = finite.reduce((a, b) => a + b, 0) / finite.length;
+      if (finite.length > 0 && meanAuc > bestAuc) [best, bestAuc] = [l2, meanAuc];
+    }
+    return best;
+  };
+  const fitWeights = (train: readonly Example[], l2: number) => rescale(fitLogistic(train, { ...options, l2 }).weights);
+  const l2 = {
+    weights: choose((train, l2) => {
+      const w = fitWeights(train, l2);
+      return (signals) => weightedScore(signals, w);
+    }),
+    model: choose((train, l2) => {
+      const m = fitModel(train, { ...options, l2 });
+      return (signals) => modelScore(m, signals);
+    }),
+  };
+  const { train, test } = split(0);
+  return {
+    weights: fitWeights(examples, l2.weights),
+    model: fitModel(examples, { ...options, l2: l2.model }),
+    current: aucOf(DEFAULT_WEIGHTS, test),
+    fitted: aucOf(fitWeights(train, l2.weights), test),
+    modelAuc: modelAucOf(fitModel(train, { ...options, l2: l2.model }), test),
+    l2,
+  };
 }
 
 /** The 95% Wilson score interval of a proportion: sound for small counts and rates near 0, unlike the normal one. */

@@ -14,6 +14,7 @@ import type { QueueMessage } from '../src/messages.ts';
 import { parseDuration } from '../src/duration.ts';
 import { parseExperiments, type Experiments } from '../src/experiments.ts';
 import { parseLimits, type Rule, type RuleName } from '../src/rate-limit.ts';
+import { parseModel } from '../src/learned-model.ts';
 import { parseWeights, type Weights } from '../src/ranking.ts';
 import { createShardMap, type ShardMap } from '../src/sharding.ts';
 import { parseFaultSpec, type FaultSpec } from '../src/outbox.ts';
@@ -93,6 +94,7 @@ const varsSchema = z.object({
   FANOUT_PULL_MIN: optionalText,
   FANOUT_PAGE_SIZE: optionalText,
   RANKING_WEIGHTS: optionalText,
+  RANKING_MODEL: optionalText,
   RANKING_EXPERIMENTS: optionalText,
   IMPRESSION_SAMPLE_RATE: numberVar(0, 1, 0),
   EMBEDDING_MODEL: optionalText,
@@ -136,7 +138,7 @@ export function parseConfig(env: unknown): Config {
       shardCount: v.SHARD_COUNT,
       shardMap: createShardMap(v.SHARD_COUNT, v.SHARD_MAP),
       fanout: parseFanoutConfig(v),
-      ranking: rankingConfig(v.RANKING_WEIGHTS, v.RANKING_EXPERIMENTS, v.IMPRESSION_SAMPLE_RATE),
+      ranking: rankingConfig(v.RANKING_WEIGHTS, v.RANKING_MODEL, v.RANKING_EXPERIMENTS, v.IMPRESSION_SAMPLE_RATE),
       embedding: readEmbeddingConfig(v),
       rateLimits: parseLimits({
         posts: v.RATE_LIMIT_POSTS,
@@ -174,9 +176,15 @@ function parseReliability(v: z.infer<typeof varsSchema>): ReliabilityConfig {
   };
 }
 
-function rankingConfig(weightsJson: string | undefined, experimentsJson: string | undefined, sampleRate: number) {
+function rankingConfig(
+  weightsJson: string | undefined,
+  modelJson: string | undefined,
+  experimentsJson: string | undefined,
+  sampleRate: number,
+) {
   const weights = parseWeights(weightsJson);
-  return { weights, impressionSampleRate: sampleRate, experiments: parseExperiments(experimentsJson, weights) };
+  const model = parseModel(modelJson);
+  return { weights, impressionSampleRate: sampleRate, experiments: parseExperiments(experimentsJson, weights, model) };
 }
 
 function parseOrigins(raw: string | undefined): '*' | string[] {

@@ -37,15 +37,39 @@ export async function onPostCreated(deps: Deps, entry: TimelineEntry): Promise<v
   }
 }
 
-/** Small authors' deleted posts leave their followers' timelines; larger ones are filtered at read. */
+/**
+ * Deleted posts leave the timelines they were pushed to: every follower's for small authors, active followers' for
+ * medium ones (on the low-priority queue), and open streams there hear of it; reads filter the tombstone whatever
+ * happens. Celebrities' posts are in no follower's timeline: their AuthorFeed tells the streams that watch it.
+ */
 export async function onPostDeleted(deps: Deps, entry: TimelineEntry): Promise<void> {
   await Promise.all([
-    deps.objects.authorFeed(entry.authorId).remove(entry.postId),
+    deps.objects.authorFeed(entry.authorId).remove(entry.postId, entry),
     deps.objects.timeline(entry.authorId).removePost(entry.postId),
   ]);
+  await fanOutChange(deps, 'remove', entry);
+}
+
+/**
+ * An edit reaches open streams the way the post did: by fan-out for small and medium authors (each timeline that
+ * has the post and a socket open streams the new version; one without sockets does nothing), through the
+ * AuthorFeed's watchers for celebrities. Timelines hold ids only, so nothing else needs to change.
+ */
+export async function onPostEdited(deps: Deps, entry: TimelineEntry): Promise<void> {
+  await Promise.all([
+    deps.objects.authorFeed(entry.authorId).edited(entry),
+    deps.objects.timeline(entry.authorId).noteEdit(entry),
+  ]);
+  await fanOutChange(deps, 'edit', entry);
+}
+
+async function fanOutChange(deps: Deps, op: 'remove' | 'edit', entry: TimelineEntry): Promise<void> {
   const author = await deps.repos.users.get(entry.authorId);
-  if (classify(author?.followersCount ?? 0, deps.config.fanout) === 'small') {
-    await fanoutPage(deps, { type: 'fanout.page', op: 'remove', audience: 'all', entry, after: null });
+  const authorClass = classify(author?.followersCount ?? 0, deps.config.fanout);
+  if (authorClass === 'small') {
+    await fanoutPage(deps, { type: 'fanout.page', op, audience: 'all', entry, after: null });
+  } else if (authorClass === 'medium') {
+    await deps.queues.low.send({ type: 'fanout.page', op, audience: 'active', entry, after: null });
   }
 }
 
@@ -96,13 +120,19 @@ async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promi
     const now = deps.now();
     audience = followers.filter((id) => isActive(users.get(id)?.lastActiveAt ?? null, now));
   }
-  await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) =>
-    page.op === 'insert'
-      ? deps.objects.timeline(id).deliver([page.entry], deps.now())
-      : page.entry.repost
-        ? deps.objects.timeline(id).removeRepost(page.entry.postId, page.entry.repost.by, current)
-        : deps.objects.timeline(id).removePost(page.entry.postId),
-  );
+  await forEachLimit(audience, DELIVERY_CONCURRENCY, (id) => {
+    const timeline = deps.objects.timeline(id);
+    switch (page.op) {
+      case 'insert':
+        return timeline.deliver([page.entry], deps.now());
+      case 'remove':
+        return page.entry.repost
+          ? timeline.removeRepost(page.entry.postId, page.entry.repost.by, current)
+          : timeline.removePost(page.entry.postId);
+      case 'edit':
+        return timeline.noteEdit(page.entry);
+    }
+  });
 }
 
 /** Every follower's timeline switches the author to the mode their current follower count calls for. */

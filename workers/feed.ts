@@ -209,6 +209,7 @@ export async function rankedFeed(
       now,
       weights: arm.weights,
       params: arm.params,
+      model: arm.model,
       affinity: new Map(Object.entries(inputs.affinity)),
       trending,
       location,

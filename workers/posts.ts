@@ -60,3 +60,15 @@ export async function reenrichPost(deps: Deps, postId: string): Promise<void> {
     console.warn('edit: could not queue re-embedding; the post keeps its previous vector', error);
   }
 }
+
+/**
+ * After an edit: open streams that may show the post get the new version (high priority, as a new post's fan-out:
+ * a reader is looking). A failure costs only that live event; every read already returns the new version.
+ */
+export async function announceEdit(deps: Deps, entry: TimelineEntry): Promise<void> {
+  try {
+    await enqueue(deps.queues.fanout, { type: 'post.edited', entry });
+  } catch (error) {
+    console.warn('edit: could not queue the stream update', error);
+  }
+}

@@ -9,7 +9,7 @@ const json = (v: unknown) => JSON.stringify(v);
 describe('RANKING_EXPERIMENTS', () => {
   it('unset: one arm with the base weights', () => {
     const e = parseExperiments(undefined, base);
-    expect(e.arms).toEqual([{ name: DEFAULT_ARM, share: 1, weights: base, params: DEFAULT_PARAMS }]);
+    expect(e.arms).toEqual([{ name: DEFAULT_ARM, share: 1, weights: base, params: DEFAULT_PARAMS, model: null }]);
     expect(assignArm(e, '123').name).toBe(DEFAULT_ARM);
   });
 
@@ -27,6 +27,30 @@ describe('RANKING_EXPERIMENTS', () => {
     expect(e.arms[0]!.weights).toEqual(base);
     expect(e.arms[1]!.weights).toEqual({ ...base, category: 1 });
     expect(e.arms[1]!.params).toEqual({ ...DEFAULT_PARAMS, diversityDecay: 0.9 });
+  });
+
+  it('arms rank by RANKING_MODEL when set, unless an arm asks for the weighted sum', () => {
+    const model = {
+      kind: 'logistic' as const,
+      bias: 0,
+      terms: [{ signal: 'category' as const, transform: 'log' as const, weight: 1 }],
+    };
+    expect(parseExperiments(undefined, base, model).arms[0]!.model).toBe(model);
+    const e = parseExperiments(
+      json({
+        name: 'm',
+        arms: [
+          { name: 'control', share: 0.5, scorer: 'weighted-sum' },
+          { name: 'model', share: 0.5 },
+        ],
+      }),
+      base,
+      model,
+    );
+    expect(e.arms.map((a) => a.model)).toEqual([null, model]);
+    expect(() =>
+      parseExperiments(json({ name: 'm', arms: [{ name: 'a', share: 1, scorer: 'model' }] }), base, null),
+    ).toThrow(/RANKING_MODEL is not set/);
   });
 
   it.each([

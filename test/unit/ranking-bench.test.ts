@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { armOf } from '../../bench/ranking.ts';
 import { refitExamples } from '../../scripts/refit.ts';
+import { modelScore, parseModel } from '../../src/learned-model.ts';
 import {
   TOPICS,
   WORLD_MODEL,
@@ -18,6 +19,9 @@ import {
 } from '../../bench/ranking-world.ts';
 import { createRng } from '../../src/random.ts';
 import { LIMITS, codePointLength, parseHashtags } from '../../src/text.ts';
+
+/** The fits are CPU-bound: generous on a loaded machine, while asserting nothing about time. */
+const FIT_TIMEOUT_MS = 60_000;
 
 const options: WorldOptions = { readers: 30, authors: 20, topics: 5, rounds: 4, seed: 3 };
 const texts = ['what a day', 'I have no idea what [NAME] meant by that'];
@@ -177,12 +181,34 @@ describe('refitExamples, as the bench calls it', () => {
     expect(refitExamples(few)).toMatchObject({ engaged: 5, result: null });
   });
 
-  it('fits weights that order held-out impressions, rounded for RANKING_WEIGHTS', () => {
-    const many = Array.from({ length: 300 }, (_, i) => example(i, i % 3 === 0));
-    const fit = refitExamples(many);
-    expect(fit.engaged).toBe(100);
-    expect(fit.result!.fitted).toBe(1);
-    expect(fit.rounded.engagement).toBeGreaterThan(0);
-    expect(fit.rounded.engagement).toBe(Math.round(fit.result!.weights.engagement * 1000) / 1000);
-  });
+  it(
+    'fits weights that order held-out impressions, rounded for RANKING_WEIGHTS',
+    () => {
+      const many = Array.from({ length: 300 }, (_, i) => example(i, i % 3 === 0));
+      const fit = refitExamples(many);
+      expect(fit.engaged).toBe(100);
+      expect(fit.result!.fitted).toBe(1);
+      expect(fit.rounded.engagement).toBeGreaterThan(0);
+      expect(fit.rounded.engagement).toBe(Math.round(fit.result!.weights.engagement * 1000) / 1000);
+    },
+    FIT_TIMEOUT_MS,
+  );
+
+  it(
+    'fits a learned model too, printed as RANKING_MODEL accepts it, that orders held-out impressions',
+    () => {
+      const many = Array.from({ length: 300 }, (_, i) => example(i, i % 3 === 0));
+      const fit = refitExamples(many);
+      expect(fit.result!.modelAuc).toBe(1);
+      const model = parseModel(JSON.stringify(fit.model))!;
+      expect(model).toEqual(fit.model);
+      const engagement = model.terms.filter((t) => t.signal === 'engagement');
+      expect(engagement.length).toBeGreaterThan(0);
+      // Only engagement varies, so only its terms are in the model, moving the score up with it.
+      expect(model.terms.every((t) => t.signal === 'engagement')).toBe(true);
+      const at = (value: number) => modelScore(model, { ...many[0]!.signals, engagement: value });
+      expect(at(0.8)).toBeGreaterThan(at(0.1));
+    },
+    FIT_TIMEOUT_MS,
+  );
 });

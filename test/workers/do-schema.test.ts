@@ -46,7 +46,7 @@ const CLASSES = [
     schema: AUTHOR_FEED_SCHEMA,
     stub: () => env.AUTHOR_FEED.get(env.AUTHOR_FEED.idFromName(newId())),
     start: ((state) => new AuthorFeed(state, env)) satisfies Start,
-    objects: ['meta', 'recent', 'reposts', 'reposts_recent'],
+    objects: ['meta', 'recent', 'reposts', 'reposts_recent', 'watchers'],
     drop: { sql: 'DROP TABLE recent', name: 'recent' },
   },
   {

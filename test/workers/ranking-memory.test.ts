@@ -4,7 +4,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { impressions } from '../../db/schema.ts';
 import { assignArm, parseExperiments } from '../../src/experiments.ts';
 import { DEFAULT_PARAMS } from '../../src/pipeline.ts';
-import { FEEDBACK_STEP, type Signals } from '../../src/ranking.ts';
+import { modelScore, type LearnedModel } from '../../src/learned-model.ts';
+import { DEFAULT_WEIGHTS, FEEDBACK_STEP, weightedScore, type Signals } from '../../src/ranking.ts';
 import { createApp } from '../../workers/api/app.ts';
 import { depsFor } from '../../workers/composition.ts';
 import { api, createPost, feed, follow, signup, type PostView, type TestUser } from '../support/api.ts';
@@ -224,6 +225,55 @@ describe('experiments', () => {
     const reader = await signup();
     const bad = JSON.stringify({ name: 'x', arms: [{ name: 'a', share: 0.5 }] });
     const res = await ranked(reader, '', appOn({ now: Date.now() }, { RANKING_EXPERIMENTS: bad }));
+    expect(res.status).toBe(500);
+  });
+});
+
+describe('the learned model (RANKING_MODEL)', () => {
+  // Prefers posts never shown and penalises content: not the weighted sum's order.
+  const model: LearnedModel = {
+    kind: 'logistic',
+    bias: -1,
+    terms: [
+      { signal: 'unseen', transform: 'log', weight: 2 },
+      { signal: 'content', transform: 'raw', weight: -1.5 },
+    ],
+  };
+
+  it("ranks by the model's probability of the signals explain reports; an arm can keep the weighted sum", async () => {
+    const reader = await signup();
+    await createPost(reader, 'a short own post');
+    await createPost(reader, 'another own post, with a few more words in it');
+    const experiments = JSON.stringify({
+      name: 'model1',
+      arms: [
+        { name: 'control', share: 0.5, scorer: 'weighted-sum' },
+        { name: 'model', share: 0.5 },
+      ],
+    });
+    const vars = { RANKING_MODEL: JSON.stringify(model), RANKING_EXPERIMENTS: experiments };
+    const body = (await ranked(reader, '?explain=1', appOn({ now: Date.now() }, vars))).body;
+    expect(body.items.length).toBe(2);
+    const arm = assignArm(parseExperiments(experiments, DEFAULT_WEIGHTS, model), reader.id);
+    expect(body.explain!.arm).toBe(arm.name);
+    for (const item of body.items) {
+      const { signals, base } = item.reasons!;
+      expect(base).toBeCloseTo(
+        arm.model ? modelScore(model, signals) : weightedScore(signals, depsFor(env).config.ranking.weights),
+        9,
+      );
+    }
+    // Without experiments every reader ranks by the model.
+    const all = (
+      await ranked(reader, '?explain=1', appOn({ now: Date.now() }, { RANKING_MODEL: JSON.stringify(model) }))
+    ).body;
+    for (const item of all.items) expect(item.reasons!.base).toBeCloseTo(modelScore(model, item.reasons!.signals), 9);
+  });
+
+  it('a bad RANKING_MODEL fails loudly', async () => {
+    const reader = await signup();
+    const bad = JSON.stringify({ ...model, terms: [{ signal: 'nope', transform: 'raw', weight: 1 }] });
+    const res = await ranked(reader, '', appOn({ now: Date.now() }, { RANKING_MODEL: bad }));
     expect(res.status).toBe(500);
   });
 });

@@ -24,6 +24,7 @@ import { healthRoutes } from './routes/health.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { postsRoutes } from './routes/posts.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
+import { mastodonStreamingRoutes, v1StreamRoutes } from './routes/streaming.ts';
 import { usersRoutes } from './routes/users.ts';
 
 /** Headers a browser client may read on a cross-origin answer. */
@@ -101,7 +102,9 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/media', mediaRoutes)
     .route('/v1/health', healthRoutes)
     .route('/v1/admin', adminRoutes)
-    .route('/v1', discoveryRoutes);
+    .route('/v1', discoveryRoutes)
+    .route('/v1/stream', v1StreamRoutes)
+    .route('/api/v1/streaming', mastodonStreamingRoutes);
   app.notFound(notFoundOrMethodNotAllowed(app.routes));
   return routed;
 }

@@ -4,7 +4,7 @@ import { sign, verify } from 'hono/jwt';
 import { endTime, startTime } from 'hono/timing';
 import { isId } from '../../src/ids.ts';
 import { UnauthorizedError } from '../../src/errors.ts';
-import type { Config } from '../composition.ts';
+import type { Config, Deps } from '../composition.ts';
 import { knownUser } from '../known-users.ts';
 import type { AppEnv } from './context.ts';
 
@@ -44,13 +44,9 @@ export async function userIdFrom(token: string, secret: string): Promise<string>
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header('Authorization'));
   if (!token) throw new UnauthorizedError();
-  const { deps } = c.var;
-  const userId = await userIdFrom(token, deps.config.jwtSecret);
   startTime(c, 'auth');
-  // One primary-key read per user per isolate and minute (workers/known-users.ts), none on a hit.
-  const exists = (await knownUser(deps, userId)) !== null;
+  const userId = await userForToken(c.var.deps, token);
   endTime(c, 'auth');
-  if (!exists) throw new UnauthorizedError('token does not belong to an existing user');
   c.set('userId', userId);
   await next();
 });
@@ -67,6 +63,19 @@ export const optionalUser = createMiddleware<AppEnv>(async (c, next) => {
     await next();
   });
 });
+
+/**
+ * The one place a bearer token becomes a user, for every way a token arrives (the Authorization header, a stream's
+ * `access_token` or `Sec-WebSocket-Protocol`): a v1 JWT whose subject exists. Other kinds of token (Mastodon
+ * OAuth access tokens) plug in here, so that every route and stream accepts them alike. Throws UnauthorizedError.
+ */
+export async function userForToken(deps: Pick<Deps, 'config' | 'repos' | 'now'>, token: string): Promise<string> {
+  const userId = await userIdFrom(token, deps.config.jwtSecret);
+  // One primary-key read per user per isolate and minute (workers/known-users.ts), none on a hit.
+  const exists = (await knownUser(deps, userId)) !== null;
+  if (!exists) throw new UnauthorizedError('token does not belong to an existing user');
+  return userId;
+}
 
 const digestOf = async (text: string) => crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
 

@@ -3,7 +3,7 @@ import { isLive } from '../../src/model.ts';
 import type { Deps } from '../composition.ts';
 import { noteLastFailure } from '../dead-letters.ts';
 import { enrichPost } from '../enrich.ts';
-import { fanoutPage, onPostCreated, onPostDeleted, reclassify } from '../fanout.ts';
+import { fanoutPage, onPostCreated, onPostDeleted, onPostEdited, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
 import { applyRepost } from '../reposts.ts';
 import { applyEngagement } from '../interest.ts';
@@ -30,6 +30,12 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'post.deleted':
       await onPostDeleted(deps, message.entry);
       return forgetTrending(deps, message.entry.postId);
+    case 'post.edited': {
+      // A late message after a delete has nothing to show: the delete event went out already.
+      const post = await deps.repos.posts.get(message.entry.postId);
+      if (isLive(post)) await onPostEdited(deps, message.entry);
+      return;
+    }
     case 'fanout.page':
       return fanoutPage(deps, message);
     case 'author.reclassified':

@@ -25,7 +25,7 @@ import {
 } from '../edge-cache.ts';
 import { idParam, idSchema, optionalTextField, textField, validate } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
-import { publishPost, reenrichPost, retractPost } from '../../posts.ts';
+import { announceEdit, publishPost, reenrichPost, retractPost } from '../../posts.ts';
 import { publishRepost } from '../../reposts.ts';
 import { indexTags, unindexTags } from '../../tags.ts';
 import { attachMedia, deleteMediaOf } from '../../media.ts';
@@ -230,8 +230,13 @@ export const postsRoutes = new Hono<AppEnv>()
             (before?.hashtags ?? []).filter((tag) => !outcome.post.hashtags.includes(tag)),
           ),
           indexTags(c.var.deps, outcome.post),
+          reenrichPost(c.var.deps, id),
+          announceEdit(c.var.deps, {
+            postId: id,
+            authorId: outcome.post.authorId,
+            createdAt: outcome.post.createdAt,
+          }),
         ]);
-        await reenrichPost(c.var.deps, id);
         c.header('ETag', etag(outcome.post));
         return c.json({ post: toPostView(outcome.post) });
     }
