@@ -31,6 +31,8 @@ export const users = sqliteTable(
     index('users_kept_timeline_idx')
       .on(sql`coalesce(${t.lastActiveAt}, ${t.createdAt})`)
       .where(sql`${t.timelineDroppedAt} IS NULL`),
+    // Account search by display-name prefix (every shard is asked; each answers from this index).
+    index('users_display_name_idx').on(sql`lower(${t.displayName})`),
   ],
 );
 
@@ -121,15 +123,90 @@ export const comments = sqliteTable(
   (t) => [index('comments_post_idx').on(t.postId, t.id)],
 );
 
-/** Placement: post id. One share (repost) per user and post, like a retweet. */
+/**
+ * Placement: post id. One share (repost) per user and post, like a retweet. `repost_id` is the repost's own id,
+ * minted when it is made (time-ordered like post ids): where the repost sorts in feeds. Null on rows older than it.
+ */
 export const shares = sqliteTable(
   'shares',
   {
     postId: text('post_id').notNull(),
     userId: text('user_id').notNull(),
     createdAt: integer('created_at').notNull(),
+    repostId: text('repost_id'),
   },
   (t) => [primaryKey({ columns: [t.postId, t.userId] })],
+);
+
+/**
+ * Placement: sharer (user) id. The sharer's reposts, newest first by repost id: what their followers' timelines
+ * are regenerated and backfilled from, and what the sharer's AuthorFeed serves to pulling readers.
+ */
+export const userReposts = sqliteTable(
+  'user_reposts',
+  {
+    userId: text('user_id').notNull(),
+    postId: text('post_id').notNull(),
+    repostId: text('repost_id').notNull(),
+    authorId: text('author_id').notNull(),
+    postCreatedAt: integer('post_created_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.postId] }), index('user_reposts_recent_idx').on(t.userId, t.repostId)],
+);
+
+/**
+ * Placement: post id, beside the share row and written in the same batch: the repost's (or its undo's) effects
+ * still owed (the sharer's index and feeds, the fan-out). `at` orders intents; an older one never clears a newer.
+ */
+export const shareOutbox = sqliteTable(
+  'share_outbox',
+  {
+    postId: text('post_id').notNull(),
+    userId: text('user_id').notNull(),
+    sharing: integer('sharing', { mode: 'boolean' }).notNull(),
+    at: integer('at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    dueAt: integer('due_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.postId, t.userId] }), index('share_outbox_due_idx').on(t.dueAt)],
+);
+
+/**
+ * Placement: tag (one tag's rows are on one shard, by the bucket map). The hashtag index, newest first: written
+ * with the post (and repaired by its fan-out), removed on delete and edit; tag pages re-check each post's tags.
+ */
+export const tagPosts = sqliteTable(
+  'tag_posts',
+  {
+    tag: text('tag').notNull(),
+    postId: text('post_id').notNull(),
+    authorId: text('author_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tag, t.postId] })],
+);
+
+/**
+ * Placement: media id. An upload's metadata; the bytes are in R2 (MEDIA) under `media/<id>`. `post_id` is set
+ * when a post takes it; `deleted_at` when that post is deleted (the bytes go too), after which it is a 404.
+ */
+export const media = sqliteTable(
+  'media',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id').notNull(),
+    kind: text('kind', { enum: ['image', 'gif', 'video'] }).notNull(),
+    contentType: text('content_type').notNull(),
+    bytes: integer('bytes').notNull(),
+    width: integer('width'),
+    height: integer('height'),
+    alt: text('alt'),
+    postId: text('post_id'),
+    createdAt: integer('created_at').notNull(),
+    deletedAt: integer('deleted_at'),
+  },
+  (t) => [index('media_post_idx').on(t.postId)],
 );
 
 /** Placement: author (user) id. The author's post index, newest first by post id. */

@@ -3,7 +3,7 @@ import { CACHE_POLICIES, HOT_AUTHOR } from '../src/cache-policy.ts';
 import { createSlidingCounter, isHot, readsInWindow, recordReads } from '../src/hot-keys.ts';
 import { createSingleFlight } from '../src/single-flight.ts';
 import { forEachLimit } from '../src/concurrency.ts';
-import type { TimelineEntry } from '../src/timeline.ts';
+import { newestFirst, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
@@ -11,6 +11,7 @@ import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 export const AUTHOR_FEED_CAP = 200;
 
 type EntryRow = { post_id: string; author_id: string; created_at: number };
+type RepostRow = EntryRow & { repost_id: string; at: number };
 
 /** What feed readers get: the list, and how long they may cache it (longer, and at the edge, when hot). */
 export interface RecentAnswer {
@@ -40,6 +41,16 @@ export const AUTHOR_FEED_SCHEMA: StorageSchema = {
     // Readers with an open stream who pull this author (src/streaming.ts WATCH_TTL_MS): told of new, edited and
     // deleted posts, since a celebrity's posts reach nobody by fan-out.
     sqlMigration('watchers', 'CREATE TABLE watchers (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID'),
+    // The author's recent reposts, beside their posts: what readers who pull them merge (src/timeline.ts).
+    sqlMigration(
+      'reposts',
+      `
+      CREATE TABLE reposts (
+        post_id TEXT PRIMARY KEY, author_id TEXT NOT NULL, created_at INTEGER NOT NULL, repost_id TEXT NOT NULL,
+        at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX reposts_recent ON reposts (repost_id);
+      `,
+    ),
   ],
 };
 
@@ -133,13 +144,40 @@ export class AuthorFeed extends DurableObject<Env> {
     );
   }
 
-  /** Newest first; `authorId` is this object's name, needed once to warm up from D1. */
+  /** A repost by this object's user (`entry.repost.by`); idempotent. */
+  async addRepost(entry: TimelineEntry): Promise<void> {
+    await this.warm(entry.repost?.by ?? entry.authorId);
+    this.insertReposts([entry]);
+  }
+
+  /** An undone repost of `postId` by this object's user. */
+  removeRepost(postId: string): void {
+    if (this.sql.exec('DELETE FROM reposts WHERE post_id = ? RETURNING post_id', postId).toArray().length > 0) {
+      this.cache = undefined;
+    }
+  }
+
+  /**
+   * Newest first by feed key: the author's posts and reposts together (at most AUTHOR_FEED_CAP of each are kept).
+   * `authorId` is this object's name, needed once to warm up from D1.
+   */
   async recent(authorId: string, limit: number = AUTHOR_FEED_CAP): Promise<TimelineEntry[]> {
     await this.warm(authorId);
-    this.cache ??= this.sql
-      .exec<EntryRow>('SELECT post_id, author_id, created_at FROM recent ORDER BY post_id DESC')
-      .toArray()
-      .map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
+    this.cache ??= [
+      ...this.sql
+        .exec<EntryRow>('SELECT post_id, author_id, created_at FROM recent')
+        .toArray()
+        .map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at })),
+      ...this.sql
+        .exec<RepostRow>('SELECT post_id, author_id, created_at, repost_id, at FROM reposts')
+        .toArray()
+        .map((r) => ({
+          postId: r.post_id,
+          authorId: r.author_id,
+          createdAt: r.created_at,
+          repost: { by: authorId, id: r.repost_id, at: r.at },
+        })),
+    ].sort(newestFirst);
     return this.cache.slice(0, limit);
   }
 
@@ -171,9 +209,38 @@ export class AuthorFeed extends DurableObject<Env> {
     if (this.isWarm()) return Promise.resolve();
     return this.warming.run('warm', async () => {
       const { repos } = depsFor(this.env);
-      this.insert(await repos.posts.recentByAuthors([authorId], AUTHOR_FEED_CAP));
+      const [posts, reposts] = await Promise.all([
+        repos.posts.recentByAuthors([authorId], AUTHOR_FEED_CAP),
+        repos.reposts.recentBy([authorId], AUTHOR_FEED_CAP),
+      ]);
+      this.insert(posts);
+      this.insertReposts(reposts);
       this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('warm', 1)");
     });
+  }
+
+  private insertReposts(entries: readonly TimelineEntry[]): void {
+    let written = 0;
+    for (const e of entries) {
+      if (!e.repost) continue;
+      written += this.sql
+        .exec(
+          `INSERT OR IGNORE INTO reposts (post_id, author_id, created_at, repost_id, at) VALUES (?, ?, ?, ?, ?)
+           RETURNING post_id`,
+          e.postId,
+          e.authorId,
+          e.createdAt,
+          e.repost.id,
+          e.repost.at,
+        )
+        .toArray().length;
+    }
+    if (written === 0) return;
+    this.sql.exec(
+      'DELETE FROM reposts WHERE repost_id < (SELECT repost_id FROM reposts ORDER BY repost_id DESC LIMIT 1 OFFSET ?)',
+      AUTHOR_FEED_CAP - 1,
+    );
+    this.cache = undefined;
   }
 
   private insert(entries: readonly TimelineEntry[]): number {

@@ -31,7 +31,7 @@ import {
   type StreamNotification,
   type StreamProtocol,
 } from '../src/streaming.ts';
-import { TIMELINE_CAP, type TimelineEntry } from '../src/timeline.ts';
+import { TIMELINE_CAP, sourceOf, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
@@ -40,8 +40,10 @@ export type TimelineState = 'cold' | 'regenerating' | 'ready';
 export interface TimelineRead {
   state: TimelineState;
   entries: TimelineEntry[];
-  /** Followed authors whose posts are never pushed: the reader merges their recent posts. */
+  /** Followed authors whose posts are never pushed: the reader merges their recent posts (and reposts). */
   pullAuthors: string[];
+  /** Followed accounts whose reposts the reader does not want (a follow with `reposts: false`). */
+  hiddenReposts: string[];
   /** With `withRanking`: the reader's affinities and interest vector. */
   ranking?: RankingInputs;
 }
@@ -124,7 +126,22 @@ const SNAPSHOTS_KEPT = 4;
 /** Interaction keys already applied to the seen memory are kept this long: queue redelivery is far quicker. */
 const SEEN_KEYS_TTL_MS = 2 * 86_400_000;
 
-type EntryRow = { post_id: string; author_id: string; created_at: number };
+type EntryRow = {
+  post_id: string;
+  author_id: string;
+  created_at: number;
+  sort_id: string;
+  repost_by: string | null;
+  repost_at: number | null;
+};
+
+const ENTRY_COLUMNS = 'post_id, author_id, created_at, sort_id, repost_by, repost_at';
+
+function toEntry(r: EntryRow): TimelineEntry {
+  const entry: TimelineEntry = { postId: r.post_id, authorId: r.author_id, createdAt: r.created_at };
+  if (r.repost_by !== null) entry.repost = { by: r.repost_by, id: r.sort_id, at: r.repost_at ?? r.created_at };
+  return entry;
+}
 
 // Recorded activity this old means medium authors' fan-out may have started skipping this reader
 // (it sees activity older than ACTIVE_WINDOW_MS as inactive): catch up. One write interval of margin.
@@ -174,6 +191,20 @@ export const USER_TIMELINE_SCHEMA: StorageSchema = {
         author_id TEXT PRIMARY KEY, score INTEGER NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
     `,
     ),
+    // Reposts (src/timeline.ts): an entry sorts by sort_id (the post's id, or the repost's), names its sharer, and
+    // a follow may hide the followee's reposts. One entry per post still (the primary key): the reblog fall-off.
+    sqlMigration(
+      'entries.sort_id, entries.repost_by, follows.reposts',
+      `
+      ALTER TABLE entries ADD COLUMN sort_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE entries ADD COLUMN repost_by TEXT;
+      ALTER TABLE entries ADD COLUMN repost_at INTEGER;
+      UPDATE entries SET sort_id = post_id;
+      CREATE INDEX entries_sort ON entries (sort_id);
+      CREATE INDEX entries_repost_by ON entries (repost_by) WHERE repost_by IS NOT NULL;
+      ALTER TABLE follows ADD COLUMN reposts INTEGER NOT NULL DEFAULT 1;
+    `,
+    ),
   ],
 };
 
@@ -219,7 +250,12 @@ export class UserTimeline extends DurableObject<Env> {
     withRanking = false,
   ): Promise<TimelineRead> {
     const state = await this.wake(ownerId, now);
-    const read: TimelineRead = { state, entries: this.page(limit, beforeId), pullAuthors: this.pullAuthors() };
+    const read: TimelineRead = {
+      state,
+      entries: this.page(limit, beforeId),
+      pullAuthors: this.pullAuthors(),
+      hiddenReposts: this.hiddenReposts(),
+    };
     // The ranked feed's reader-side inputs come along, rather than in a second round trip.
     if (withRanking) read.ranking = this.rankingInputs(now);
     return read;
@@ -248,8 +284,10 @@ export class UserTimeline extends DurableObject<Env> {
   }
 
   /**
-   * Fan-out delivery. Entries of authors this user does not follow (any more) are ignored. What is new here goes out
-   * to open streams as `update` events (a redelivered entry adds nothing, so it is not streamed twice).
+   * Fan-out delivery. Entries of authors this user does not follow (any more) are ignored; so are reposts by
+   * accounts it does not follow or whose reposts it hides. A post is here at most once (the primary key): a repost
+   * of a post already among the entries adds nothing (Mastodon's reblog fall-off), whoever shared it. What is new
+   * here goes out to open streams as `update` events (a redelivered entry adds nothing, so it is not streamed twice).
    */
   async insert(entries: TimelineEntry[]): Promise<number> {
     const added = this.store(entries);
@@ -263,20 +301,50 @@ export class UserTimeline extends DurableObject<Env> {
     const added: TimelineEntry[] = [];
     for (const e of entries) {
       // RETURNING yields a row only for a real insert (rowsWritten would also count index writes).
-      const inserted = this.sql
-        .exec(
-          `INSERT OR IGNORE INTO entries (post_id, author_id, created_at)
-           SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
-           RETURNING post_id`,
-          e.postId,
-          e.authorId,
-          e.createdAt,
-        )
-        .toArray().length;
-      if (inserted > 0) added.push(e);
+      const row = e.repost
+        ? this.sql.exec(
+            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id, repost_by, repost_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+             WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?5 AND mode != 'none' AND reposts = 1)
+             RETURNING post_id`,
+            e.postId,
+            e.authorId,
+            e.createdAt,
+            e.repost.id,
+            e.repost.by,
+            e.repost.at,
+          )
+        : this.sql.exec(
+            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id)
+             SELECT ?1, ?2, ?3, ?1 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
+             RETURNING post_id`,
+            e.postId,
+            e.authorId,
+            e.createdAt,
+          );
+      if (row.toArray().length > 0) added.push(e);
     }
     if (added.length > 0) this.trim();
     return added;
+  }
+
+  /**
+   * An undone repost leaves: only an entry that the sharer's repost brought (the post itself, or another sharer's
+   * repost, stays), and not the sharer's current repost (`keep`, its id) should the post have been shared again.
+   */
+  removeRepost(postId: string, by: string, keep?: string): void {
+    this.sql.exec('DELETE FROM entries WHERE post_id = ? AND repost_by = ? AND sort_id != ?', postId, by, keep ?? '');
+  }
+
+  /**
+   * Whether the followee's reposts reach this timeline (`PUT /v1/users/:id/follow {reposts}`). Hiding drops the
+   * reposts already here; showing again applies to reposts from then on (and to regeneration).
+   */
+  setShowReposts(authorId: string, show: boolean): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('UPDATE follows SET reposts = ? WHERE author_id = ?', show ? 1 : 0, authorId);
+      if (!show) this.sql.exec('DELETE FROM entries WHERE repost_by = ?', authorId);
+    });
   }
 
   /**
@@ -288,22 +356,23 @@ export class UserTimeline extends DurableObject<Env> {
   async deliver(entries: TimelineEntry[], now: number): Promise<number> {
     const owner = this.meta('owner');
     if (this.state() === 'cold' || owner === null) return 0;
-    const unknown = [...new Set(entries.map((e) => e.authorId))].filter(
+    const unknown = [...new Set(entries.map(sourceOf))].filter(
       (authorId) => this.sql.exec('SELECT 1 FROM follows WHERE author_id = ?', authorId).toArray().length === 0,
     );
     if (unknown.length > 0) {
       const deps = depsFor(this.env);
       for (const authorId of unknown) {
-        const following = await deps.repos.graph.isFollowing(owner, authorId);
-        const author = following ? await deps.repos.users.get(authorId) : undefined;
-        const mode = following ? followModeOf(author?.followersCount ?? 0, deps.config.fanout) : 'none';
+        const edge = await deps.repos.graph.edge(owner, authorId);
+        const author = edge ? await deps.repos.users.get(authorId) : undefined;
+        const mode = edge ? followModeOf(author?.followersCount ?? 0, deps.config.fanout) : 'none';
         console.warn('timeline: entry from an author without a follow row; the graph says', owner, authorId, mode);
         // Only if still unknown: a follow or unfollow that arrived during the lookup is newer.
         this.sql.exec(
-          'INSERT OR IGNORE INTO follows (author_id, mode, changed_at) VALUES (?, ?, ?)',
+          'INSERT OR IGNORE INTO follows (author_id, mode, changed_at, reposts) VALUES (?, ?, ?, ?)',
           authorId,
           mode,
           now,
+          edge?.showReposts === false ? 0 : 1,
         );
       }
     }
@@ -340,9 +409,17 @@ export class UserTimeline extends DurableObject<Env> {
    * A new follow: pushed authors bring their recent posts along (backfill); pulled ones are merged on read, and an
    * open stream starts watching them at once rather than at the next renewal.
    */
-  async follow(authorId: string, mode: FollowMode, backfill: TimelineEntry[], now: number): Promise<void> {
+  async follow(
+    authorId: string,
+    mode: FollowMode,
+    backfill: TimelineEntry[],
+    now: number,
+    showReposts = true,
+  ): Promise<void> {
     this.upsertFollow(authorId, mode, now);
-    if (mode === 'push') this.store(backfill.filter((e) => e.authorId === authorId));
+    this.sql.exec('UPDATE follows SET reposts = ? WHERE author_id = ?', showReposts ? 1 : 0, authorId);
+    if (!showReposts) this.sql.exec('DELETE FROM entries WHERE repost_by = ?', authorId);
+    if (mode === 'push') this.store(backfill.filter((e) => sourceOf(e) === authorId));
     if (mode === 'pull' && this.openSockets().length > 0) await this.watchAuthors([authorId], now);
   }
 
@@ -350,7 +427,8 @@ export class UserTimeline extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       // The row stays as 'none' so a regeneration already in flight cannot bring the author back.
       this.upsertFollow(authorId, 'none', now);
-      this.sql.exec('DELETE FROM entries WHERE author_id = ?', authorId);
+      // Their posts, unless a still-followed account's repost brought them; and their reposts.
+      this.sql.exec('DELETE FROM entries WHERE (author_id = ?1 AND repost_by IS NULL) OR repost_by = ?1', authorId);
     });
   }
 
@@ -364,7 +442,7 @@ export class UserTimeline extends DurableObject<Env> {
         mode,
       )
       .toArray().length;
-    if (updated > 0 && mode === 'push') this.store(backfill.filter((e) => e.authorId === authorId));
+    if (updated > 0 && mode === 'push') this.store(backfill.filter((e) => sourceOf(e) === authorId));
   }
 
   /** Cron, after 7 idle days: frees the storage; the owner's next read regenerates. */
@@ -627,7 +705,12 @@ export class UserTimeline extends DurableObject<Env> {
         .toArray()
         .map((r) => r.author_id),
     );
-    const items = order.slice(offset, offset + limit).filter((item) => !gone.has(item.authorId));
+    const hidden = new Set(this.hiddenReposts());
+    const items = order.slice(offset, offset + limit).filter((item) => {
+      const by = item.repost?.by;
+      if (by !== undefined) return !gone.has(by) && !hidden.has(by);
+      return !gone.has(item.authorId);
+    });
     return { items, total: order.length };
   }
 
@@ -885,30 +968,38 @@ export class UserTimeline extends DurableObject<Env> {
     if (owner === null || startedAt === null) return;
     const repos = this.repositories();
     const config = depsFor(this.env).config.fanout;
-    const following = await repos.graph.allFollowing(owner);
+    const [following, hiding] = await Promise.all([repos.graph.allFollowing(owner), repos.graph.hidingReposts(owner)]);
+    const hidden = new Set(hiding);
     const authors = await repos.users.getMany(following);
     const modes = new Map<string, FollowMode>(
       following.map((id) => [id, followModeOf(authors.get(id)?.followersCount ?? 0, config)]),
     );
     modes.set(owner, 'push');
     const pushed = [...modes].filter(([, mode]) => mode === 'push').map(([id]) => id);
-    const recent = await repos.posts.recentByAuthors(pushed, TIMELINE_CAP);
+    const [recent, reposts] = await Promise.all([
+      repos.posts.recentByAuthors(pushed, TIMELINE_CAP),
+      repos.reposts.recentBy(pushed, TIMELINE_CAP),
+    ]);
     // A throw above leaves the state as it was; the alarm is retried with backoff.
     this.ctx.storage.transactionSync(() => {
       for (const [authorId, mode] of modes) {
         // Follows and unfollows that happened while D1 was being read are newer than what we read.
         this.sql.exec(
-          `INSERT INTO follows (author_id, mode, changed_at) VALUES (?, ?, ?)
-           ON CONFLICT (author_id) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at
+          `INSERT INTO follows (author_id, mode, changed_at, reposts) VALUES (?, ?, ?, ?)
+           ON CONFLICT (author_id) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at,
+             reposts = excluded.reposts
            WHERE follows.changed_at < excluded.changed_at`,
           authorId,
           mode,
           startedAt,
+          hidden.has(authorId) ? 0 : 1,
         );
       }
       this.setMeta('generated_at', startedAt);
       this.deleteMeta('regenerate_at');
+      // Posts first: where a followed author's post and a repost of it both exist, the post is the entry.
       this.store(recent);
+      this.store(reposts);
     });
   }
 
@@ -917,22 +1008,32 @@ export class UserTimeline extends DurableObject<Env> {
       .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE mode = 'push'")
       .toArray()
       .map((r) => r.author_id);
-    const missed = await this.repositories().posts.recentByAuthors(pushed, TIMELINE_CAP, minIdAt(since));
+    const repos = this.repositories();
+    const [missed, reposts] = await Promise.all([
+      repos.posts.recentByAuthors(pushed, TIMELINE_CAP, minIdAt(since)),
+      repos.reposts.recentBy(pushed, TIMELINE_CAP, minIdAt(since)),
+    ]);
     this.store(missed);
+    this.store(reposts);
   }
 
+  /** Newest first by feed key (src/timeline.ts): posts by their id, reposts by the repost's. */
   private page(limit: number, beforeId?: string): TimelineEntry[] {
     const rows = beforeId
       ? this.sql.exec<EntryRow>(
-          'SELECT post_id, author_id, created_at FROM entries WHERE post_id < ? ORDER BY post_id DESC LIMIT ?',
+          `SELECT ${ENTRY_COLUMNS} FROM entries WHERE sort_id < ? ORDER BY sort_id DESC LIMIT ?`,
           beforeId,
           limit,
         )
-      : this.sql.exec<EntryRow>(
-          'SELECT post_id, author_id, created_at FROM entries ORDER BY post_id DESC LIMIT ?',
-          limit,
-        );
-    return rows.toArray().map((r) => ({ postId: r.post_id, authorId: r.author_id, createdAt: r.created_at }));
+      : this.sql.exec<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY sort_id DESC LIMIT ?`, limit);
+    return rows.toArray().map(toEntry);
+  }
+
+  private hiddenReposts(): string[] {
+    return this.sql
+      .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE reposts = 0 AND mode != 'none'")
+      .toArray()
+      .map((r) => r.author_id);
   }
 
   private pullAuthors(): string[] {
@@ -954,7 +1055,7 @@ export class UserTimeline extends DurableObject<Env> {
 
   private trim(): void {
     this.sql.exec(
-      'DELETE FROM entries WHERE post_id < (SELECT post_id FROM entries ORDER BY post_id DESC LIMIT 1 OFFSET ?)',
+      'DELETE FROM entries WHERE sort_id < (SELECT sort_id FROM entries ORDER BY sort_id DESC LIMIT 1 OFFSET ?)',
       TIMELINE_CAP - 1,
     );
   }

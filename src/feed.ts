@@ -1,37 +1,65 @@
 import { isLive, type PostRecord } from './model.ts';
-import type { TimelineEntry } from './timeline.ts';
+import { feedKey, newestFirst, type TimelineEntry } from './timeline.ts';
 
 /** Stage 1 never hands more than this many candidates to hydration and ranking. */
 export const MAX_CANDIDATES = 500;
 
+export interface MergeOptions {
+  cap?: number;
+  /** Sharers whose reposts the reader hides (follows with `reposts: false`). */
+  hiddenReposts?: ReadonlySet<string>;
+}
+
 /**
- * Candidate stage: merges the sources (pushed entries, pulled authors' recent posts, the reader's own),
- * keeps ids strictly below the cursor, dedupes by post id, newest first, at most `cap`.
+ * Candidate stage: merges the sources (pushed entries, pulled authors' recent posts and reposts, the reader's own),
+ * keeps feed keys (src/timeline.ts) strictly below the cursor, newest first, at most `cap`, and a post at most once:
+ * the entry with the smallest feed key wins, which is the post itself over any repost of it, else the first repost
+ * (Mastodon's reblog fall-off). The smallest, because it is the choice keyset paging keeps: a later page, below a
+ * cursor, still has that entry while the newer ones fall above the cursor.
  */
 export function mergeCandidates(
   sources: readonly (readonly TimelineEntry[])[],
   beforeId: string | undefined,
-  cap: number = MAX_CANDIDATES,
+  options: MergeOptions = {},
 ): TimelineEntry[] {
+  const { cap = MAX_CANDIDATES, hiddenReposts } = options;
   const byId = new Map<string, TimelineEntry>();
   for (const source of sources) {
     for (const entry of source) {
-      if (beforeId !== undefined && entry.postId >= beforeId) continue;
-      if (!byId.has(entry.postId)) byId.set(entry.postId, entry);
+      if (entry.repost && hiddenReposts?.has(entry.repost.by)) continue;
+      const key = feedKey(entry);
+      if (beforeId !== undefined && key >= beforeId) continue;
+      const kept = byId.get(entry.postId);
+      if (!kept || key < feedKey(kept)) byId.set(entry.postId, entry);
     }
   }
-  return [...byId.values()].sort((a, b) => (a.postId < b.postId ? 1 : a.postId > b.postId ? -1 : 0)).slice(0, cap);
+  return [...byId.values()].sort(newestFirst).slice(0, cap);
+}
+
+/** A candidate that survived the rules, with its post. */
+export interface FeedItem {
+  entry: TimelineEntry;
+  post: PostRecord;
 }
 
 /**
  * Rules stage: a candidate survives if its post exists and is not a tombstone. Unfollowed authors never
  * reach this stage: the timeline refuses and removes their entries, and pulls only followed authors.
  */
-export function applyRules(candidates: readonly TimelineEntry[], posts: ReadonlyMap<string, PostRecord>): PostRecord[] {
-  const kept: PostRecord[] = [];
-  for (const candidate of candidates) {
-    const post = posts.get(candidate.postId);
-    if (isLive(post)) kept.push(post);
+export function applyRules(candidates: readonly TimelineEntry[], posts: ReadonlyMap<string, PostRecord>): FeedItem[] {
+  const kept: FeedItem[] = [];
+  for (const entry of candidates) {
+    const post = posts.get(entry.postId);
+    if (isLive(post)) kept.push({ entry, post });
   }
   return kept;
+}
+
+/** `reason` of a feed item (DESIGN.md, "Reposts"): why it is there, when it is a repost. */
+export function reasonOf(entry: {
+  repost?: { by: string; at: number };
+}): { kind: 'repost'; by: string; at: string } | undefined {
+  return entry.repost
+    ? { kind: 'repost', by: entry.repost.by, at: new Date(entry.repost.at).toISOString() }
+    : undefined;
 }

@@ -8,7 +8,8 @@ import { NOTIFICATION_TYPES } from './social.ts';
  * the keyset position (`after`) from which the next page continues.
  */
 const id = z.string().refine(isId);
-const entry = z.object({ postId: id, authorId: id, createdAt: z.number().int() });
+const repost = z.object({ by: id, id, at: z.number().int() });
+const entry = z.object({ postId: id, authorId: id, createdAt: z.number().int(), repost: repost.optional() });
 
 export const queueMessageSchema = z.discriminatedUnion('type', [
   /** Post written: re-assert the author index and author feeds, then fan out by the author's class. */
@@ -36,6 +37,12 @@ export const queueMessageSchema = z.discriminatedUnion('type', [
    * queues do not keep order, and a stale mode applied late would be wrong, while the count is current.
    */
   z.object({ type: z.literal('author.reclassified'), authorId: id, after: id.nullable() }),
+  /**
+   * A share (`sharing`) or its undo: replayed from the share row (the source of truth), so a stale message cannot
+   * undo a later change; then the sharer's index and feeds and the fan-out of the repost (an entry with `repost`),
+   * by the sharer's class, and the outbox record is cleared up to `at`.
+   */
+  z.object({ type: z.literal('repost'), postId: id, userId: id, at: z.number().int() }),
   /** A follow or unfollow whose later steps failed inline: replayed from the source of truth. */
   z.object({ type: z.literal('follow.repair'), followerId: id, followeeId: id, at: z.number().int() }),
   /**

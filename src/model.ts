@@ -1,9 +1,13 @@
 /** The shapes the API returns (DESIGN.md, "HTTP API") and the stored records they are built from. */
 
 export interface Media {
+  /** Set for uploads (POST /v1/media); absent for media given by URL. */
+  id?: string;
   url: string;
   kind: 'image' | 'video' | 'gif';
   alt?: string;
+  width?: number;
+  height?: number;
 }
 
 export interface GeoPoint {

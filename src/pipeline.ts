@@ -62,7 +62,7 @@ export interface Filter<C = PipelineContext, T extends Pick<Candidate, 'post'> =
 }
 
 /** A filter of the reader's rules: it reads only the post and the rules, so `latest` runs it too. */
-export type RuleFilter = Filter<RulesContext, Pick<Candidate, 'post'>>;
+export type RuleFilter = Filter<RulesContext, Pick<Candidate, 'post' | 'repost'>>;
 
 /** Blocks, either way: neither account sees the other's posts, however they reached the timeline. */
 export const blockFilter: RuleFilter = {
@@ -80,6 +80,18 @@ export const muteFilter: RuleFilter = {
   drop: (candidate, context) => (context.rules?.muting.has(candidate.post.authorId) ? 'muting' : null),
 };
 
+/**
+ * Reposts by an account hidden from the reader: a repost BY a blocked (either way) or muted account never shows,
+ * whoever wrote the post (the author's own rules are the filters above).
+ */
+export const repostByFilter: RuleFilter = {
+  name: 'repost-by',
+  drop(candidate, context) {
+    const by = candidate.repost?.by;
+    return by === undefined || !context.rules ? null : hiddenBecause(context.rules, by);
+  },
+};
+
 /** Muted words in force, matched against the text and the hashtags (src/social.ts compilePhrase). */
 export const phraseFilter: RuleFilter = {
   name: 'phrase',
@@ -87,7 +99,7 @@ export const phraseFilter: RuleFilter = {
 };
 
 /** The reader's rules, in both feed modes (and the listings that show posts). */
-export const RULE_FILTERS: readonly RuleFilter[] = [blockFilter, muteFilter, phraseFilter];
+export const RULE_FILTERS: readonly RuleFilter[] = [blockFilter, muteFilter, repostByFilter, phraseFilter];
 
 /** Runs rule filters over candidates, counting what each dropped (by name and reason) into `filtered`. */
 export function applyFilters<C, T extends Pick<Candidate, 'post'>>(
@@ -113,7 +125,7 @@ export interface Scorer {
   score(items: readonly PipelineItem[], context: PipelineContext): PipelineItem[];
 }
 
-/** Lowers a score whatever its sign: refitted weights can make a base score negative. */
+/** Lowers a score whatever its sign (or, with a factor above 1, raises it): refitted weights can make it negative. */
 export function demote(score: number, factor: number): number {
   return score >= 0 ? score * factor : score / Math.max(factor, 1e-9);
 }
@@ -173,13 +185,34 @@ export const authorDiversityScorer: Scorer = {
   },
 };
 
+/** Each sharer among the accounts the reader follows adds this much to the boost, log-scaled; capped below. */
+export const SOCIAL_PROOF_STEP = 0.1;
+export const SOCIAL_PROOF_MAX = 1.3;
+
+/**
+ * Social proof of reposts (Twitter's "retweeted by people you follow"): a post that accounts the reader follows have
+ * shared is lifted by 1 + SOCIAL_PROOF_STEP * log2(1 + sharers), at most SOCIAL_PROOF_MAX. A factor after the sum
+ * rather than a weight in it: the sum's signals are the refit's, logged with each impression, and a repost's worth
+ * is relative to the post's own score. `explain` shows it as the `social-proof` stage, with the sharer count.
+ */
+export const socialProofScorer: Scorer = {
+  name: 'social-proof',
+  score: (items) =>
+    items.map((item) => {
+      const sharers = item.candidate.sharers ?? 0;
+      if (sharers <= 0) return item;
+      const factor = Math.min(SOCIAL_PROOF_MAX, 1 + SOCIAL_PROOF_STEP * Math.log2(1 + sharers));
+      return withFactor(item, 'social-proof', { factor, sharers });
+    }),
+};
+
 export const RANKED_FILTERS: readonly Filter[] = [...RULE_FILTERS, seenFilter];
 /**
  * Previously served posts sink through the `unseen` signal inside the weighted sum (src/ranking.ts), not a factor
  * after it: the sum is not a probability, so a multiplicative demotion would sink a strong post below any weak one
  * never shown, and as a signal its weight is learned by the refit with the others.
  */
-export const RANKED_SCORERS: readonly Scorer[] = [baseScorer, authorDiversityScorer];
+export const RANKED_SCORERS: readonly Scorer[] = [baseScorer, socialProofScorer, authorDiversityScorer];
 
 export interface PipelineResult {
   /** Selection: in final score order. */

@@ -1,5 +1,6 @@
 import type { GeoPoint, PostRecord } from './model.ts';
 import { codePointLength } from './text.ts';
+import type { Repost } from './timeline.ts';
 import { dot } from './vectors.ts';
 
 /**
@@ -289,6 +290,10 @@ export interface Candidate {
   vector: Float32Array | null;
   /** How many of the reader's candidates are newer than this post (0: the newest); absent: 0. */
   newer?: number;
+  /** Set when the candidate is in the feed as a repost. */
+  repost?: Repost;
+  /** How many accounts the reader follows shared the post (social proof); absent: 0. */
+  sharers?: number;
 }
 
 export interface Scored {
@@ -300,6 +305,8 @@ export interface Scored {
   base?: number;
   /** What those scorers did, by name (factor and details), for `explain`. */
   stages?: Record<string, Record<string, number>>;
+  /** Set when the item is in the feed as a repost (src/timeline.ts): who shared it, and when. */
+  repost?: Repost;
 }
 
 export function signalsOf(candidate: Candidate, context: RankingContext): Signals {

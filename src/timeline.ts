@@ -3,13 +3,36 @@
 /** Mastodon and Twitter both keep 800 entries per home timeline; older ones are regenerated if needed. */
 export const TIMELINE_CAP = 800;
 
+/** A repost: who shared the post, the repost's own id (minted when shared, so time-ordered) and when. */
+export interface Repost {
+  by: string;
+  id: string;
+  at: number;
+}
+
 export interface TimelineEntry {
   postId: string;
   authorId: string;
   createdAt: number;
+  /** Set when the entry is there because a followed account shared the post. */
+  repost?: Repost;
 }
 
-/** Newest first by id, which is creation order (src/ids.ts). */
-export function newestFirst(a: { postId: string }, b: { postId: string }): number {
-  return a.postId < b.postId ? 1 : a.postId > b.postId ? -1 : 0;
+/**
+ * Where an entry sorts in a feed: a post by its id, a repost by the repost's id (when it was shared), as
+ * Mastodon orders reblogs. Both are time-ordered ids, so the keyset cursors of the latest feed use this.
+ */
+export function feedKey(entry: { postId: string; repost?: Repost }): string {
+  return entry.repost?.id ?? entry.postId;
+}
+
+/** Whose follow brings the entry: the sharer's for a repost, the author's for a post. */
+export function sourceOf(entry: { authorId: string; repost?: Repost }): string {
+  return entry.repost?.by ?? entry.authorId;
+}
+
+/** Newest first by feed key (post or repost id), which is creation order (src/ids.ts). */
+export function newestFirst(a: { postId: string; repost?: Repost }, b: { postId: string; repost?: Repost }): number {
+  const [x, y] = [feedKey(a), feedKey(b)];
+  return x < y ? 1 : x > y ? -1 : 0;
 }

@@ -238,6 +238,8 @@ export interface Deps {
   redis: Redis | null;
   /** The embedding model files (EMBEDDING_SOURCE = r2); absent where no bucket is bound. */
   models: R2Bucket | undefined;
+  /** Uploaded media (POST /v1/media); absent where no bucket is bound (uploads then answer 503). */
+  media: R2Bucket | undefined;
   /** The test-only fault injector; null unless FAULTS is set (never in production). */
   faults: FaultInjector | null;
 }
@@ -280,6 +282,7 @@ function build(env: Env): Deps {
     queues: { fanout: queue(env.FANOUT_QUEUE), low: queue(env.FANOUT_LOW_QUEUE) },
     redis: config.upstash ? new Redis({ ...config.upstash, enableTelemetry: false }) : null,
     models: env.MODELS,
+    media: env.MEDIA,
     faults,
   };
 }

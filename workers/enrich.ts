@@ -12,7 +12,8 @@ import { forgetTrending, recordTrending } from './trending.ts';
 export async function enrichPost(deps: Deps, postId: string): Promise<void> {
   const post = await deps.repos.posts.get(postId);
   if (!isLive(post)) return forgetTrending(deps, postId);
-  await recordTrending(deps, post);
+  // After an edit, the tag index has the current tags (idempotent; the edit route wrote them first, best effort).
+  await Promise.all([recordTrending(deps, post), deps.repos.tags.add(post)]);
   const embedded = await embedTexts(deps, [post.text]);
   const vector = embedded?.vectors[0];
   if (!embedded || !vector) return;

@@ -9,7 +9,7 @@ import {
 } from '../src/fanout.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import type { FanoutPage, QueueMessage } from '../src/messages.ts';
-import type { TimelineEntry } from '../src/timeline.ts';
+import { sourceOf, type TimelineEntry } from '../src/timeline.ts';
 import type { Deps } from './composition.ts';
 
 /** Timeline RPCs in flight at once per page; the pages of one batch run side by side (see wrangler.toml). */
@@ -83,10 +83,14 @@ async function fanOutChange(deps: Deps, op: 'remove' | 'edit', entry: TimelineEn
 export async function fanoutPage(deps: Deps, page: FanoutPage): Promise<void> {
   if (page.followers) return deliver(deps, page, page.followers);
   const config = deps.config.fanout;
+  // A repost reaches the sharer's followers.
   const { ids, next } = await deps.repos.graph.followerIds(
-    page.entry.authorId,
+    sourceOf(page.entry),
     config.pageSize * PLAN_PAGES,
     page.after ?? undefined,
+    // Followers who hide the sharer's reposts are not asked (their timelines would refuse it anyway); an undo
+    // still reaches every follower, in case the flag changed since.
+    { showingReposts: page.entry.repost !== undefined && page.op === 'insert' },
   );
   const plan = planFanout(ids, next, config.pageSize);
   if (plan.kind === 'inline') return deliver(deps, page, plan.followers);
@@ -96,8 +100,20 @@ export async function fanoutPage(deps: Deps, page: FanoutPage): Promise<void> {
   for (const batch of sendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body })));
 }
 
-/** Medium authors reach only followers active in the last 24 h: one users read per page, not per follower. */
+/**
+ * Medium authors reach only followers active in the last 24 h: one users read per page, not per follower.
+ * A repost's page first reads the share row (once per page): queues do not keep order, so an insert page of a share
+ * since undone, or a removal page older than a new share, must not act on what is now current.
+ */
 async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promise<void> {
+  const { repost } = page.entry;
+  let current: string | undefined;
+  if (repost) {
+    const share = await deps.repos.reposts.getShare(page.entry.postId, repost.by);
+    // Shares older than repost ids sort by their post's id (workers/reposts.ts).
+    current = share ? (share.repostId ?? share.postId) : undefined;
+    if (page.op === 'insert' && current !== repost.id) return;
+  }
   let audience = followers;
   if (page.audience === 'active') {
     const users = await deps.repos.users.getMany(followers);
@@ -110,7 +126,9 @@ async function deliver(deps: Deps, page: FanoutPage, followers: string[]): Promi
       case 'insert':
         return timeline.deliver([page.entry], deps.now());
       case 'remove':
-        return timeline.removePost(page.entry.postId);
+        return page.entry.repost
+          ? timeline.removeRepost(page.entry.postId, page.entry.repost.by, current)
+          : timeline.removePost(page.entry.postId);
       case 'edit':
         return timeline.noteEdit(page.entry);
     }

@@ -1,13 +1,13 @@
 import type { RankingInputs, TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
-import { MAX_CANDIDATES, applyRules, mergeCandidates } from '../src/feed.ts';
+import { MAX_CANDIDATES, applyRules, mergeCandidates, type FeedItem } from '../src/feed.ts';
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
 import { assignArm } from '../src/experiments.ts';
 import { ENGAGEMENT_WINDOW_MS } from '../src/interest.ts';
-import { RULE_FILTERS, applyFilters, runPipeline, type PipelineResult } from '../src/pipeline.ts';
-import { NO_RULES, postHiddenBecause, type ReaderRules } from '../src/social.ts';
+import { RULE_FILTERS, applyFilters, runPipeline, type PipelineResult, type RulesContext } from '../src/pipeline.ts';
+import { NO_RULES, hiddenBecause, postHiddenBecause, type ReaderRules } from '../src/social.ts';
 import { categoriesOf, type Scored, type Weights } from '../src/ranking.ts';
-import type { TimelineEntry } from '../src/timeline.ts';
+import { feedKey, type Repost, type TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
 import type { Deps } from './composition.ts';
@@ -38,7 +38,9 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
   ]);
   return {
     state: timeline.state,
-    candidates: mergeCandidates([timeline.entries, ...pulled], beforeId),
+    candidates: mergeCandidates([timeline.entries, ...pulled], beforeId, {
+      hiddenReposts: new Set(timeline.hiddenReposts),
+    }),
     ranking: timeline.ranking,
   };
 }
@@ -46,18 +48,18 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
 /** Fill-page: at most this many candidate batches (of MAX_CANDIDATES) are read for one page. */
 export const MAX_CANDIDATE_ROUNDS = 4;
 
-/** The reader's rule filters (src/pipeline.ts RULE_FILTERS) over hydrated posts, counting what each dropped. */
+/**
+ * The reader's rule filters (src/pipeline.ts RULE_FILTERS) over hydrated items, counting what each dropped: the
+ * post's author, its words, and for a repost its sharer.
+ */
 function visible(
-  posts: readonly PostRecord[],
+  items: readonly FeedItem[],
   rules: ReaderRules,
   filtered?: Record<string, Record<string, number>>,
-): PostRecord[] {
-  return applyFilters(
-    posts.map((post) => ({ post })),
-    { rules },
-    RULE_FILTERS,
-    filtered,
-  ).map((c) => c.post);
+): FeedItem[] {
+  type Checked = { post: PostRecord; repost?: Repost; item: FeedItem };
+  const checked: Checked[] = items.map((item) => ({ post: item.post, repost: item.entry.repost, item }));
+  return applyFilters<RulesContext, Checked>(checked, { rules }, RULE_FILTERS, filtered).map((c) => c.item);
 }
 
 /**
@@ -70,8 +72,8 @@ export async function hydrate(
   candidates: readonly TimelineEntry[],
   want: number,
   rules: ReaderRules = NO_RULES,
-): Promise<PostRecord[]> {
-  const kept: PostRecord[] = [];
+): Promise<FeedItem[]> {
+  const kept: FeedItem[] = [];
   for (let i = 0; i < candidates.length && kept.length < want;) {
     const slice = candidates.slice(i, i + want - kept.length + 8);
     kept.push(...visible(applyRules(slice, await cachedPostsOf(deps, slice)), rules));
@@ -82,8 +84,8 @@ export async function hydrate(
 
 export interface LatestPage {
   state: TimelineState;
-  posts: PostRecord[];
-  /** The id to continue below, or null at the end. */
+  items: FeedItem[];
+  /** The feed key (src/timeline.ts) to continue below, or null at the end. */
   nextBefore: string | null;
   timings: Timings;
 }
@@ -100,26 +102,31 @@ export async function latestFeed(deps: Deps, userId: string, limit: number, befo
     rulesFor(deps, userId),
   ]);
   const t1 = performance.now();
-  const posts: PostRecord[] = [];
+  const items: FeedItem[] = [];
   let candidates = first;
   let lastExamined: string | null = null;
   let more: boolean;
   for (let round = 1; ; round++) {
-    posts.push(...(await hydrate(deps, candidates, limit + 1 - posts.length, rules)));
+    items.push(...(await hydrate(deps, candidates, limit + 1 - items.length, rules)));
     more = candidates.length === MAX_CANDIDATES;
-    if (posts.length > limit || !more) break;
-    lastExamined = candidates[candidates.length - 1]!.postId;
+    if (items.length > limit || !more) break;
+    lastExamined = feedKey(candidates[candidates.length - 1]!);
     if (round === MAX_CANDIDATE_ROUNDS) break;
     candidates = (await skeleton(deps, userId, lastExamined)).candidates;
   }
   const t2 = performance.now();
-  const page = posts.slice(0, limit);
-  // A full page continues below its last post; a short one (the rounds ran out) below the last candidate examined.
+  const page = items.slice(0, limit);
+  // A full page continues below its last item; a short one (the rounds ran out) below the last candidate examined.
+  // Both are feed keys (src/timeline.ts): a repost sorts where it was shared.
   const nextBefore =
-    posts.length > limit || (more && page.length === limit) ? page[page.length - 1]!.id : more ? lastExamined : null;
+    items.length > limit || (more && page.length === limit)
+      ? feedKey(page[page.length - 1]!.entry)
+      : more
+        ? lastExamined
+        : null;
   return {
     state,
-    posts: page,
+    items: page,
     nextBefore,
     timings: { candidates: t1 - t0, hydrate: t2 - t1 },
   };
@@ -175,23 +182,27 @@ export async function rankedFeed(
   };
   const t1 = performance.now();
   const postIds = candidates.map((c) => c.postId);
-  const [postsById, authors, vectors, network] = await Promise.all([
+  const [postsById, authors, vectors, network, sharers] = await Promise.all([
     cachedPosts(deps, postIds),
     deps.repos.users.getMany([...new Set(candidates.map((c) => c.authorId))]),
     inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
     deps.repos.engagement.authorCountsBy(inputs.following, now - ENGAGEMENT_WINDOW_MS),
+    socialProof(deps, userId, candidates, inputs.following),
   ]);
-  const posts = applyRules(candidates, postsById);
+  const kept = applyRules(candidates, postsById);
+  const posts = kept.map((k) => k.post);
   const t2 = performance.now();
   const result = runPipeline(
     // Candidates are newest first, so a post's index is how many newer ones the reader has.
-    posts.map((post, newer) => {
+    kept.map(({ post, entry }, newer) => {
       const vector = vectors.get(post.id);
       return {
         post,
         authorFollowers: authors.get(post.authorId)?.followersCount ?? 0,
         vector: vector ? decodeVector(vector) : null,
         newer,
+        ...(entry.repost ? { repost: entry.repost } : {}),
+        sharers: sharers.get(post.id) ?? 0,
       };
     }),
     {
@@ -222,6 +233,7 @@ export async function rankedFeed(
     signals: item.signals,
     base: item.base,
     stages: item.stages,
+    ...(item.candidate.repost ? { repost: item.candidate.repost } : {}),
   }));
   const t3 = performance.now();
   const byId = new Map(posts.map((p) => [p.id, p]));
@@ -244,6 +256,30 @@ export async function rankedFeed(
 }
 
 /**
+ * Social proof: per candidate post, how many of the accounts the reader follows (the ranking sample, plus the
+ * sharers its repost entries name) shared it. One query per post shard; a failure costs the boost, not the page.
+ */
+async function socialProof(
+  deps: Deps,
+  userId: string,
+  candidates: readonly TimelineEntry[],
+  following: readonly string[],
+): Promise<Map<string, number>> {
+  const sharers = new Set(following);
+  for (const c of candidates) if (c.repost) sharers.add(c.repost.by);
+  sharers.delete(userId);
+  try {
+    return await deps.repos.reposts.sharersAmong(
+      candidates.map((c) => c.postId),
+      [...sharers],
+    );
+  } catch (error) {
+    console.warn('feed: social proof unavailable for this page', error);
+    return new Map();
+  }
+}
+
+/**
  * Fill-page for the ranked feed: while the reader's rules leave fewer than `limit` of a full candidate batch,
  * the batch below it joins the candidates (up to MAX_CANDIDATE_ROUNDS batches), so the ranking has a page to fill.
  */
@@ -258,7 +294,7 @@ async function fillCandidates(
   let batch = first;
   let survivors = visible(applyRules(first, await cachedPostsOf(deps, first)), rules).length;
   for (let round = 1; round < MAX_CANDIDATE_ROUNDS && survivors < limit && batch.length === MAX_CANDIDATES; round++) {
-    batch = (await skeleton(deps, userId, batch[batch.length - 1]!.postId)).candidates;
+    batch = (await skeleton(deps, userId, feedKey(batch[batch.length - 1]!))).candidates;
     all.push(...batch);
     survivors += visible(applyRules(batch, await cachedPostsOf(deps, batch)), rules).length;
   }
@@ -292,7 +328,9 @@ export async function rankedFeedPage(
     const posts = await cachedPostsOf(deps, page.items);
     for (const s of page.items) {
       const post = posts.get(s.postId);
-      if (isLive(post) && postHiddenBecause(rules, post) === null) items.push({ ...s, post });
+      // A repost by an account hidden from the reader goes too (its sharer blocked either way, or muted).
+      const sharerHidden = s.repost !== undefined && hiddenBecause(rules, s.repost.by) !== null;
+      if (isLive(post) && postHiddenBecause(rules, post) === null && !sharerHidden) items.push({ ...s, post });
     }
     end += want;
     if (end >= total) break;

@@ -65,7 +65,7 @@ async function applyFollow(
     const mode = followModeOf(change.followers, config);
     const backfill =
       mode === 'push' ? await deps.objects.authorFeed(followeeId).recent(followeeId, BACKFILL_POSTS) : [];
-    await timeline.follow(followeeId, mode, backfill, at);
+    await timeline.follow(followeeId, mode, backfill, at, showReposts);
   } else {
     await timeline.unfollow(followeeId, at);
   }

@@ -7,6 +7,7 @@ import { nextDueAt } from '../src/outbox.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import type { Deps } from './composition.ts';
 import { repairFollow } from './follows.ts';
+import { applyRepost } from './reposts.ts';
 
 /** Records one drain takes per kind and shard: a backlog drains over several alarms, each bounded. */
 const DRAIN_BATCH = 100;
@@ -14,16 +15,18 @@ const DRAIN_BATCH = 100;
 export interface DrainReport {
   postsResent: number;
   followsApplied: number;
+  repostsApplied: number;
   failed: number;
 }
 
 export async function drainShard(deps: Deps, shard: number, now: number): Promise<DrainReport> {
   const { outbox } = deps.repos;
   const delay = deps.config.reliability.outboxDelayMs;
-  const report: DrainReport = { postsResent: 0, followsApplied: 0, failed: 0 };
-  const [posts, follows] = await Promise.all([
+  const report: DrainReport = { postsResent: 0, followsApplied: 0, repostsApplied: 0, failed: 0 };
+  const [posts, follows, reposts] = await Promise.all([
     outbox.duePosts(shard, now, DRAIN_BATCH),
     outbox.dueFollows(shard, now, DRAIN_BATCH),
+    deps.repos.reposts.dueIntents(shard, now, DRAIN_BATCH),
   ]);
   await forEachLimit(posts, 8, async (row) => {
     try {
@@ -47,16 +50,27 @@ export async function drainShard(deps: Deps, shard: number, now: number): Promis
       console.warn('outbox: could not apply a follow, due again later', intent.followerId, intent.followeeId, error);
     }
   });
+  await forEachLimit(reposts, 8, async (intent) => {
+    try {
+      await deps.repos.reposts.intentRetried(intent.postId, intent.userId, nextDueAt(now, intent.attempts + 1, delay));
+      await applyRepost(deps, intent.postId, intent.userId, intent.at);
+      report.repostsApplied++;
+    } catch (error) {
+      report.failed++;
+      console.warn('outbox: could not apply a repost, due again later', intent.postId, intent.userId, error);
+    }
+  });
   return report;
 }
 
 /** Every shard, one after another (the cron and tests). */
 export async function drainAll(deps: Deps, now: number): Promise<DrainReport> {
-  const total: DrainReport = { postsResent: 0, followsApplied: 0, failed: 0 };
+  const total: DrainReport = { postsResent: 0, followsApplied: 0, repostsApplied: 0, failed: 0 };
   for (let shard = 0; shard < deps.config.shardCount; shard++) {
     const r = await drainShard(deps, shard, now);
     total.postsResent += r.postsResent;
     total.followsApplied += r.followsApplied;
+    total.repostsApplied += r.repostsApplied;
     total.failed += r.failed;
   }
   return total;

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, gte, inArray, isNull, ne, sql, type SQL } from 
 import type { BatchItem } from 'drizzle-orm/batch';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
-import { comments, interactions, likes, posts, shares, type InteractionKind } from '../schema.ts';
+import { comments, interactions, likes, posts, type InteractionKind } from '../schema.ts';
 import type { ShardDb, Shards } from '../shards.ts';
 
 // D1 binds at most 100 parameters per statement; an interaction row binds 7.
@@ -64,15 +64,6 @@ export function createEngagementRepository(shards: Shards) {
     unlike(postId: string, userId: string): Promise<PostRecord | undefined> {
       return writeThenRead(postId, (db) =>
         db.delete(likes).where(and(eq(likes.postId, postId), eq(likes.userId, userId))),
-      );
-    },
-
-    share(postId: string, userId: string, at: number): Promise<PostRecord | undefined> {
-      return writeThenRead(postId, (db) =>
-        db
-          .insert(shares)
-          .select(ifLive(db, postId, { postId, userId, createdAt: at }))
-          .onConflictDoNothing(),
       );
     },
 

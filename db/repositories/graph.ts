@@ -77,6 +77,8 @@ export function createGraphRepository(shards: Shards) {
       followeeId: string,
       limit: number,
       afterId?: string,
+      /** Only followers who see the followee's reposts (a repost's fan-out skips the others). */
+      options: { showingReposts?: boolean } = {},
     ): Promise<{ ids: string[]; next: string | null }> {
       const t = followsByFollowee;
       const rows = await retry(() =>
@@ -84,7 +86,13 @@ export function createGraphRepository(shards: Shards) {
           .of(followeeId)
           .select({ id: t.followerId })
           .from(t)
-          .where(and(eq(t.followeeId, followeeId), afterId ? gt(t.followerId, afterId) : undefined))
+          .where(
+            and(
+              eq(t.followeeId, followeeId),
+              afterId ? gt(t.followerId, afterId) : undefined,
+              options.showingReposts ? eq(t.showReposts, true) : undefined,
+            ),
+          )
           .orderBy(asc(t.followerId))
           .limit(limit + 1),
       );
@@ -115,6 +123,18 @@ export function createGraphRepository(shards: Shards) {
     /** The follower's side is the source of truth for "does A follow B". */
     async isFollowing(followerId: string, followeeId: string): Promise<boolean> {
       return (await this.edge(followerId, followeeId)) !== undefined;
+    },
+
+    /** Whom the user follows with `reposts: false` (few: read whole, by regeneration). */
+    async hidingReposts(userId: string): Promise<string[]> {
+      const rows = await retry(() =>
+        shards
+          .of(userId)
+          .select({ id: followsByFollower.followeeId })
+          .from(followsByFollower)
+          .where(and(eq(followsByFollower.followerId, userId), eq(followsByFollower.showReposts, false))),
+      );
+      return rows.map((r) => r.id);
     },
 
     /** The follower's edge to the followee, with its flags; undefined when A does not follow B. */

@@ -6,7 +6,11 @@ import { createGraphRepository } from './graph.ts';
 import { createImpressionRepository } from './impressions.ts';
 import { createOAuthRepository } from './oauth.ts';
 import { createOutboxRepository } from './outbox.ts';
+import { createMediaRepository } from './media.ts';
 import { createPostRepository } from './posts.ts';
+import { createRepostRepository } from './reposts.ts';
+import { createSearchRepository } from './search.ts';
+import { createTagRepository } from './tags.ts';
 import { createSocialRepository } from './social.ts';
 import { createReactionRepository } from './reactions.ts';
 import { createUserRepository } from './users.ts';
@@ -21,6 +25,10 @@ export function createRepositories(shards: Shards) {
     embeddings: createEmbeddingRepository(shards),
     impressions: createImpressionRepository(shards),
     outbox: createOutboxRepository(shards),
+    reposts: createRepostRepository(shards),
+    tags: createTagRepository(shards),
+    media: createMediaRepository(shards),
+    search: createSearchRepository(shards),
     social: createSocialRepository(shards),
     oauth: createOAuthRepository(shards),
     reactions: createReactionRepository(shards),

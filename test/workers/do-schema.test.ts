@@ -31,6 +31,8 @@ const CLASSES = [
       'engagements_at',
       'entries',
       'entries_author',
+      'entries_repost_by',
+      'entries_sort',
       'follows',
       'meta',
       'seen',
@@ -44,7 +46,7 @@ const CLASSES = [
     schema: AUTHOR_FEED_SCHEMA,
     stub: () => env.AUTHOR_FEED.get(env.AUTHOR_FEED.idFromName(newId())),
     start: ((state) => new AuthorFeed(state, env)) satisfies Start,
-    objects: ['meta', 'recent', 'watchers'],
+    objects: ['meta', 'recent', 'reposts', 'reposts_recent', 'watchers'],
     drop: { sql: 'DROP TABLE recent', name: 'recent' },
   },
   {

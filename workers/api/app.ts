@@ -13,6 +13,7 @@ import { handleError, notFoundOrMethodNotAllowed } from './errors.ts';
 import { armDrainersOnce } from '../outbox.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { docsRoutes } from './routes/docs.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
 import { commentsRoutes } from './routes/comments.ts';
 import { filtersRoutes } from './routes/filters.ts';
 import { markersRoutes, notificationsRoutes } from './routes/notifications.ts';
@@ -21,6 +22,7 @@ import { eventsRoutes } from './routes/events.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
+import { mediaRoutes } from './routes/media.ts';
 import { postsRoutes } from './routes/posts.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
 import { mastodonStreamingRoutes, v1StreamRoutes } from './routes/streaming.ts';
@@ -75,15 +77,16 @@ export function createApp(overrides?: Partial<Deps>) {
   app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
   // Server-Timing: the identity check on every authenticated request, the feed's stages on feed reads.
   app.use(timing({ total: false, autoEnd: false }));
-  app.use(
-    bodyLimit({
-      maxSize: LIMITS.bodyBytes,
-      onError: () => {
-        throw new AppError(413, 'payload_too_large', `request body exceeds ${LIMITS.bodyBytes} bytes`);
-      },
-    }),
-  );
-  app.use(utf8Json);
+  const jsonBodyLimit = bodyLimit({
+    maxSize: LIMITS.bodyBytes,
+    onError: () => {
+      throw new AppError(413, 'payload_too_large', `request body exceeds ${LIMITS.bodyBytes} bytes`);
+    },
+  });
+  // Media uploads are binary and large: their route sets its own limit and reads no JSON.
+  const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === '/v1/media';
+  app.use((c, next) => (isUpload(c) ? next() : jsonBodyLimit(c, next)));
+  app.use((c, next) => (isUpload(c) ? next() : utf8Json(c, next)));
   const routed = app
     .route('/v1/users', usersRoutes)
     .route('/v1/users', relationsRoutes)
@@ -98,8 +101,10 @@ export function createApp(overrides?: Partial<Deps>) {
     .route('/v1/events', eventsRoutes)
     .route('/v1/feed', feedRoutes)
     .route('/v1/feedback', feedbackRoutes)
+    .route('/v1/media', mediaRoutes)
     .route('/v1/health', healthRoutes)
     .route('/v1/admin', adminRoutes)
+    .route('/v1', discoveryRoutes)
     .route('/v1/stream', v1StreamRoutes)
     .route('/api/v1/streaming', mastodonStreamingRoutes)
     // The Mastodon API's writes are v1 requests dispatched back into this same app (workers/mastodon/v1.ts).

@@ -93,9 +93,12 @@ const countSchema = z.number().int().nonnegative();
 
 export const mediaSchema = z
   .object({
+    id: z.string().optional().meta({ description: 'an upload’s id (`POST /v1/media`); absent for media given by URL' }),
     url: z.string().meta({ format: 'uri', examples: ['https://example.com/cat.jpg'] }),
     kind: z.enum(['image', 'video', 'gif']),
     alt: z.string().optional(),
+    width: z.number().int().optional(),
+    height: z.number().int().optional(),
   })
   .meta({ id: 'Media' });
 
@@ -173,10 +176,14 @@ export const commentSchema = z
     ],
   }) satisfies z.ZodType<Comment>;
 
-/** One entry of `GET /v1/feed`; `score` and `reasons` in ranked mode (`reasons` with `explain`). */
+/** One entry of `GET /v1/feed`; `reason` on a repost, `score` and `reasons` in ranked mode (`reasons` with `explain`). */
 export const feedItemSchema = z
   .object({
     post: postSchema,
+    reason: z
+      .object({ kind: z.literal('repost'), by: z.string().meta({ description: 'the sharer’s id' }), at: isoTime })
+      .optional()
+      .meta({ description: 'why the post is in the feed, when not as its author’s post: a repost' }),
     score: z.number().optional(),
     reasons: z
       .object({

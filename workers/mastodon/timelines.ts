@@ -1,3 +1,4 @@
+import { feedKey } from '../../src/timeline.ts';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../src/cursor.ts';
@@ -52,14 +53,18 @@ export const timelinesRoutes = new Hono<MastodonEnv>()
     }
     const windowed = q.since_id !== undefined || q.min_id !== undefined;
     const page = await latestFeed(deps, me, windowed ? NEWER_WINDOW : q.limit, q.max_id);
-    const posts = windowed ? pageOf(page.posts, (p) => p.id, q) : page.posts;
+    // Pages are keyed by feed key (a post's id, or a repost's own id), as the engine orders them.
+    const items = windowed ? pageOf(page.items, (item) => feedKey(item.entry), q) : page.items;
     const statuses = await statusesOf(
       c,
-      posts.map((post) => ({ post })),
+      items.map(({ post, entry }) =>
+        entry.repost ? { post, reblog: { by: entry.repost.by, at: entry.repost.at } } : { post },
+      ),
       me,
     );
-    const more = windowed ? posts.length === q.limit : page.nextBefore !== null;
-    const link = linkHeader(c.req.url, { first: posts[0]?.id, last: more ? posts[posts.length - 1]?.id : undefined });
+    const more = windowed ? items.length === q.limit : page.nextBefore !== null;
+    const keys = items.map((item) => feedKey(item.entry));
+    const link = linkHeader(c.req.url, { first: keys[0], last: more ? keys[keys.length - 1] : undefined });
     if (link) c.header('Link', link);
     // 206 while the timeline is being rebuilt after a long absence, as Mastodon answers.
     return c.json(statuses, page.state === 'regenerating' ? 206 : 200);

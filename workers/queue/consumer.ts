@@ -5,6 +5,7 @@ import { noteLastFailure } from '../dead-letters.ts';
 import { enrichPost } from '../enrich.ts';
 import { fanoutPage, onPostCreated, onPostDeleted, onPostEdited, reclassify } from '../fanout.ts';
 import { repairFollow } from '../follows.ts';
+import { applyRepost } from '../reposts.ts';
 import { applyEngagement } from '../interest.ts';
 import { forgetTrending } from '../trending.ts';
 import { notifyEngagement, notifyPostMentions, repairBlock } from '../social.ts';
@@ -17,7 +18,9 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
       // The outbox re-sends until this clears it, so the message may arrive after a delete: nothing to fan out.
       const post = await deps.repos.posts.get(entry.postId);
       const live = isLive(post);
-      if (live) await Promise.all([onPostCreated(deps, entry), notifyPostMentions(deps, post)]);
+      // The tag index is repaired here too: this message is what the post outbox guarantees.
+      if (live)
+        await Promise.all([onPostCreated(deps, entry), deps.repos.tags.add(post), notifyPostMentions(deps, post)]);
       // Every delivery page is now queued or done: the record of the owed fan-out can go.
       await deps.repos.outbox.clearPost(entry.authorId, entry.postId);
       // Embedding is CPU-heavy and can wait: it leaves the high-priority queue to fan-out.
@@ -37,6 +40,8 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
       return fanoutPage(deps, message);
     case 'author.reclassified':
       return reclassify(deps, message);
+    case 'repost':
+      return applyRepost(deps, message.postId, message.userId, message.at);
     case 'follow.repair':
       return repairFollow(deps, message.followerId, message.followeeId, message.at);
     case 'post.enrich':

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
+import { reasonOf } from '../../../src/feed.ts';
 import type { GeoPoint } from '../../../src/model.ts';
 import { toPostView } from '../../../src/model.ts';
 import type { TimelineState } from '../../../durable-objects/user-timeline.ts';
@@ -65,6 +66,7 @@ function respond(
 function rankedItems(page: RankedPage, explain: boolean) {
   return page.items.map((item) => ({
     post: toPostView(item.post),
+    ...withReason(item),
     score: item.score,
     ...(explain
       ? {
@@ -81,6 +83,12 @@ function rankedItems(page: RankedPage, explain: boolean) {
   }));
 }
 
+/** `reason` only on reposts, so a plain post's item is as it always was. */
+function withReason(entry: { repost?: { by: string; at: number } }) {
+  const reason = reasonOf(entry);
+  return reason ? { reason } : {};
+}
+
 export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('query', feedQuery), async (c) => {
   const { limit, cursor, mode, explain, lat, lon } = c.req.valid('query');
   const { deps } = c.var;
@@ -89,7 +97,7 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
     const before = cursor ? (await codec.decode(cursor)).before : undefined;
     const page = await latestFeed(deps, c.var.userId, limit, before);
     return respond(c, page.state, page.timings, {
-      items: page.posts.map((post) => ({ post: toPostView(post) })),
+      items: page.items.map(({ post, entry }) => ({ post: toPostView(post), ...withReason(entry) })),
       nextCursor: page.nextBefore ? await codec.encode({ before: page.nextBefore }) : null,
     });
   }

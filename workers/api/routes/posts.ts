@@ -27,6 +27,7 @@ import { describeRoutes, type RouteDoc } from '../route-docs.ts';
 import {
   commentSchema,
   idParam,
+  idSchema,
   optionalTextField,
   postEnvelope,
   postSchema,
@@ -35,6 +36,9 @@ import {
 } from '../validation.ts';
 import { noteEngagements, recordEngagements } from '../../interest.ts';
 import { announceEdit, publishPost, reenrichPost, retractPost } from '../../posts.ts';
+import { publishRepost } from '../../reposts.ts';
+import { indexTags, unindexTags } from '../../tags.ts';
+import { attachMedia, deleteMediaOf } from '../../media.ts';
 import { notifyComment, notifyEngagementRow, refuseIfBlocked } from '../../social.ts';
 import type { Deps } from '../../composition.ts';
 import type { IdempotentPost } from '../../../db/repositories/outbox.ts';
@@ -51,11 +55,18 @@ const location = z.strictObject({
   name: optionalTextField(LIMITS.locationName, { trim: true }),
 });
 
-const createBody = z.strictObject({
-  text: textField(LIMITS.postText),
-  media: z.array(media).max(LIMITS.mediaPerPost).optional(),
-  location: location.optional(),
-});
+const createBody = z
+  .strictObject({
+    text: textField(LIMITS.postText),
+    media: z.array(media).max(LIMITS.mediaPerPost).optional(),
+    /** Uploads (POST /v1/media) of the author's, not used by another post. */
+    mediaIds: z.array(idSchema).min(1).max(LIMITS.mediaPerPost).optional(),
+    location: location.optional(),
+  })
+  .refine((b) => (b.media?.length ?? 0) + (b.mediaIds?.length ?? 0) <= LIMITS.mediaPerPost, {
+    message: `at most ${LIMITS.mediaPerPost} media in all`,
+    path: ['mediaIds'],
+  });
 
 const editBody = z.strictObject({ text: textField(LIMITS.postText) });
 const commentBody = z.strictObject({ text: textField(LIMITS.commentText) });
@@ -138,23 +149,29 @@ export const postsRoutes = new Hono<AppEnv>()
     const at = now();
     startTime(c, 'd1');
     // Minted on the author's shard: the post, its index entry and its outbox record are one transaction.
+    const id = mintOnShardOf(newId, config.shardMap, c.var.userId);
+    const uploads = body.mediaIds
+      ? await attachMedia(deps, body.mediaIds, c.var.userId, id, new URL(c.req.url).origin)
+      : undefined;
     const record = {
-      id: mintOnShardOf(newId, config.shardMap, c.var.userId),
+      id,
       authorId: c.var.userId,
       text: body.text,
-      media: body.media ?? [],
+      media: [...(body.media ?? []), ...(uploads?.media ?? [])],
       hashtags: parseHashtags(body.text),
       mentions: parseMentions(body.text),
       location: body.location ?? null,
       createdAt: at,
       updatedAt: at,
     };
-    const created = await repos.outbox.createPost(
-      record,
-      at + config.reliability.outboxDelayMs,
-      key === undefined ? undefined : { key, requestHash },
-    );
+    const created = await repos.outbox
+      .createPost(record, at + config.reliability.outboxDelayMs, key === undefined ? undefined : { key, requestHash })
+      .catch(async (error: unknown) => {
+        await uploads?.release();
+        throw error;
+      });
     if (created.kind === 'key_taken') {
+      await uploads?.release();
       // A concurrent request with the same key won: its post is the answer.
       const first = key === undefined ? undefined : await repos.outbox.findIdempotent(c.var.userId, key);
       if (!first) throw new AppError(409, 'conflict', 'a request with this Idempotency-Key is in progress; retry');
@@ -169,7 +186,11 @@ export const postsRoutes = new Hono<AppEnv>()
       invalidateAuthorRecent(deps, post.authorId),
       purgePublicAuthorPosts(post.authorId),
     ]).finally(() => endTime(c, 'invalidate'));
-    await Promise.all([publishPost(deps, entry, (stage, ms) => setMetric(c, stage, ms)), invalidated]);
+    await Promise.all([
+      publishPost(deps, entry, (stage, ms) => setMetric(c, stage, ms)),
+      invalidated,
+      indexTags(deps, post),
+    ]);
     c.header('ETag', etag(post));
     c.header('Location', `/v1/posts/${post.id}`);
     return c.json({ post: toPostView(post) }, 201);
@@ -186,6 +207,8 @@ export const postsRoutes = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const { text: newText } = c.req.valid('json');
     const version = expectedVersion(c.req.header('If-Match'));
+    // The tags before the edit, so that the index can drop those the new text no longer has.
+    const before = await c.var.deps.repos.posts.get(id);
     const outcome = await c.var.deps.repos.posts.edit(
       id,
       c.var.userId,
@@ -211,6 +234,12 @@ export const postsRoutes = new Hono<AppEnv>()
           purgePublicAuthorPosts(outcome.post.authorId),
         ]);
         await Promise.all([
+          unindexTags(
+            c.var.deps,
+            id,
+            (before?.hashtags ?? []).filter((tag) => !outcome.post.hashtags.includes(tag)),
+          ),
+          indexTags(c.var.deps, outcome.post),
           reenrichPost(c.var.deps, id),
           announceEdit(c.var.deps, {
             postId: id,
@@ -230,6 +259,7 @@ export const postsRoutes = new Hono<AppEnv>()
     if (post.authorId !== c.var.userId) throw new ForbiddenError('only the author can delete a post');
     const tombstone = (await repos.posts.tombstone(id, now())) ?? post;
     await repos.posts.unindex(post.authorId, id);
+    await Promise.all([unindexTags(c.var.deps, id, post.hashtags), deleteMediaOf(c.var.deps, post.media)]);
     await Promise.all([invalidatePosts(c.var.deps, [id]), purgePublicPost(id), purgePublicAuthorPosts(post.authorId)]);
     await retractPost(c.var.deps, { postId: id, authorId: post.authorId, createdAt: post.createdAt });
     return c.json({ post: toPostView(tombstone) });
@@ -304,11 +334,13 @@ export const postsRoutes = new Hono<AppEnv>()
   )
   .post('/:id/shares', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
     const { id } = c.req.valid('param');
-    const { repos, now } = c.var.deps;
+    const { repos, now, newId, config } = c.var.deps;
     const at = now();
     await refuseIfBlocked(c.var.deps, c.var.userId, (await postToActOn(c.var.deps, id)).authorId);
-    const post = live(await repos.engagement.share(id, c.var.userId, at));
+    // The share row and the record of its effects, in one transaction; a repeat keeps the first repost.
+    const post = live(await repos.reposts.share(id, c.var.userId, at, newId(), at + config.reliability.outboxDelayMs));
     await invalidatePosts(c.var.deps, [id]);
+    await publishRepost(c.var.deps, id, c.var.userId, at);
     const row = {
       userId: c.var.userId,
       kind: 'share',
@@ -320,6 +352,23 @@ export const postsRoutes = new Hono<AppEnv>()
     await recordEngagements(c.var.deps, [row]);
     await notifyEngagementRow(c.var.deps, row);
     return c.json({ post: toPostView(post), shared: true }, 201);
+  })
+  .delete('/:id/shares', requireUser, validate('param', idParam), rateLimit('write'), async (c) => {
+    const { id } = c.req.valid('param');
+    const { repos, now, config } = c.var.deps;
+    const at = now();
+    const post = live(await repos.reposts.unshare(id, c.var.userId, at, at + config.reliability.outboxDelayMs));
+    await invalidatePosts(c.var.deps, [id]);
+    await publishRepost(c.var.deps, id, c.var.userId, at);
+    await repos.engagement.forget(c.var.userId, 'share', id);
+    // The undone repost's notification goes too (src/social.ts keys it by type, post and actor).
+    await repos.social.unnotify(post.authorId, [`repost:${id}:${c.var.userId}`]);
+    await noteEngagements(
+      c.var.deps,
+      [{ userId: c.var.userId, kind: 'share', refId: id, postId: id, authorId: post.authorId, createdAt: at }],
+      'remove',
+    );
+    return c.json({ post: toPostView(post), shared: false });
   });
 
 const ETAG_HEADER = { ETag: "the post's version, for `If-Match`" };
@@ -414,5 +463,11 @@ describeRoutes(postsRoutes, {
     201,
     z.object({ post: postSchema, shared: z.literal(true) }),
     'The post with its counts',
+  ),
+  'DELETE /:id/shares': engagementDoc(
+    'Undo a share',
+    200,
+    z.object({ post: postSchema, shared: z.literal(false) }),
+    'The post with its counts; the repost leaves your followers’ feeds',
   ),
 });
