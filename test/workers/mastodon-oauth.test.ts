@@ -328,3 +328,34 @@ describe('scopes per endpoint', () => {
     expect(forged.status).toBe(401);
   });
 });
+
+describe('OAuth tokens on the streaming API', () => {
+  const upgrade = (token: string) =>
+    exports.default.fetch(
+      new Request(`${ORIGIN}/api/v1/streaming?stream=user&access_token=${encodeURIComponent(token)}`, {
+        headers: { Upgrade: 'websocket' },
+      }),
+    );
+
+  it('opens a user stream with a read token, and refuses a token without read or without a user', async () => {
+    const { token } = await tokenFor('read');
+    const open = await upgrade(token);
+    expect(open.status).toBe(101);
+    open.webSocket!.accept();
+    open.webSocket!.close(1000, 'test over');
+
+    const writeOnly = await tokenFor('write');
+    const refused = await upgrade(writeOnly.token);
+    expect(refused.status).toBe(401);
+    expect((await refused.json<{ error: string }>()).error).toMatch(/scope/);
+
+    const app = await registerApp();
+    const appToken = await exchange({
+      grant_type: 'client_credentials',
+      client_id: app.client_id,
+      client_secret: app.client_secret,
+    });
+    expect(appToken.status).toBe(200);
+    expect((await upgrade(appToken.body.access_token!)).status).toBe(401);
+  });
+});

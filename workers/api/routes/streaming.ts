@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { AppError, UnauthorizedError } from '../../../src/errors.ts';
 import { parseStream, type StreamName, type StreamProtocol } from '../../../src/streaming.ts';
 import { bearerToken, userForToken } from '../auth.ts';
+import { callerOf } from '../../mastodon/auth.ts';
+import { grants } from '../../../src/mastodon-scopes.ts';
+import type { Deps } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
 import { errorBody } from '../errors.ts';
 import { describeRoutes } from '../route-docs.ts';
@@ -38,6 +41,15 @@ function refuse(c: Context<AppEnv>, protocol: StreamProtocol, status: 400 | 401 
  * Authenticates the reader here, in the Worker, then hands the upgrade to the reader's own UserTimeline object,
  * which holds the socket (hibernation API) and pushes to it as fan-out delivers (durable-objects/user-timeline.ts).
  */
+/** A Mastodon stream takes an OAuth access token (or a v1 one) that acts as a user and may read statuses. */
+async function streamingUserOf(deps: Deps, token: string): Promise<string> {
+  const caller = await callerOf(deps, token);
+  if (caller.userId === null) throw new UnauthorizedError('This method requires an authenticated user');
+  if (!grants(caller.scopes, 'read:statuses'))
+    throw new UnauthorizedError('This action is outside the authorized scopes');
+  return caller.userId;
+}
+
 async function openStream(c: Context<AppEnv>, protocol: StreamProtocol, path: StreamName | null) {
   const query = streamQuery.safeParse(c.req.query());
   if (!query.success) return refuse(c, protocol, 400, 'invalid_request', 'invalid query: access_token or stream');
@@ -51,7 +63,7 @@ async function openStream(c: Context<AppEnv>, protocol: StreamProtocol, path: St
   let userId: string;
   try {
     if (!token) throw new UnauthorizedError('an access token is required');
-    userId = await userForToken(c.var.deps, token);
+    userId = protocol === 'v1' ? await userForToken(c.var.deps, token) : await streamingUserOf(c.var.deps, token);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
     return refuse(c, protocol, 401, 'unauthorized', error.message);
