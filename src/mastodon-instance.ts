@@ -5,7 +5,11 @@
  */
 import { LIMITS } from './text.ts';
 
-/** The Mastodon API version whose subset is served, in the form compatible servers report. */
+/**
+ * The Mastodon API version whose subset is served, in the form compatible servers report. Not a placeholder:
+ * clients (masto.js, megalodon, Elk) parse the leading version to decide which endpoints to call (v2 media and
+ * filters, markers), so it names the release whose entity shapes this subset follows.
+ */
 export const MASTODON_VERSION = '4.3.0';
 
 export interface InstanceFacts {
