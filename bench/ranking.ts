@@ -894,7 +894,7 @@ export function renderRanking(result: RankingResult): string {
     const vs = versus(replayed, def);
     rows.push(
       [
-        `the same with ${name}`,
+        `ranked beats latest by ≥ 25% with ${name}`,
         `world ${replayed.seed}: ${vsLatest(replayed).join('; ')}`,
         verdict(rankedVsLatest(replayed), 1.25),
       ],
