@@ -277,12 +277,13 @@ export function createSocialRepository(shards: Shards) {
     /**
      * Writes notifications idempotently (by recipient and key), each only if its recipient neither blocks, is
      * blocked by, nor mutes its actor at `now`, checked in the same statement. One statement per notification,
-     * one batch per recipient shard.
+     * one batch per recipient shard. Answers the rows written now (not those silenced or already there), which
+     * are the ones open streams are told of.
      */
-    async notify(rows: readonly NewNotification[], now: number): Promise<void> {
+    async notify(rows: readonly NewNotification[], now: number): Promise<NotificationRow[]> {
       const wanted = rows.filter((r) => r.recipientId !== r.actorId);
       const byRecipient = Map.groupBy(wanted, (r) => r.recipientId);
-      await Promise.all(
+      const written = await Promise.all(
         shards.group(byRecipient.keys()).map(([db, recipients]) => {
           const statements = recipients
             .flatMap((id) => byRecipient.get(id)!)
@@ -305,12 +306,14 @@ export function createSocialRepository(shards: Shards) {
                     .from(sql`(SELECT 1)`)
                     .where(sql`NOT (${silenced(sql`${r.recipientId}`, sql`${r.actorId}`, now)})`),
                 )
-                .onConflictDoNothing(),
+                .onConflictDoNothing()
+                .returning(),
             );
           const [first, ...rest] = statements;
-          return first ? retry(() => db.batch([first, ...rest])) : Promise.resolve();
+          return first ? retry(() => db.batch([first, ...rest])) : Promise.resolve([]);
         }),
       );
+      return written.flat(2);
     },
 
     /** Takes back what an undone action notified (an unlike, a deleted comment), by key. */
@@ -351,6 +354,43 @@ export function createSocialRepository(shards: Shards) {
           .orderBy(desc(n.id))
           .limit(limit),
       );
+    },
+
+    /** One of the recipient's notifications, unless its actor is now blocked (either way) or muted. */
+    async notification(recipientId: string, id: string, now: number): Promise<NotificationRow | undefined> {
+      const n = notifications;
+      const [row] = await retry(() =>
+        shards
+          .of(recipientId)
+          .select()
+          .from(n)
+          .where(
+            and(
+              eq(n.recipientId, recipientId),
+              eq(n.id, id),
+              sql`NOT (${silenced(sql`${n.recipientId}`, sql`${n.actorId}`, now)})`,
+            ),
+          ),
+      );
+      return row;
+    },
+
+    /** Deletes one notification (Mastodon's dismiss); whether it was there. */
+    async dismissNotification(recipientId: string, id: string): Promise<boolean> {
+      const n = notifications;
+      const gone = await retry(() =>
+        shards
+          .of(recipientId)
+          .delete(n)
+          .where(and(eq(n.recipientId, recipientId), eq(n.id, id)))
+          .returning({ id: n.id }),
+      );
+      return gone.length > 0;
+    },
+
+    /** Deletes every notification of the recipient (Mastodon's clear). */
+    async clearNotifications(recipientId: string): Promise<void> {
+      await retry(() => shards.of(recipientId).delete(notifications).where(eq(notifications.recipientId, recipientId)));
     },
 
     /** Notifications newer than `afterId` (all, without one), at most `cap`: the unread count. */

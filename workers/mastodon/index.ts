@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
-import { accountsRoutes } from './accounts.ts';
+import { accountsRoutes, blocksRoutes, mutesRoutes } from './accounts.ts';
 import type { MastodonEnv } from './context.ts';
 import { instanceRoutes } from './instance.ts';
+import { markersRoutes, notificationsRoutes } from './notifications.ts';
 import { appsRoutes, oauthRoutes } from './oauth.ts';
 import { statusesRoutes } from './statuses.ts';
 import { timelinesRoutes } from './timelines.ts';
@@ -20,6 +21,10 @@ export function mastodonApp(v1: V1Fetch) {
     .route('/oauth', oauthRoutes)
     .route('/api/v1/apps', appsRoutes)
     .route('/api/v1/accounts', accountsRoutes(v1))
+    .route('/api/v1/blocks', blocksRoutes)
+    .route('/api/v1/mutes', mutesRoutes)
     .route('/api/v1/statuses', statusesRoutes(v1))
-    .route('/api/v1/timelines', timelinesRoutes);
+    .route('/api/v1/timelines', timelinesRoutes)
+    .route('/api/v1/notifications', notificationsRoutes)
+    .route('/api/v1/markers', markersRoutes(v1));
 }
