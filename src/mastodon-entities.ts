@@ -5,6 +5,7 @@
 import type { Media, PostRecord, UserRecord } from './model.ts';
 import { ID_EPOCH_MS } from './ids.ts';
 import { statusContent } from './mastodon-content.ts';
+import { compilePhrase } from './social.ts';
 
 export interface MastodonAccount {
   id: string;
@@ -85,7 +86,32 @@ export interface MastodonStatus {
   card: null;
   poll: null;
   application: null;
-  filtered: [];
+  filtered: MastodonFilterResult[];
+}
+
+export const FILTER_CONTEXTS = ['home', 'notifications', 'public', 'thread', 'account'] as const;
+export type FilterContext = (typeof FILTER_CONTEXTS)[number];
+
+export interface MastodonFilterKeyword {
+  id: string;
+  keyword: string;
+  whole_word: boolean;
+}
+
+export interface MastodonFilter {
+  id: string;
+  title: string;
+  context: FilterContext[];
+  expires_at: string | null;
+  filter_action: 'warn' | 'hide';
+  keywords: MastodonFilterKeyword[];
+  statuses: [];
+}
+
+export interface MastodonFilterResult {
+  filter: MastodonFilter;
+  keyword_matches: string[];
+  status_matches: [];
 }
 
 export interface MastodonRelationship {
@@ -368,4 +394,47 @@ export function toNotification(
     account: toAccount(actor, base),
     status: notification.type === 'follow' ? null : status,
   };
+}
+
+/** A Mastodon filter (v2) as stored: a titled group of muted words with the contexts and action it was given. */
+export interface FilterGroupRecord {
+  id: string;
+  title: string;
+  context: string;
+  action: 'warn' | 'hide';
+  expiresAt: number | null;
+  keywords: ReadonlyArray<{ id: string; phrase: string; wholeWord: boolean }>;
+}
+
+export function toFilterKeyword(keyword: FilterGroupRecord['keywords'][number]): MastodonFilterKeyword {
+  return { id: keyword.id, keyword: keyword.phrase, whole_word: keyword.wholeWord };
+}
+
+export function toFilter(group: FilterGroupRecord): MastodonFilter {
+  return {
+    id: group.id,
+    title: group.title,
+    context: group.context
+      .split(',')
+      .filter((c): c is FilterContext => (FILTER_CONTEXTS as readonly string[]).includes(c)),
+    expires_at: group.expiresAt === null ? null : iso(group.expiresAt),
+    filter_action: group.action,
+    keywords: group.keywords.map(toFilterKeyword),
+    statuses: [],
+  };
+}
+
+/**
+ * The `filtered` field of a status: each warn filter with a keyword that matches the post (as a muted word
+ * matches: src/social.ts compilePhrase), with the keywords that did. Hide filters never get here: the feed drops
+ * what they match.
+ */
+export function filterResults(
+  post: Pick<PostRecord, 'text' | 'hashtags'>,
+  warnings: readonly FilterGroupRecord[],
+): MastodonFilterResult[] {
+  return warnings.flatMap((group) => {
+    const matched = group.keywords.filter((k) => compilePhrase(k).matches(post)).map((k) => k.phrase);
+    return matched.length > 0 ? [{ filter: toFilter(group), keyword_matches: matched, status_matches: [] }] : [];
+  });
 }

@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { PhraseFilter } from '../../src/social.ts';
 import { retry } from '../../src/retry.ts';
 import {
   blockedBy,
   blocks,
+  filterGroups,
   filters,
   followsByFollowee,
   followsByFollower,
@@ -223,7 +224,23 @@ export function createSocialRepository(shards: Shards) {
               expiresAt: filters.expiresAt,
             })
             .from(filters)
-            .where(and(eq(filters.userId, userId), or(isNull(filters.expiresAt), gt(filters.expiresAt, now))))
+            .where(
+              and(
+                eq(filters.userId, userId),
+                or(isNull(filters.expiresAt), gt(filters.expiresAt, now)),
+                // A Mastodon warn filter's keywords mark statuses (`filtered`) instead of hiding them.
+                or(
+                  isNull(filters.groupId),
+                  notInArray(
+                    filters.groupId,
+                    db
+                      .select({ id: filterGroups.id })
+                      .from(filterGroups)
+                      .where(and(eq(filterGroups.userId, userId), eq(filterGroups.action, 'warn'))),
+                  ),
+                ),
+              ),
+            )
             .orderBy(asc(filters.id))
             .limit(MAX_RULE_ROWS),
         ]),

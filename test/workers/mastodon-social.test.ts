@@ -199,3 +199,144 @@ describe('Mastodon API: notifications and markers', () => {
     expect(bad.status).toBe(400);
   });
 });
+
+interface Filter {
+  id: string;
+  title: string;
+  context: string[];
+  expires_at: string | null;
+  filter_action: string;
+  keywords: { id: string; keyword: string; whole_word: boolean }[];
+}
+
+describe('Mastodon API: filters v2', () => {
+  it('creates, reads, updates (keywords added, changed, destroyed) and deletes a filter, JSON or form', async () => {
+    const alice = await signup();
+    const created = await api<Filter>('POST', '/api/v2/filters', {
+      token: alice.token,
+      body: {
+        title: 'Spoilers',
+        context: ['home', 'public'],
+        filter_action: 'hide',
+        expires_in: 3600,
+        keywords_attributes: [{ keyword: 'finale' }, { keyword: 'plot twist', whole_word: false }],
+      },
+    });
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({
+      title: 'Spoilers',
+      context: ['home', 'public'],
+      filter_action: 'hide',
+      expires_at: expect.any(String),
+    });
+    expect(created.body.keywords.map((k) => [k.keyword, k.whole_word])).toEqual([
+      ['finale', true],
+      ['plot twist', false],
+    ]);
+    // The keywords are muted words as v1 lists them.
+    const v1 = await api<{ items: { phrase: string }[] }>('GET', '/v1/filters', { token: alice.token });
+    expect(v1.body.items.map((f) => f.phrase).sort()).toEqual(['finale', 'plot twist']);
+    const [finale, twist] = created.body.keywords;
+    const updated = await api<Filter>('PUT', `/api/v2/filters/${created.body.id}`, {
+      token: alice.token,
+      body: {
+        title: 'TV',
+        expires_in: '',
+        keywords_attributes: [
+          { id: finale!.id, keyword: 'season finale' },
+          { id: twist!.id, _destroy: true },
+          { keyword: 'cliffhanger' },
+        ],
+      },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ title: 'TV', context: ['home', 'public'], expires_at: null });
+    expect(updated.body.keywords.map((k) => k.keyword).sort()).toEqual(['cliffhanger', 'season finale']);
+    const form = await api<Filter>('POST', '/api/v2/filters', {
+      token: alice.token,
+      rawBody:
+        'title=Form&context[]=notifications&keywords_attributes[][keyword]=one&keywords_attributes[][whole_word]=false&keywords_attributes[][keyword]=two',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(200);
+    expect(form.body.filter_action).toBe('warn');
+    expect(form.body.keywords.map((k) => [k.keyword, k.whole_word])).toEqual([
+      ['one', false],
+      ['two', true],
+    ]);
+    const list = await api<Filter[]>('GET', '/api/v2/filters', { token: alice.token });
+    expect(list.body.map((f) => f.title)).toEqual(['TV', 'Form']);
+    const kw = await api<{ id: string; keyword: string }>('POST', `/api/v2/filters/${form.body.id}/keywords`, {
+      token: alice.token,
+      body: { keyword: 'three' },
+    });
+    expect(kw.body.keyword).toBe('three');
+    const renamed = await api('PUT', `/api/v2/filters/keywords/${kw.body.id}`, {
+      token: alice.token,
+      body: { keyword: 'four', whole_word: false },
+    });
+    expect(renamed.body).toEqual({ id: kw.body.id, keyword: 'four', whole_word: false });
+    expect((await api('DELETE', `/api/v2/filters/keywords/${kw.body.id}`, { token: alice.token })).body).toEqual({});
+    const keywords = await api<unknown[]>('GET', `/api/v2/filters/${form.body.id}/keywords`, { token: alice.token });
+    expect(keywords.body).toHaveLength(2);
+    expect((await api('DELETE', `/api/v2/filters/${created.body.id}`, { token: alice.token })).body).toEqual({});
+    expect((await api('GET', `/api/v2/filters/${created.body.id}`, { token: alice.token })).status).toBe(404);
+    const left = await api<{ items: { phrase: string }[] }>('GET', '/v1/filters', { token: alice.token });
+    expect(left.body.items.map((f) => f.phrase).sort()).toEqual(['one', 'two']);
+  });
+
+  it('hide drops matching statuses from home; warn keeps them, marked in `filtered`', async () => {
+    const [alice, bob] = [await signup(), await signup()];
+    await follow(alice, bob);
+    await createPost(bob, "the finale was great");
+    const warned = await createPost(bob, 'a spider in my bath');
+    const plain = await createPost(bob, 'nothing to see');
+    await expect.poll(() => homeIds(alice), eventually).toContain(plain.id);
+    const body = (title: string, action: string, word: string) => ({
+      title,
+      context: ['home'],
+      filter_action: action,
+      keywords_attributes: [{ keyword: word }],
+    });
+    await api('POST', '/api/v2/filters', { token: alice.token, body: body('tv', 'hide', 'finale') });
+    const warn = await api<Filter>('POST', '/api/v2/filters', {
+      token: alice.token,
+      body: body('bugs', 'warn', 'spider'),
+    });
+    const home = await api<{ id: string; filtered: { filter: { id: string }; keyword_matches: string[] }[] }[]>(
+      'GET',
+      '/api/v1/timelines/home?limit=40',
+      { token: alice.token },
+    );
+    expect(home.body.map((s) => s.id)).toEqual([plain.id, warned.id]);
+    expect(home.body[1]!.filtered).toEqual([
+      expect.objectContaining({ filter: expect.objectContaining({ id: warn.body.id }), keyword_matches: ['spider'] }),
+    ]);
+    expect(home.body[0]!.filtered).toEqual([]);
+  });
+
+  it('refuses bad filters and other users', async () => {
+    const [alice, bob] = [await signup(), await signup()];
+    const send = (body: unknown) => api('POST', '/api/v2/filters', { token: alice.token, body });
+    expect((await send({ context: ['home'] })).status).toBe(400);
+    expect((await send({ title: 'x', context: ['everywhere'] })).status).toBe(400);
+    expect((await send({ title: 'x', context: ['home'], filter_action: 'blur' })).status).toBe(400);
+    expect((await send({ title: 'x', context: ['home'], expires_in: -1 })).status).toBe(400);
+    expect((await send({ title: 'x', context: ['home'], keywords_attributes: [{ keyword: '  ' }] })).status).toBe(400);
+    expect((await api<unknown[]>('GET', '/api/v2/filters', { token: alice.token })).body).toEqual([]);
+    const mine = await api<Filter>('POST', '/api/v2/filters', {
+      token: alice.token,
+      body: { title: 'mine', context: ['home'], keywords_attributes: [{ keyword: 'a' }] },
+    });
+    expect((await api('GET', `/api/v2/filters/${mine.body.id}`, { token: bob.token })).status).toBe(404);
+    expect((await api('DELETE', `/api/v2/filters/${mine.body.id}`, { token: bob.token })).status).toBe(404);
+    const kwId = mine.body.keywords[0]!.id;
+    expect((await api('GET', `/api/v2/filters/keywords/${kwId}`, { token: bob.token })).status).toBe(404);
+    const foreign = await api('PUT', `/api/v2/filters/${mine.body.id}`, {
+      token: alice.token,
+      body: { keywords_attributes: [{ id: '123456789', keyword: 'b' }] },
+    });
+    expect(foreign.status).toBe(422);
+    expect((await api<Filter>('GET', `/api/v2/filters/${mine.body.id}`, { token: alice.token })).body.keywords).toHaveLength(1);
+  });
+});

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import {
   commentToStatus,
+  filterResults,
   postToStatus,
   reblogStatus,
   toAccount,
@@ -48,7 +49,7 @@ export async function statusesOf(
 ): Promise<MastodonStatus[]> {
   const { deps } = c.var;
   const postIds = [...new Set(sources.map((s) => s.post.id))];
-  const [{ users, byHandle }, liked, shared] = await Promise.all([
+  const [{ users, byHandle }, liked, shared, warnings] = await Promise.all([
     accountsFor(
       deps,
       sources.flatMap((s) => (s.reblog ? [s.post.authorId, s.reblog.by] : [s.post.authorId])),
@@ -56,20 +57,20 @@ export async function statusesOf(
     ),
     viewerId ? deps.repos.reactions.likedBy(viewerId, postIds) : new Map<string, number>(),
     viewerId ? deps.repos.reactions.sharedBy(viewerId, postIds) : new Map<string, number>(),
+    // The viewer's warn filters, for `filtered` (hide filters already dropped what they match).
+    viewerId && sources.length > 0 ? deps.repos.filterGroups.warnings(viewerId, deps.now()) : [],
   ]);
   const links: StatusLinks = { base: originOf(c), accounts: byHandle };
   return sources.flatMap(({ post, reblog }) => {
     const author = users.get(post.authorId);
     if (!author) return [];
-    const status = postToStatus(
-      post,
-      author,
-      { favourited: liked.has(post.id), reblogged: shared.has(post.id) },
-      links,
-    );
+    const status: MastodonStatus = {
+      ...postToStatus(post, author, { favourited: liked.has(post.id), reblogged: shared.has(post.id) }, links),
+      filtered: warnings.length > 0 ? filterResults(post, warnings) : [],
+    };
     if (!reblog) return [status];
     const sharer = users.get(reblog.by);
-    return sharer ? [reblogStatus(status, sharer, reblog.at, links)] : [];
+    return sharer ? [{ ...reblogStatus(status, sharer, reblog.at, links), filtered: status.filtered }] : [];
   });
 }
 

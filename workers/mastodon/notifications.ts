@@ -137,17 +137,9 @@ export const notificationsRoutes = new Hono<MastodonEnv>()
     return c.json({});
   });
 
-/** `home[last_read_id]=…` in a form, or `{"home": {"last_read_id": …}}` in JSON. */
+/** `home[last_read_id]=…` in a form, or `{"home": {"last_read_id": …}}` in JSON (one shape, see params.ts). */
 const position = z.object({ last_read_id: idValue });
-const markersBody = z
-  .record(z.string(), z.unknown())
-  .transform((p) => ({
-    home: p.home ?? (p['home[last_read_id]'] === undefined ? undefined : { last_read_id: p['home[last_read_id]'] }),
-    notifications:
-      p.notifications ??
-      (p['notifications[last_read_id]'] === undefined ? undefined : { last_read_id: p['notifications[last_read_id]'] }),
-  }))
-  .pipe(z.object({ home: z.union([position, z.undefined()]), notifications: z.union([position, z.undefined()]) }));
+const markersBody = z.object({ home: position.optional(), notifications: position.optional() });
 
 const TIMELINES = ['home', 'notifications'] as const;
 
