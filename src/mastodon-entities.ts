@@ -438,3 +438,35 @@ export function filterResults(
     return matched.length > 0 ? [{ filter: toFilter(group), keyword_matches: matched, status_matches: [] }] : [];
   });
 }
+
+/** A tag's use on one day (Mastodon's history entry): posts carrying it and distinct accounts that used it. */
+export interface TagUse {
+  day: number;
+  uses: number;
+  accounts: number;
+}
+
+export interface MastodonTagEntity extends MastodonTag {
+  history: Array<{ day: string; uses: string; accounts: string }>;
+  following: false;
+}
+
+const DAY_MS = 86_400_000;
+
+/** A Tag with its history (Mastodon sends the day as the UNIX time of its midnight, counts as strings). */
+export function toTag(name: string, base: string, use?: TagUse): MastodonTagEntity {
+  return {
+    name,
+    url: `${base}/tags/${encodeURIComponent(name)}`,
+    history: use
+      ? [
+          {
+            day: String(Math.floor(use.day / DAY_MS) * (DAY_MS / 1000)),
+            uses: String(use.uses),
+            accounts: String(use.accounts),
+          },
+        ]
+      : [],
+    following: false,
+  };
+}

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { accountsRoutes, blocksRoutes, mutesRoutes } from './accounts.ts';
 import type { MastodonEnv } from './context.ts';
+import { searchRoutes, tagsRoutes, trendsRoutes } from './discovery.ts';
 import { filtersRoutes } from './filters.ts';
 import { instanceRoutes } from './instance.ts';
 import { markersRoutes, notificationsRoutes } from './notifications.ts';
@@ -26,6 +27,9 @@ export function mastodonApp(v1: V1Fetch) {
     .route('/api/v1/mutes', mutesRoutes)
     .route('/api/v1/statuses', statusesRoutes(v1))
     .route('/api/v1/timelines', timelinesRoutes)
+    .route('/api/v1/trends', trendsRoutes)
+    .route('/api/v1/tags', tagsRoutes)
+    .route('/api/v2/search', searchRoutes(v1))
     .route('/api/v1/notifications', notificationsRoutes)
     .route('/api/v1/markers', markersRoutes(v1))
     .route('/api/v2/filters', filtersRoutes);
