@@ -52,7 +52,7 @@ export interface MastodonAttachment {
   remote_url: null;
   description: string | null;
   blurhash: null;
-  meta: Record<string, never>;
+  meta: { original?: { width: number; height: number; size: string; aspect: number } };
 }
 
 export interface MastodonStatus {
@@ -179,18 +179,36 @@ export interface StatusLinks {
   accounts: ReadonlyMap<string, UserRecord>;
 }
 
-function attachment(media: Media, postId: string, index: number): MastodonAttachment {
+/** Mastodon's `meta.original` when the size is known (clients lay out the grid before the image loads). */
+function metaOf(width: number | null | undefined, height: number | null | undefined): MastodonAttachment['meta'] {
+  if (!width || !height) return {};
+  return { original: { width, height, size: `${width}x${height}`, aspect: width / height } };
+}
+
+/** A media item as a MediaAttachment: a kind, the URL (the preview is the same file), the description. */
+export function toAttachment(
+  media: Pick<Media, 'url' | 'kind'> & {
+    id: string;
+    alt?: string | null;
+    width?: number | null;
+    height?: number | null;
+  },
+): MastodonAttachment {
   return {
-    // Attached media have no ids of their own in v1 posts: the post's id and the position name them.
-    id: `${postId}${String(index).padStart(2, '0')}`,
+    id: media.id,
     type: media.kind === 'gif' ? 'gifv' : media.kind,
     url: media.url,
     preview_url: media.url,
     remote_url: null,
     description: media.alt ?? null,
     blurhash: null,
-    meta: {},
+    meta: metaOf(media.width, media.height),
   };
+}
+
+function attachment(media: Media, postId: string, index: number): MastodonAttachment {
+  // An upload has its own id; media given by URL (v1's `media`) are named by the post's id and the position.
+  return toAttachment({ ...media, id: media.id ?? `${postId}${String(index).padStart(2, '0')}` });
 }
 
 function mentionsOf(handles: readonly string[], links: StatusLinks): MastodonMention[] {

@@ -4,6 +4,7 @@ import type { MastodonEnv } from './context.ts';
 import { searchRoutes, tagsRoutes, trendsRoutes } from './discovery.ts';
 import { filtersRoutes } from './filters.ts';
 import { instanceRoutes } from './instance.ts';
+import { mediaRoutes, uploadRoutes } from './media.ts';
 import { markersRoutes, notificationsRoutes } from './notifications.ts';
 import { appsRoutes, oauthRoutes } from './oauth.ts';
 import { statusesRoutes } from './statuses.ts';
@@ -32,5 +33,7 @@ export function mastodonApp(v1: V1Fetch) {
     .route('/api/v2/search', searchRoutes(v1))
     .route('/api/v1/notifications', notificationsRoutes)
     .route('/api/v1/markers', markersRoutes(v1))
-    .route('/api/v2/filters', filtersRoutes);
+    .route('/api/v2/filters', filtersRoutes)
+    .route('/api/v1/media', mediaRoutes(v1))
+    .route('/api/v2/media', uploadRoutes(v1));
 }
