@@ -2,20 +2,13 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { MarkerRow, NotificationRow } from '../../db/repositories/social.ts';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
-import {
-  NOTIFICATION_TYPES,
-  toNotification,
-  type MastodonNotification,
-  type MastodonStatus,
-} from '../../src/mastodon-entities.ts';
+import { NOTIFICATION_TYPES } from '../../src/mastodon-entities.ts';
 import { linkHeader, pageOf } from '../../src/mastodon-pagination.ts';
-import { isLive } from '../../src/model.ts';
 import type { NotificationKind } from '../../src/social.ts';
 import { validate } from '../api/validation.ts';
-import { cachedPosts } from '../cache/index.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
 import type { MastodonEnv } from './context.ts';
-import { commentStatuses, originOf, statusesOf } from './hydrate.ts';
+import { hydrateNotifications, originOf } from './hydrate.ts';
 import { params } from './params.ts';
 import { idPath, idValue } from './query.ts';
 import { callV1, type V1Fetch } from './v1.ts';
@@ -52,44 +45,8 @@ export function kindsFor(types: readonly string[] | undefined, exclude: readonly
   return wanted.filter((kind) => !excluded.has(kind));
 }
 
-/**
- * Rows as Notification entities: actors, posts (as statuses for the reader) and comments (as replies) each in one
- * batched read. A notification whose actor, post or comment is gone is left out, as Mastodon leaves it out.
- */
-async function notificationsOf(
-  c: Context<MastodonEnv>,
-  rows: readonly NotificationRow[],
-  me: string,
-): Promise<MastodonNotification[]> {
-  const { deps } = c.var;
-  const postIds = [...new Set(rows.flatMap((r) => (r.postId ? [r.postId] : [])))];
-  const [actors, posts, comments] = await Promise.all([
-    deps.repos.users.getMany([...new Set(rows.map((r) => r.actorId))]),
-    cachedPosts(deps, postIds),
-    Promise.all(rows.flatMap((r) => (r.commentId ? [deps.repos.reactions.comment(r.commentId)] : []))),
-  ]);
-  const live = postIds.flatMap((id) => {
-    const post = posts.get(id);
-    return isLive(post) ? [{ post }] : [];
-  });
-  const statuses = new Map<string, MastodonStatus>();
-  for (const status of await statusesOf(c, live, me)) statuses.set(status.id, status);
-  const found = comments.flatMap((comment) => (comment && statuses.has(comment.postId) ? [comment] : []));
-  await Promise.all(
-    found.map(async (comment) => {
-      const parent = posts.get(comment.postId);
-      const [status] = await commentStatuses(c, [comment], parent!.authorId);
-      if (status) statuses.set(status.id, status);
-    }),
-  );
-  return rows.flatMap((row) => {
-    const actor = actors.get(row.actorId);
-    if (!actor) return [];
-    if (row.type === 'follow') return [toNotification(row, actor, null, originOf(c))];
-    // A comment (or a mention in one) is about the comment; a like, a repost or a mention in a post, the post.
-    const status = statuses.get(row.commentId ?? row.postId ?? '');
-    return status ? [toNotification(row, actor, status, originOf(c))] : [];
-  });
+async function notificationsOf(c: Context<MastodonEnv>, rows: readonly NotificationRow[], me: string) {
+  return (await hydrateNotifications(c.var.deps, rows, me))(originOf(c));
 }
 
 export const notificationsRoutes = new Hono<MastodonEnv>()
