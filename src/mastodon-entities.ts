@@ -442,6 +442,28 @@ export function toFilter(group: FilterGroupRecord): MastodonFilter {
   };
 }
 
+/** A keyword as Mastodon's v1 filters API shows it (each keyword a filter, with its group's context and action). */
+export interface MastodonV1Filter {
+  id: string;
+  phrase: string;
+  context: FilterContext[];
+  expires_at: string | null;
+  irreversible: boolean;
+  whole_word: boolean;
+}
+
+export function toV1Filters(group: FilterGroupRecord): MastodonV1Filter[] {
+  const { context, expires_at } = toFilter(group);
+  return group.keywords.map((k) => ({
+    id: k.id,
+    phrase: k.phrase,
+    context,
+    expires_at,
+    irreversible: group.action === 'hide',
+    whole_word: k.wholeWord,
+  }));
+}
+
 /**
  * The `filtered` field of a status: each warn filter with a keyword that matches the post (as a muted word
  * matches: src/social.ts compilePhrase), with the keywords that did. Hide filters never get here: the feed drops

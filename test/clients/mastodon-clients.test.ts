@@ -6,6 +6,9 @@
  * filters, the home and tag timelines with their paginators, media uploads and the streaming API.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient, type mastodon } from 'masto';
 import generator, { detector } from 'megalodon';
@@ -349,19 +352,28 @@ describe('masto.js', () => {
 });
 
 describe('megalodon', () => {
+  let client: ReturnType<typeof generator>;
+  let daveClient: ReturnType<typeof generator>;
+  let carol: { id: string; token: string };
+  let dave: { id: string; token: string };
+  let app: { client_id: string; client_secret: string };
+  let accessToken: string;
+
   it('detects the server as Mastodon, authorizes, and drives statuses and relationships', async () => {
     expect(await detector(origin)).toBe('mastodon');
-    const carol = await signupWithPassword('mega_carol', 'megalodon password');
-    const dave = await signupWithPassword('mega_dave', 'megalodon password 2');
+    carol = await signupWithPassword('mega_carol', 'megalodon password');
+    dave = await signupWithPassword('mega_dave', 'megalodon password 2');
     const anonymous = generator('mastodon', origin);
-    const app = await anonymous.registerApp('megalodon test', {
+    const registered = await anonymous.registerApp('megalodon test', {
       scopes: ['read', 'write', 'follow'],
       redirect_uris: REDIRECT,
     });
-    expect(app.url).toContain('/oauth/authorize');
-    const code = await authorizeInBrowser(app.url!, 'mega_carol', 'megalodon password');
-    const token = await anonymous.fetchAccessToken(app.client_id, app.client_secret, code, REDIRECT);
-    const client = generator('mastodon', origin, token.access_token);
+    expect(registered.url).toContain('/oauth/authorize');
+    app = registered;
+    const code = await authorizeInBrowser(registered.url!, 'mega_carol', 'megalodon password');
+    const token = await anonymous.fetchAccessToken(registered.client_id, registered.client_secret, code, REDIRECT);
+    accessToken = token.access_token;
+    client = generator('mastodon', origin, token.access_token);
 
     const me = await client.verifyAccountCredentials();
     expect(me.data.id).toBe(carol.id);
@@ -369,7 +381,7 @@ describe('megalodon', () => {
     const rels = await client.getRelationships([dave.id]);
     expect(rels.data[0]).toMatchObject({ id: dave.id, following: true });
 
-    const daveClient = generator('mastodon', origin, dave.token);
+    daveClient = generator('mastodon', origin, dave.token);
     const posted = await daveClient.postStatus('hello from megalodon');
     const statusId = 'id' in posted.data ? posted.data.id : '';
     expect(statusId).toMatch(/^\d+$/);
@@ -382,16 +394,140 @@ describe('megalodon', () => {
     const context = await client.getStatusContext(statusId);
     expect(context.data.descendants).toHaveLength(1);
 
-    let home: string[] = [];
-    for (let i = 0; i < 100 && !home.includes(statusId); i++) {
-      home = (await client.getHomeTimeline({ limit: 20 })).data.map((s) => s.id);
-      if (!home.includes(statusId)) await new Promise((r) => setTimeout(r, 100));
-    }
+    const home = await until(
+      async () => (await client.getHomeTimeline({ limit: 20 })).data.map((s) => s.id),
+      (ids) => ids.includes(statusId),
+    );
     expect(home).toContain(statusId);
 
     const statuses = await client.getAccountStatuses(dave.id);
     expect(statuses.data.map((s) => s.id)).toEqual([statusId]);
-    await client.revokeToken(app.client_id, app.client_secret, token.access_token);
+  });
+
+  it('lists, fetches, dismisses and clears notifications, and keeps markers', async () => {
+    const posted = await client.postStatus('notify carol');
+    const mine = 'id' in posted.data ? posted.data.id : '';
+    await daveClient.favouriteStatus(mine);
+    await daveClient.followAccount(carol.id);
+    const listed = await until(
+      async () => (await client.getNotifications()).data,
+      (list) => list.length >= 2,
+    );
+    expect(listed.map((n) => n.type).sort()).toEqual(['favourite', 'follow']);
+    const favourite = listed.find((n) => n.type === 'favourite')!;
+    expect(favourite.status?.id).toBe(mine);
+    const excluded = await client.getNotifications({ exclude_types: ['follow'] });
+    expect(excluded.data.map((n) => n.id)).toEqual([favourite.id]);
+    expect((await client.getNotification(favourite.id)).data.account.id).toBe(dave.id);
+    await client.saveMarkers({ notifications: { last_read_id: favourite.id } });
+    const markers = await client.getMarkers(['notifications']);
+    expect(markers.data).toMatchObject({ notifications: { last_read_id: favourite.id } });
+    await client.dismissNotification(favourite.id);
+    expect((await client.getNotifications()).data.map((n) => n.type)).toEqual(['follow']);
+    await client.dismissNotifications();
+    expect((await client.getNotifications()).data).toEqual([]);
+    await daveClient.unfollowAccount(carol.id);
+  });
+
+  it('blocks and mutes, and lists both', async () => {
+    expect((await client.blockAccount(dave.id)).data).toMatchObject({ blocking: true, following: false });
+    expect((await client.getBlocks()).data.map((a) => a.id)).toEqual([dave.id]);
+    expect((await client.unblockAccount(dave.id)).data.blocking).toBe(false);
+    expect((await client.muteAccount(dave.id, true)).data).toMatchObject({ muting: true });
+    expect((await client.getMutes()).data.map((a) => a.id)).toEqual([dave.id]);
+    expect((await client.getRelationships([dave.id])).data[0]).toMatchObject({ muting: true });
+    expect((await client.unmuteAccount(dave.id)).data.muting).toBe(false);
+    await client.followAccount(dave.id);
+  });
+
+  it('creates, updates and deletes filters (megalodon speaks the v1 filters API, served over v2 filters)', async () => {
+    const created = await client.createFilter('spoiler', ['home'], { irreversible: true, whole_word: true });
+    expect(created.data).toMatchObject({ phrase: 'spoiler', context: ['home'], irreversible: true });
+    const updated = await client.updateFilter(created.data.id, 'spoilers', ['home', 'public']);
+    expect(updated.data).toMatchObject({ phrase: 'spoilers', context: ['home', 'public'] });
+    expect((await client.getFilters()).data.map((f) => f.phrase)).toEqual(['spoilers']);
+    const hidden = await daveClient.postStatus('big spoilers ahead');
+    const plain = await daveClient.postStatus('nothing hidden');
+    const plainId = 'id' in plain.data ? plain.data.id : '';
+    const home = await until(
+      async () => (await client.getHomeTimeline({ limit: 40 })).data.map((s) => s.id),
+      (ids) => ids.includes(plainId),
+    );
+    expect(home).not.toContain('id' in hidden.data ? hidden.data.id : '');
+    await client.deleteFilter(created.data.id);
+    expect((await client.getFilters()).data).toEqual([]);
+  });
+
+  it('reads a tag timeline page by page, uploads media and posts with it', async () => {
+    const tag = `megatag${Date.now().toString(36)}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const posted = await daveClient.postStatus(`tagged ${i} #${tag}`);
+      ids.push('id' in posted.data ? posted.data.id : '');
+    }
+    const first = await client.getTagTimeline(tag, { limit: 2 });
+    const second = await client.getTagTimeline(tag, { limit: 2, max_id: first.data[1]!.id });
+    expect([...first.data, ...second.data].map((s) => s.id)).toEqual([...ids].reverse());
+    expect(String(first.headers.link)).toContain(`max_id=${first.data[1]!.id}`);
+
+    // In Node, megalodon uploads a file stream (its form-data package reads streams, not Blobs).
+    const path = join(mkdtempSync(join(tmpdir(), 'megalodon-')), 'picture.png');
+    writeFileSync(path, Buffer.from(await png(64, 48).arrayBuffer()));
+    const media = await client.uploadMedia(createReadStream(path), { description: 'megalodon picture' });
+    expect(media.data).toMatchObject({ type: 'image', description: 'megalodon picture' });
+    const posted = await client.postStatus('with media', { media_ids: [media.data.id] });
+    expect('media_attachments' in posted.data && posted.data.media_attachments.map((m) => m.id)).toEqual([
+      media.data.id,
+    ]);
+  });
+
+  it('streams an update and a notification over its WebSocket', async () => {
+    const stream = await client.userStreaming();
+    const events: Array<{ kind: string; id: string; type?: string }> = [];
+    let wake: (() => void) | undefined;
+    stream.on('update', (status: { id: string }) => {
+      events.push({ kind: 'update', id: status.id });
+      wake?.();
+    });
+    stream.on('notification', (n: { id: string; type: string }) => {
+      events.push({ kind: 'notification', id: n.id, type: n.type });
+      wake?.();
+    });
+    const inbox: AsyncIterator<{ kind: string; id: string; type?: string }> = {
+      async next() {
+        while (events.length === 0) await new Promise<void>((r) => (wake = r));
+        return { done: false, value: events.shift()! };
+      },
+    };
+    try {
+      const posted: string[] = [];
+      const update = await nextMatching(
+        inbox,
+        (e) => e.kind === 'update' && posted.includes(e.id),
+        async () => {
+          const status = await daveClient.postStatus('live to carol');
+          posted.push('id' in status.data ? status.data.id : '');
+        },
+      );
+      expect(update.kind).toBe('update');
+      const mine = await client.postStatus('favourite me, dave');
+      const mineId = 'id' in mine.data ? mine.data.id : '';
+      const notification = await nextMatching(
+        inbox,
+        (e) => e.kind === 'notification' && e.type === 'favourite',
+        async () => {
+          await daveClient.unfavouriteStatus(mineId);
+          await daveClient.favouriteStatus(mineId);
+        },
+      );
+      expect(notification.type).toBe('favourite');
+    } finally {
+      stream.stop();
+    }
+  });
+
+  it('revokes its token', async () => {
+    await client.revokeToken(app.client_id, app.client_secret, accessToken);
     await expect(client.verifyAccountCredentials()).rejects.toThrow();
   });
 });

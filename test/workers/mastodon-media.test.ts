@@ -97,7 +97,11 @@ describe('Mastodon API: media', () => {
       body: { status: 'stolen', media_ids: [up.body.id] },
     });
     expect(theirs.status).toBe(400);
-    const text = await upload(alice, '/api/v2/media', new TextEncoder().encode('not an image') as Uint8Array<ArrayBuffer>);
+    const text = await upload(
+      alice,
+      '/api/v2/media',
+      new TextEncoder().encode('not an image') as Uint8Array<ArrayBuffer>,
+    );
     expect(text.status).toBe(415);
     const json = await api('POST', '/api/v2/media', { token: alice.token, body: { file: 'x' } });
     expect(json.status).toBe(415);

@@ -26,7 +26,8 @@ function links(header: string | null): Record<string, string> {
   return found;
 }
 
-const post = (user: TestUser, path: string, body?: unknown) => api<Relationship>('POST', path, { token: user.token, body });
+const post = (user: TestUser, path: string, body?: unknown) =>
+  api<Relationship>('POST', path, { token: user.token, body });
 
 async function homeIds(user: TestUser): Promise<string[]> {
   const res = await api<{ id: string }[]>('GET', '/api/v1/timelines/home?limit=40', { token: user.token });
@@ -250,7 +251,13 @@ describe('Mastodon API: filters v2', () => {
       },
     });
     expect(updated.status).toBe(200);
-    expect(updated.body).toMatchObject({ title: 'TV', context: ['home', 'public'], expires_at: null });
+    // What the update leaves out stays as it was (the action too).
+    expect(updated.body).toMatchObject({
+      title: 'TV',
+      context: ['home', 'public'],
+      expires_at: null,
+      filter_action: 'hide',
+    });
     expect(updated.body.keywords.map((k) => k.keyword).sort()).toEqual(['cliffhanger', 'season finale']);
     const form = await api<Filter>('POST', '/api/v2/filters', {
       token: alice.token,
@@ -288,7 +295,7 @@ describe('Mastodon API: filters v2', () => {
   it('hide drops matching statuses from home; warn keeps them, marked in `filtered`', async () => {
     const [alice, bob] = [await signup(), await signup()];
     await follow(alice, bob);
-    await createPost(bob, "the finale was great");
+    await createPost(bob, 'the finale was great');
     const warned = await createPost(bob, 'a spider in my bath');
     const plain = await createPost(bob, 'nothing to see');
     await expect.poll(() => homeIds(alice), eventually).toContain(plain.id);
@@ -315,6 +322,32 @@ describe('Mastodon API: filters v2', () => {
     expect(home.body[0]!.filtered).toEqual([]);
   });
 
+  it('serves the older /api/v1/filters over the same filters: each keyword a filter, irreversible as hide', async () => {
+    const alice = await signup();
+    const created = await api<{ id: string; phrase: string; irreversible: boolean; context: string[] }>(
+      'POST',
+      '/api/v1/filters',
+      { token: alice.token, body: { phrase: 'spoiler', context: ['home'], irreversible: true } },
+    );
+    expect(created.body).toMatchObject({ phrase: 'spoiler', irreversible: true, context: ['home'], whole_word: true });
+    const v2 = await api<Filter[]>('GET', '/api/v2/filters', { token: alice.token });
+    expect(v2.body).toEqual([
+      expect.objectContaining({
+        title: 'spoiler',
+        filter_action: 'hide',
+        keywords: [expect.objectContaining({ id: created.body.id })],
+      }),
+    ]);
+    const updated = await api('PUT', `/api/v1/filters/${created.body.id}`, {
+      token: alice.token,
+      body: { phrase: 'spoilers', context: ['home', 'thread'] },
+    });
+    expect(updated.body).toMatchObject({ phrase: 'spoilers', irreversible: true, context: ['home', 'thread'] });
+    expect((await api('DELETE', `/api/v1/filters/${created.body.id}`, { token: alice.token })).body).toEqual({});
+    expect((await api<unknown[]>('GET', '/api/v2/filters', { token: alice.token })).body).toEqual([]);
+    expect((await api('GET', `/api/v1/filters/${created.body.id}`, { token: alice.token })).status).toBe(404);
+  });
+
   it('refuses bad filters and other users', async () => {
     const [alice, bob] = [await signup(), await signup()];
     const send = (body: unknown) => api('POST', '/api/v2/filters', { token: alice.token, body });
@@ -337,6 +370,8 @@ describe('Mastodon API: filters v2', () => {
       body: { keywords_attributes: [{ id: '123456789', keyword: 'b' }] },
     });
     expect(foreign.status).toBe(422);
-    expect((await api<Filter>('GET', `/api/v2/filters/${mine.body.id}`, { token: alice.token })).body.keywords).toHaveLength(1);
+    expect(
+      (await api<Filter>('GET', `/api/v2/filters/${mine.body.id}`, { token: alice.token })).body.keywords,
+    ).toHaveLength(1);
   });
 });

@@ -162,7 +162,7 @@ describe('GET /v1/stream', () => {
       }),
     );
   });
-  it('a real like and a real follow reach open streams; a muted actor\'s do not', async () => {
+  it("a real like and a real follow reach open streams; a muted actor's do not", async () => {
     const [reader, liker, muted] = [await signup(), await signup(), await signup()];
     const post = await createPost(reader, 'like me for real');
     expect((await api('PUT', `/v1/users/${muted.id}/mute`, { token: reader.token, body: {} })).status).toBe(200);

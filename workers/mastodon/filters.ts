@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { FilterGroup } from '../../db/repositories/filter-groups.ts';
 import { AppError, NotFoundError } from '../../src/errors.ts';
-import { FILTER_CONTEXTS, toFilter, toFilterKeyword } from '../../src/mastodon-entities.ts';
+import { FILTER_CONTEXTS, toFilter, toFilterKeyword, toV1Filters } from '../../src/mastodon-entities.ts';
 import { FILTER_PHRASE_MAX, MAX_FILTERS } from '../api/routes/filters.ts';
 import { rateLimit } from '../api/rate-limit.ts';
 import { textField, validate } from '../api/validation.ts';
@@ -34,18 +34,21 @@ const keywordAttributes = z.object({
   _destroy: flag.optional(),
 });
 
-const createParams = z.object({
+/** A filter's fields without defaults: an update changes only what it names. */
+const filterFields = z.object({
   title: textField(200, { trim: true }),
   context: contextList,
-  filter_action: z.enum(['warn', 'hide']).default('warn'),
+  filter_action: z.enum(['warn', 'hide']),
   expires_in: expiresIn.optional(),
   keywords_attributes: z.array(keywordAttributes).max(MAX_FILTERS).default([]),
 });
 
-const updateParams = createParams.partial().extend({ keywords_attributes: createParams.shape.keywords_attributes });
+const createParams = filterFields.extend({ filter_action: filterFields.shape.filter_action.default('warn') });
 
+const updateParams = filterFields.partial().extend({ keywords_attributes: filterFields.shape.keywords_attributes });
+
+const keywordUpdateParams = z.object({ keyword: keyword.optional(), whole_word: flag.optional() });
 const keywordParams = z.object({ keyword, whole_word: flag.default(true) });
-const keywordUpdateParams = keywordParams.partial();
 
 /** v1's limit counts every muted word, Mastodon's keywords among them: the feed loads them all on each read. */
 async function roomFor(c: Context<MastodonEnv>, me: string, more: number) {
@@ -210,3 +213,97 @@ export const filtersRoutes = new Hono<MastodonEnv>()
       return c.json(toFilterKeyword(added));
     },
   );
+
+const v1UpdateParams = z.object({
+  phrase: keyword.optional(),
+  context: contextList.optional(),
+  irreversible: flag.optional(),
+  whole_word: flag.optional(),
+  expires_in: expiresIn.optional(),
+});
+
+const v1CreateParams = v1UpdateParams.extend({
+  phrase: keyword,
+  context: contextList,
+  irreversible: flag.default(false),
+  whole_word: flag.default(true),
+});
+
+/** The keyword as a v1 filter, read back after a write. */
+async function v1Filter(c: Context<MastodonEnv>, me: string, id: string) {
+  const { group } = await keywordOrNotFound(c, me, id);
+  return toV1Filters(group).find((f) => f.id === id)!;
+}
+
+/**
+ * Mastodon's older filters API (/api/v1/filters, which megalodon speaks), over the same filters as v2, as Mastodon
+ * serves it: each keyword is a filter; creating one makes a v2 filter of that one keyword, titled by it;
+ * `irreversible` is the `hide` action.
+ */
+export const v1FiltersRoutes = new Hono<MastodonEnv>()
+  .use(identify)
+  .get('/', requireScope('read:filters'), async (c) =>
+    c.json((await c.var.deps.repos.filterGroups.list(actingUser(c.var.caller))).flatMap(toV1Filters)),
+  )
+  .post('/', requireScope('write:filters'), rateLimit('write'), params(v1CreateParams), async (c) => {
+    const me = actingUser(c.var.caller);
+    const body = c.var.params as z.infer<typeof v1CreateParams>;
+    await roomFor(c, me, 1);
+    const { deps } = c.var;
+    const now = deps.now();
+    const id = deps.newId();
+    await deps.repos.filterGroups.create(
+      {
+        id: deps.newId(),
+        userId: me,
+        title: body.phrase,
+        context: body.context,
+        action: body.irreversible ? 'hide' : 'warn',
+        createdAt: now,
+        expiresAt: expiry(now, body.expires_in) ?? null,
+      },
+      [{ id, phrase: body.phrase, wholeWord: body.whole_word }],
+    );
+    return c.json(await v1Filter(c, me, id));
+  })
+  .get('/:id', validate('param', idPath), requireScope('read:filters'), async (c) =>
+    c.json(await v1Filter(c, actingUser(c.var.caller), c.req.valid('param').id)),
+  )
+  .put(
+    '/:id',
+    validate('param', idPath),
+    requireScope('write:filters'),
+    rateLimit('write'),
+    params(v1UpdateParams),
+    async (c) => {
+      const me = actingUser(c.var.caller);
+      const { id } = c.req.valid('param');
+      const body = c.var.params as z.infer<typeof v1UpdateParams>;
+      const { group } = await keywordOrNotFound(c, me, id);
+      const now = c.var.deps.now();
+      await c.var.deps.repos.filterGroups.update(
+        me,
+        group.id,
+        {
+          context: body.context,
+          action: body.irreversible === undefined ? undefined : body.irreversible ? 'hide' : 'warn',
+          expiresAt: expiry(now, body.expires_in),
+          add: [],
+          change: [{ id, phrase: body.phrase, wholeWord: body.whole_word }],
+          remove: [],
+        },
+        now,
+      );
+      return c.json(await v1Filter(c, me, id));
+    },
+  )
+  .delete('/:id', validate('param', idPath), requireScope('write:filters'), rateLimit('write'), async (c) => {
+    const me = actingUser(c.var.caller);
+    const { id } = c.req.valid('param');
+    const { group } = await keywordOrNotFound(c, me, id);
+    const { filterGroups } = c.var.deps.repos;
+    // The filter goes with its last keyword, as a filter made here had only this one.
+    if (group.keywords.length === 1) await filterGroups.remove(me, group.id);
+    else await filterGroups.update(me, group.id, { add: [], change: [], remove: [id] }, c.var.deps.now());
+    return c.json({});
+  });

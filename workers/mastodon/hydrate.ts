@@ -120,9 +120,7 @@ async function hydrateComments(
   return (base) =>
     comments.flatMap((comment) => {
       const author = users.get(comment.authorId);
-      return author
-        ? [commentToStatus(comment, author, postAuthorOf(comment), { base, accounts: byHandle })]
-        : [];
+      return author ? [commentToStatus(comment, author, postAuthorOf(comment), { base, accounts: byHandle })] : [];
     });
 }
 

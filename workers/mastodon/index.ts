@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { accountsRoutes, blocksRoutes, mutesRoutes } from './accounts.ts';
 import type { MastodonEnv } from './context.ts';
 import { searchRoutes, tagsRoutes, trendsRoutes } from './discovery.ts';
-import { filtersRoutes } from './filters.ts';
+import { filtersRoutes, v1FiltersRoutes } from './filters.ts';
 import { instanceRoutes } from './instance.ts';
 import { mediaRoutes, uploadRoutes } from './media.ts';
 import { markersRoutes, notificationsRoutes } from './notifications.ts';
@@ -34,6 +34,7 @@ export function mastodonApp(v1: V1Fetch) {
     .route('/api/v1/notifications', notificationsRoutes)
     .route('/api/v1/markers', markersRoutes(v1))
     .route('/api/v2/filters', filtersRoutes)
+    .route('/api/v1/filters', v1FiltersRoutes)
     .route('/api/v1/media', mediaRoutes(v1))
     .route('/api/v2/media', uploadRoutes(v1));
 }
