@@ -13,7 +13,7 @@ import {
 } from '../src/interest.ts';
 import type { Scored } from '../src/ranking.ts';
 import { SEEN_CAP, SEEN_TTL_MS, SERVED_DEDUPE_MS, summarizeSeen, type SeenRow, type SeenSummary } from '../src/seen.ts';
-import { isLive, toPostView, type PostRecord, type UserRecord } from '../src/model.ts';
+import { isLive, toPostView } from '../src/model.ts';
 import {
   MAX_SOCKETS_PER_READER,
   MAX_WATCHED_AUTHORS,
@@ -827,7 +827,9 @@ export class UserTimeline extends DurableObject<Env> {
       const byOrigin = perOrigin(render);
       // Gone already (its post deleted, its actor removed): nothing to tell; which entities exist is the same for
       // every origin, so the first socket's answers for all.
-      const first = this.openSockets().map((ws) => this.socketState(ws)?.origin).find((o) => o !== undefined);
+      const first = this.openSockets()
+        .map((ws) => this.socketState(ws)?.origin)
+        .find((o) => o !== undefined);
       if (first === undefined || byOrigin(first).length === 0) return;
       this.broadcast({ kind: 'notification', notification, mastodon: (origin) => byOrigin(origin)[0] });
     } catch (error) {

@@ -229,8 +229,8 @@ describe('masto.js', () => {
     const mine = await alice.v1.statuses.create({ status: 'notify me, masto' });
     await bobClient.v1.statuses.$select(mine.id).favourite();
     await bobClient.v1.accounts.$select(aliceId).follow();
-    const notifications = await until(
-      () => alice.v1.notifications.list({ types: ['favourite', 'follow'] }),
+    const notifications = await until<mastodon.v1.Notification[]>(
+      async () => await alice.v1.notifications.list({ types: ['favourite', 'follow'] }),
       (list) => list.length >= 2,
     );
     expect(notifications.map((n) => n.type).sort()).toEqual(['favourite', 'follow']);
@@ -418,7 +418,7 @@ describe('megalodon', () => {
     expect(favourite.status?.id).toBe(mine);
     const excluded = await client.getNotifications({ exclude_types: ['follow'] });
     expect(excluded.data.map((n) => n.id)).toEqual([favourite.id]);
-    expect((await client.getNotification(favourite.id)).data.account.id).toBe(dave.id);
+    expect((await client.getNotification(favourite.id)).data.account?.id).toBe(dave.id);
     await client.saveMarkers({ notifications: { last_read_id: favourite.id } });
     const markers = await client.getMarkers(['notifications']);
     expect(markers.data).toMatchObject({ notifications: { last_read_id: favourite.id } });
@@ -468,7 +468,7 @@ describe('megalodon', () => {
     const first = await client.getTagTimeline(tag, { limit: 2 });
     const second = await client.getTagTimeline(tag, { limit: 2, max_id: first.data[1]!.id });
     expect([...first.data, ...second.data].map((s) => s.id)).toEqual([...ids].reverse());
-    expect(String(first.headers.link)).toContain(`max_id=${first.data[1]!.id}`);
+    expect(String((first.headers as Record<string, unknown>).link)).toContain(`max_id=${first.data[1]!.id}`);
 
     // In Node, megalodon uploads a file stream (its form-data package reads streams, not Blobs).
     const path = join(mkdtempSync(join(tmpdir(), 'megalodon-')), 'picture.png');
@@ -476,7 +476,7 @@ describe('megalodon', () => {
     const media = await client.uploadMedia(createReadStream(path), { description: 'megalodon picture' });
     expect(media.data).toMatchObject({ type: 'image', description: 'megalodon picture' });
     const posted = await client.postStatus('with media', { media_ids: [media.data.id] });
-    expect('media_attachments' in posted.data && posted.data.media_attachments.map((m) => m.id)).toEqual([
+    expect('media_attachments' in posted.data && posted.data.media_attachments?.map((m) => m.id)).toEqual([
       media.data.id,
     ]);
   });

@@ -31,7 +31,7 @@ async function upload(user: TestUser, path: string, bytes: Uint8Array<ArrayBuffe
       body: form,
     }),
   );
-  return { status: res.status, body: (await res.json()) as Attachment };
+  return { status: res.status, body: await res.json<Attachment>() };
 }
 
 describe('Mastodon API: media', () => {
@@ -97,11 +97,7 @@ describe('Mastodon API: media', () => {
       body: { status: 'stolen', media_ids: [up.body.id] },
     });
     expect(theirs.status).toBe(400);
-    const text = await upload(
-      alice,
-      '/api/v2/media',
-      new TextEncoder().encode('not an image') as Uint8Array<ArrayBuffer>,
-    );
+    const text = await upload(alice, '/api/v2/media', new Uint8Array(new TextEncoder().encode('not an image')));
     expect(text.status).toBe(415);
     const json = await api('POST', '/api/v2/media', { token: alice.token, body: { file: 'x' } });
     expect(json.status).toBe(415);
