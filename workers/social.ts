@@ -6,6 +6,7 @@ import type { NewNotification, NotificationRow } from '../db/repositories/social
 import { BlockedError } from '../src/errors.ts';
 import type { EngagementMessage, QueueMessage } from '../src/messages.ts';
 import { readerRules, type NotificationKind, type ReaderRules } from '../src/social.ts';
+import { toStreamNotification } from '../src/streaming.ts';
 import { parseMentions } from '../src/text.ts';
 import type { Deps } from './composition.ts';
 import { setFollowing } from './follows.ts';
@@ -98,14 +99,7 @@ export async function streamNotifications(deps: Deps, rows: readonly Notificatio
   await Promise.all(
     rows.map(async (row) => {
       try {
-        await deps.objects.timeline(row.recipientId).streamNotification({
-          id: row.id,
-          type: row.type,
-          actorId: row.actorId,
-          ...(row.postId ? { postId: row.postId } : {}),
-          ...(row.commentId ? { commentId: row.commentId } : {}),
-          createdAt: new Date(row.createdAt).toISOString(),
-        });
+        await deps.objects.timeline(row.recipientId).streamNotification(toStreamNotification(row));
       } catch (error) {
         console.warn('notify: not streamed', row.recipientId, error);
       }

@@ -352,7 +352,7 @@ export function createSocialRepository(shards: Shards) {
       recipientId: string,
       limit: number,
       now: number,
-      options: { beforeId?: string; types?: readonly NotificationType[] } = {},
+      options: { beforeId?: string; types?: readonly NotificationType[]; id?: string } = {},
     ): Promise<NotificationRow[]> {
       const n = notifications;
       return retry(() =>
@@ -363,6 +363,7 @@ export function createSocialRepository(shards: Shards) {
           .where(
             and(
               eq(n.recipientId, recipientId),
+              options.id ? eq(n.id, options.id) : undefined,
               options.beforeId ? lt(n.id, options.beforeId) : undefined,
               options.types && options.types.length > 0 ? inArray(n.type, [...options.types]) : undefined,
               sql`NOT (${silenced(sql`${n.recipientId}`, sql`${n.actorId}`, now)})`,
@@ -375,21 +376,7 @@ export function createSocialRepository(shards: Shards) {
 
     /** One of the recipient's notifications, unless its actor is now blocked (either way) or muted. */
     async notification(recipientId: string, id: string, now: number): Promise<NotificationRow | undefined> {
-      const n = notifications;
-      const [row] = await retry(() =>
-        shards
-          .of(recipientId)
-          .select()
-          .from(n)
-          .where(
-            and(
-              eq(n.recipientId, recipientId),
-              eq(n.id, id),
-              sql`NOT (${silenced(sql`${n.recipientId}`, sql`${n.actorId}`, now)})`,
-            ),
-          ),
-      );
-      return row;
+      return (await this.notifications(recipientId, 1, now, { id }))[0];
     },
 
     /** Deletes one notification (Mastodon's dismiss); whether it was there. */

@@ -1,10 +1,10 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { MediaRecord } from '../../db/repositories/media.ts';
-import { AppError, NotFoundError, ValidationError } from '../../src/errors.ts';
+import { AppError, NotFoundError } from '../../src/errors.ts';
 import { toAttachment } from '../../src/mastodon-entities.ts';
 import { LIMITS } from '../../src/text.ts';
-import { mediaUrl } from '../media.ts';
+import { mediaUrl, uploadForm } from '../media.ts';
 import { rateLimit } from '../api/rate-limit.ts';
 import { textField, validate } from '../api/validation.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
@@ -41,15 +41,7 @@ const updateParams = z.object({
 function upload(v1: V1Fetch) {
   return async (c: Context<MastodonEnv>) => {
     const me = actingUser(c.var.caller);
-    if (!(c.req.header('Content-Type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
-      throw new AppError(415, 'unsupported_media_type', 'send the file as multipart/form-data, field "file"');
-    }
-    let form: FormData;
-    try {
-      form = await c.req.formData();
-    } catch {
-      throw new ValidationError('the body is not valid multipart/form-data');
-    }
+    const form = await uploadForm(c.req.raw);
     const upload = new FormData();
     const file = form.get('file');
     if (file !== null) upload.set('file', file);
