@@ -40,6 +40,13 @@ describe('Mastodon API: blocks, mutes and relationships', () => {
     const [alice, bob] = [await signup(), await signup()];
     await follow(alice, bob);
     await follow(bob, alice);
+    const tag = `blocktag${Date.now().toString(36)}`;
+    const bobs = await createPost(bob, `seen until the block #${tag}`);
+    const tagged = () =>
+      api<{ id: string }[]>('GET', `/api/v1/timelines/tag/${tag}`, { token: alice.token }).then((r) =>
+        r.body.map((s) => s.id),
+      );
+    expect(await tagged()).toEqual([bobs.id]);
     const blocked = await post(alice, `/api/v1/accounts/${bob.id}/block`);
     expect(blocked.status).toBe(200);
     expect(blocked.body).toMatchObject({ id: bob.id, blocking: true, following: false, followed_by: false });
@@ -48,6 +55,7 @@ describe('Mastodon API: blocks, mutes and relationships', () => {
     ).body;
     expect(theirs).toMatchObject({ id: alice.id, blocked_by: true, blocking: false });
     // Bob's statuses are gone from Alice's reach, and Bob cannot favourite Alice's.
+    expect(await tagged()).toEqual([]);
     const mine = await createPost(alice, 'not for bob');
     const fav = await api('POST', `/api/v1/statuses/${mine.id}/favourite`, { token: bob.token });
     expect(fav.status).toBe(403);

@@ -15,8 +15,9 @@ export type { V1Fetch } from './v1.ts';
 
 /**
  * The Mastodon-compatible client API (DESIGN.md, "Mastodon-compatible API"), mounted at the root beside /v1:
- * OAuth, instance metadata, accounts, statuses and timelines. Reads hydrate Mastodon's entities straight from the
- * repositories; writes go through `v1` (see ./v1.ts), so both APIs share every rule.
+ * OAuth, instance metadata, accounts (with blocks and mutes), statuses, timelines, notifications and markers, filters,
+ * trends and search, media. Reads hydrate Mastodon's entities straight from the repositories; writes go through `v1`
+ * (see ./v1.ts), so both APIs share every rule.
  */
 export function mastodonApp(v1: V1Fetch) {
   return new Hono<MastodonEnv>()
