@@ -313,8 +313,30 @@ export const filters = sqliteTable(
     wholeWord: integer('whole_word', { mode: 'boolean' }).notNull(),
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at'),
+    /** The Mastodon filter (filter_groups) this phrase is a keyword of; null for a v1 filter. */
+    groupId: text('group_id'),
   },
-  (t) => [index('filters_user_idx').on(t.userId, t.id)],
+  (t) => [index('filters_user_idx').on(t.userId, t.id), index('filters_group_idx').on(t.userId, t.groupId)],
+);
+
+/**
+ * Placement: user id (the owner), beside the owner's filters. A Mastodon filter (v2): a title, the contexts it is
+ * meant for and an action over a group of keywords, each a `filters` row, so the feed applies them as it applies
+ * every muted word. Its `expires_at` is copied onto its keywords.
+ */
+export const filterGroups = sqliteTable(
+  'filter_groups',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    title: text('title').notNull(),
+    /** Comma-separated: home, notifications, public, thread, account. */
+    context: text('context').notNull(),
+    action: text('action', { enum: ['warn', 'hide'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at'),
+  },
+  (t) => [index('filter_groups_user_idx').on(t.userId, t.id)],
 );
 
 /**

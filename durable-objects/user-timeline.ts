@@ -13,8 +13,7 @@ import {
 } from '../src/interest.ts';
 import type { Scored } from '../src/ranking.ts';
 import { SEEN_CAP, SEEN_TTL_MS, SERVED_DEDUPE_MS, summarizeSeen, type SeenRow, type SeenSummary } from '../src/seen.ts';
-import { toMastodonNotification, toMastodonStatus } from '../src/mastodon/status.ts';
-import { isLive, toPostView, type PostRecord, type UserRecord } from '../src/model.ts';
+import { isLive, toPostView } from '../src/model.ts';
 import {
   MAX_SOCKETS_PER_READER,
   MAX_WATCHED_AUTHORS,
@@ -33,6 +32,7 @@ import {
 } from '../src/streaming.ts';
 import { TIMELINE_CAP, sourceOf, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
+import { hydrateNotifications, hydrateStatuses, type Rendered } from '../workers/mastodon/hydrate.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
 
 export type TimelineState = 'cold' | 'regenerating' | 'ready';
@@ -816,41 +816,58 @@ export class UserTimeline extends DurableObject<Env> {
    */
   async streamNotification(notification: StreamNotification): Promise<void> {
     if (this.openSockets().length === 0) return;
-    const repos = this.repositories();
-    const [actor, post] = await Promise.all([
-      repos.users.get(notification.actorId),
-      notification.postId ? repos.posts.get(notification.postId) : Promise.resolve(undefined),
-    ]);
-    const postAuthor = isLive(post) ? await repos.users.get(post.authorId) : undefined;
-    this.broadcast({
-      kind: 'notification',
-      notification,
-      mastodon: (origin) =>
-        toMastodonNotification(notification, actor, isLive(post) ? post : undefined, postAuthor, origin),
-    });
+    const owner = this.meta('owner');
+    if (owner === null) return;
+    try {
+      const render = await hydrateNotifications(
+        depsFor(this.env),
+        [{ ...notification, createdAt: Date.parse(notification.createdAt) }],
+        owner,
+      );
+      const byOrigin = perOrigin(render);
+      // Gone already (its post deleted, its actor removed): nothing to tell; which entities exist is the same for
+      // every origin, so the first socket's answers for all.
+      const first = this.openSockets()
+        .map((ws) => this.socketState(ws)?.origin)
+        .find((o) => o !== undefined);
+      if (first === undefined || byOrigin(first).length === 0) return;
+      this.broadcast({ kind: 'notification', notification, mastodon: (origin) => byOrigin(origin)[0] });
+    } catch (error) {
+      console.warn('stream: could not hydrate a notification', error);
+    }
   }
 
-  /** Hydrates the entries' posts and authors (one read each, only when someone listens) and streams them. */
+  /**
+   * Hydrates the entries' posts (one read, only when someone listens) and streams them, each as the Status the
+   * REST API shows this reader (workers/mastodon/hydrate.ts: the one serializer).
+   */
   private async streamPosts(kind: 'update' | 'edit', entries: TimelineEntry[]): Promise<void> {
     if (entries.length === 0 || this.openSockets().length === 0) return;
     try {
-      const repos = this.repositories();
-      const posts = await repos.posts.getMany(entries.map((e) => e.postId));
-      const authors = await repos.users.getMany([...new Set(entries.map((e) => e.authorId))]);
-      for (const entry of entries) {
+      const deps = depsFor(this.env);
+      const posts = await deps.repos.posts.getMany(entries.map((e) => e.postId));
+      const live = entries.flatMap((entry) => {
         const post = posts.get(entry.postId);
-        if (!isLive(post)) continue;
-        this.broadcastPost(kind, post, authors.get(post.authorId));
+        return isLive(post) ? [post] : [];
+      });
+      const render = perOrigin(
+        await hydrateStatuses(
+          deps,
+          live.map((post) => ({ post })),
+          this.meta('owner'),
+        ),
+      );
+      for (const post of live) {
+        this.broadcast({
+          kind,
+          post: toPostView(post),
+          status: (origin) => render(origin).find((s) => s.id === post.id) ?? null,
+        });
       }
     } catch (error) {
       // Streams are best effort: the timeline has the entry, and the client's next read finds it.
       console.warn('stream: could not hydrate an event', error);
     }
-  }
-
-  private broadcastPost(kind: 'update' | 'edit', post: PostRecord, author: UserRecord | undefined): void {
-    const view = toPostView(post);
-    this.broadcast({ kind, post: view, status: (origin) => toMastodonStatus(post, author, origin) });
   }
 
   private broadcast(event: StreamEvent): void {
@@ -1092,4 +1109,13 @@ export class UserTimeline extends DurableObject<Env> {
   private repositories(): Repositories {
     return depsFor(this.env).repos;
   }
+}
+
+/** A rendering kept per origin: every socket of one origin gets the same entities, built once. */
+function perOrigin<T>(render: Rendered<T>): Rendered<T> {
+  const built = new Map<string, T>();
+  return (origin) => {
+    if (!built.has(origin)) built.set(origin, render(origin));
+    return built.get(origin)!;
+  };
 }

@@ -5,6 +5,7 @@
 import type { Media, PostRecord, UserRecord } from './model.ts';
 import { ID_EPOCH_MS } from './ids.ts';
 import { statusContent } from './mastodon-content.ts';
+import { compilePhrase } from './social.ts';
 
 export interface MastodonAccount {
   id: string;
@@ -51,7 +52,7 @@ export interface MastodonAttachment {
   remote_url: null;
   description: string | null;
   blurhash: null;
-  meta: Record<string, never>;
+  meta: { original?: { width: number; height: number; size: string; aspect: number } };
 }
 
 export interface MastodonStatus {
@@ -85,7 +86,32 @@ export interface MastodonStatus {
   card: null;
   poll: null;
   application: null;
-  filtered: [];
+  filtered: MastodonFilterResult[];
+}
+
+export const FILTER_CONTEXTS = ['home', 'notifications', 'public', 'thread', 'account'] as const;
+export type FilterContext = (typeof FILTER_CONTEXTS)[number];
+
+export interface MastodonFilterKeyword {
+  id: string;
+  keyword: string;
+  whole_word: boolean;
+}
+
+export interface MastodonFilter {
+  id: string;
+  title: string;
+  context: FilterContext[];
+  expires_at: string | null;
+  filter_action: 'warn' | 'hide';
+  keywords: MastodonFilterKeyword[];
+  statuses: [];
+}
+
+export interface MastodonFilterResult {
+  filter: MastodonFilter;
+  keyword_matches: string[];
+  status_matches: [];
 }
 
 export interface MastodonRelationship {
@@ -153,18 +179,36 @@ export interface StatusLinks {
   accounts: ReadonlyMap<string, UserRecord>;
 }
 
-function attachment(media: Media, postId: string, index: number): MastodonAttachment {
+/** Mastodon's `meta.original` when the size is known (clients lay out the grid before the image loads). */
+function metaOf(width: number | null | undefined, height: number | null | undefined): MastodonAttachment['meta'] {
+  if (!width || !height) return {};
+  return { original: { width, height, size: `${width}x${height}`, aspect: width / height } };
+}
+
+/** A media item as a MediaAttachment: a kind, the URL (the preview is the same file), the description. */
+export function toAttachment(
+  media: Pick<Media, 'url' | 'kind'> & {
+    id: string;
+    alt?: string | null;
+    width?: number | null;
+    height?: number | null;
+  },
+): MastodonAttachment {
   return {
-    // Attached media have no ids of their own in v1 posts: the post's id and the position name them.
-    id: `${postId}${String(index).padStart(2, '0')}`,
+    id: media.id,
     type: media.kind === 'gif' ? 'gifv' : media.kind,
     url: media.url,
     preview_url: media.url,
     remote_url: null,
     description: media.alt ?? null,
     blurhash: null,
-    meta: {},
+    meta: metaOf(media.width, media.height),
   };
+}
+
+function attachment(media: Media, postId: string, index: number): MastodonAttachment {
+  // An upload has its own id; media given by URL (v1's `media`) are named by the post's id and the position.
+  return toAttachment({ ...media, id: media.id ?? `${postId}${String(index).padStart(2, '0')}` });
 }
 
 function mentionsOf(handles: readonly string[], links: StatusLinks): MastodonMention[] {
@@ -367,5 +411,102 @@ export function toNotification(
     created_at: iso(notification.createdAt),
     account: toAccount(actor, base),
     status: notification.type === 'follow' ? null : status,
+  };
+}
+
+/** A Mastodon filter (v2) as stored: a titled group of muted words with the contexts and action it was given. */
+export interface FilterGroupRecord {
+  id: string;
+  title: string;
+  context: string;
+  action: 'warn' | 'hide';
+  expiresAt: number | null;
+  keywords: ReadonlyArray<{ id: string; phrase: string; wholeWord: boolean }>;
+}
+
+export function toFilterKeyword(keyword: FilterGroupRecord['keywords'][number]): MastodonFilterKeyword {
+  return { id: keyword.id, keyword: keyword.phrase, whole_word: keyword.wholeWord };
+}
+
+export function toFilter(group: FilterGroupRecord): MastodonFilter {
+  return {
+    id: group.id,
+    title: group.title,
+    context: group.context
+      .split(',')
+      .filter((c): c is FilterContext => (FILTER_CONTEXTS as readonly string[]).includes(c)),
+    expires_at: group.expiresAt === null ? null : iso(group.expiresAt),
+    filter_action: group.action,
+    keywords: group.keywords.map(toFilterKeyword),
+    statuses: [],
+  };
+}
+
+/** A keyword as Mastodon's v1 filters API shows it (each keyword a filter, with its group's context and action). */
+export interface MastodonV1Filter {
+  id: string;
+  phrase: string;
+  context: FilterContext[];
+  expires_at: string | null;
+  irreversible: boolean;
+  whole_word: boolean;
+}
+
+export function toV1Filters(group: FilterGroupRecord): MastodonV1Filter[] {
+  const { context, expires_at } = toFilter(group);
+  return group.keywords.map((k) => ({
+    id: k.id,
+    phrase: k.phrase,
+    context,
+    expires_at,
+    irreversible: group.action === 'hide',
+    whole_word: k.wholeWord,
+  }));
+}
+
+/**
+ * The `filtered` field of a status: each warn filter with a keyword that matches the post (as a muted word
+ * matches: src/social.ts compilePhrase), with the keywords that did. Hide filters never get here: the feed drops
+ * what they match.
+ */
+export function filterResults(
+  post: Pick<PostRecord, 'text' | 'hashtags'>,
+  warnings: readonly FilterGroupRecord[],
+): MastodonFilterResult[] {
+  return warnings.flatMap((group) => {
+    const matched = group.keywords.filter((k) => compilePhrase(k).matches(post)).map((k) => k.phrase);
+    return matched.length > 0 ? [{ filter: toFilter(group), keyword_matches: matched, status_matches: [] }] : [];
+  });
+}
+
+/** A tag's use on one day (Mastodon's history entry): posts carrying it and distinct accounts that used it. */
+export interface TagUse {
+  day: number;
+  uses: number;
+  accounts: number;
+}
+
+export interface MastodonTagEntity extends MastodonTag {
+  history: Array<{ day: string; uses: string; accounts: string }>;
+  following: false;
+}
+
+const DAY_MS = 86_400_000;
+
+/** A Tag with its history (Mastodon sends the day as the UNIX time of its midnight, counts as strings). */
+export function toTag(name: string, base: string, use?: TagUse): MastodonTagEntity {
+  return {
+    name,
+    url: `${base}/tags/${encodeURIComponent(name)}`,
+    history: use
+      ? [
+          {
+            day: String(Math.floor(use.day / DAY_MS) * (DAY_MS / 1000)),
+            uses: String(use.uses),
+            accounts: String(use.accounts),
+          },
+        ]
+      : [],
+    following: false,
   };
 }

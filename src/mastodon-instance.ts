@@ -3,6 +3,7 @@
  * server type from nodeinfo (`software.name`) and the streaming base from `urls.streaming_api` (v1) or
  * `configuration.urls.streaming` (v2), a bare ws(s):// origin to which they append /api/v1/streaming.
  */
+import { MEDIA_MAX_BYTES } from './media.ts';
 import { LIMITS } from './text.ts';
 
 /**
@@ -27,6 +28,16 @@ export function streamingBase(origin: string): string {
 }
 
 const host = (origin: string) => new URL(origin).host;
+
+/** What an upload may be (src/media.ts sniffs these types); clients offer uploads only for listed types. */
+function mediaConfiguration() {
+  return {
+    supported_mime_types: ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4'],
+    image_size_limit: MEDIA_MAX_BYTES.image,
+    video_size_limit: MEDIA_MAX_BYTES.video,
+    description_limit: LIMITS.mediaAlt,
+  };
+}
 
 function statusConfiguration() {
   return {
@@ -53,7 +64,7 @@ export function instanceV1(facts: InstanceFacts) {
     invites_enabled: false,
     configuration: {
       statuses: statusConfiguration(),
-      media_attachments: { supported_mime_types: [], image_size_limit: 0, video_size_limit: 0 },
+      media_attachments: mediaConfiguration(),
       polls: { max_options: 0, max_characters_per_option: 0, min_expiration: 0, max_expiration: 0 },
     },
     contact_account: null,
@@ -75,7 +86,7 @@ export function instanceV2(facts: InstanceFacts) {
       urls: { streaming: streamingBase(facts.origin) },
       accounts: { max_featured_tags: 0 },
       statuses: statusConfiguration(),
-      media_attachments: { supported_mime_types: [], image_size_limit: 0, video_size_limit: 0 },
+      media_attachments: mediaConfiguration(),
       polls: { max_options: 0, max_characters_per_option: 0, min_expiration: 0, max_expiration: 0 },
       translation: { enabled: false },
     },

@@ -42,6 +42,25 @@ export interface StreamNotification {
   createdAt: string;
 }
 
+/** A stored notification row in that shape. */
+export function toStreamNotification(row: {
+  id: string;
+  type: StreamNotification['type'];
+  actorId: string;
+  postId: string | null;
+  commentId: string | null;
+  createdAt: number;
+}): StreamNotification {
+  return {
+    id: row.id,
+    type: row.type,
+    actorId: row.actorId,
+    ...(row.postId ? { postId: row.postId } : {}),
+    ...(row.commentId ? { commentId: row.commentId } : {}),
+    createdAt: new Date(row.createdAt).toISOString(),
+  };
+}
+
 /**
  * An event for every socket of one reader: the v1 shape as it is, the Mastodon entity built per origin (the
  * entity carries absolute URLs, and a reader's sockets may have come through different hosts).

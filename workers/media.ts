@@ -1,4 +1,4 @@
-import { ValidationError } from '../src/errors.ts';
+import { AppError, ValidationError } from '../src/errors.ts';
 import type { Media } from '../src/model.ts';
 import type { Deps } from './composition.ts';
 
@@ -8,6 +8,18 @@ export function mediaKey(id: string): string {
 
 export function mediaUrl(origin: string, id: string): string {
   return `${origin}/v1/media/${id}`;
+}
+
+/** An upload's body: multipart/form-data (415 otherwise), parsed (400 when it does not parse). */
+export async function uploadForm(request: Request): Promise<FormData> {
+  if (!(request.headers.get('Content-Type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
+    throw new AppError(415, 'unsupported_media_type', 'send the file as multipart/form-data, field "file"');
+  }
+  try {
+    return await request.formData();
+  } catch {
+    throw new ValidationError('the body is not valid multipart/form-data');
+  }
 }
 
 /**

@@ -2,10 +2,11 @@
  * Blocks, mutes and notifications as the API and the consumer use them (docs/architecture.md, "The social
  * surface"): where each lives is the social repository's business; what must happen around them is here.
  */
-import type { NewNotification } from '../db/repositories/social.ts';
+import type { NewNotification, NotificationRow } from '../db/repositories/social.ts';
 import { BlockedError } from '../src/errors.ts';
 import type { EngagementMessage, QueueMessage } from '../src/messages.ts';
 import { readerRules, type NotificationKind, type ReaderRules } from '../src/social.ts';
+import { toStreamNotification } from '../src/streaming.ts';
 import { parseMentions } from '../src/text.ts';
 import type { Deps } from './composition.ts';
 import { setFollowing } from './follows.ts';
@@ -91,6 +92,27 @@ function rowsOf(deps: Deps, notices: readonly Notice[]): NewNotification[] {
 }
 
 /**
+ * Tells the recipients' open streams of notifications just written (the UserTimeline's hook; it returns at once
+ * when no stream is open). Best effort: a notification is in the list whether or not a stream heard of it.
+ */
+export async function streamNotifications(deps: Deps, rows: readonly NotificationRow[]): Promise<void> {
+  await Promise.all(
+    rows.map(async (row) => {
+      try {
+        await deps.objects.timeline(row.recipientId).streamNotification(toStreamNotification(row));
+      } catch (error) {
+        console.warn('notify: not streamed', row.recipientId, error);
+      }
+    }),
+  );
+}
+
+/** Writes notifications (idempotent by key) and streams the ones that were new. */
+export async function writeNotifications(deps: Deps, rows: readonly NewNotification[]): Promise<void> {
+  await streamNotifications(deps, await deps.repos.social.notify(rows, deps.now()));
+}
+
+/**
  * Produces notifications: inline (so they show at once), and when that fails through the queue, whose consumer
  * writes the same rows (idempotent by key). Never for one's own actions; blocks and mutes are checked where the
  * row is written. A notification is never worth failing the action it reports.
@@ -101,8 +123,9 @@ export async function notify(deps: Deps, notices: readonly Notice[]): Promise<vo
     notices.filter((n) => n.recipientId !== n.actorId),
   );
   if (rows.length === 0) return;
+  let written: NotificationRow[];
   try {
-    await deps.repos.social.notify(rows, deps.now());
+    written = await deps.repos.social.notify(rows, deps.now());
   } catch (error) {
     console.warn('notify: inline write failed, queueing', error);
     try {
@@ -112,7 +135,9 @@ export async function notify(deps: Deps, notices: readonly Notice[]): Promise<vo
     } catch (sendError) {
       console.warn('notify: not queued either; these notifications are lost', sendError);
     }
+    return;
   }
+  await streamNotifications(deps, written);
 }
 
 /** The accounts a text mentions (`@handle`), resolved to user ids; unknown handles are skipped. */
@@ -128,7 +153,8 @@ export async function notifyPostMentions(
   post: { id: string; authorId: string; text: string; createdAt: number },
 ) {
   const recipients = await mentionedUsers(deps, post.text);
-  await deps.repos.social.notify(
+  await writeNotifications(
+    deps,
     rowsOf(
       deps,
       recipients.map((recipientId) => ({
@@ -140,7 +166,6 @@ export async function notifyPostMentions(
         at: post.createdAt,
       })),
     ),
-    deps.now(),
   );
 }
 
@@ -208,5 +233,5 @@ export async function notifyEngagement(deps: Deps, message: EngagementMessage): 
   if (!notice || notice.recipientId === notice.actorId) return;
   // Taken back since (an unlike, a deleted comment): the late message must not notify it again.
   if (!(await deps.repos.engagement.has(message.userId, message.kind, refId))) return;
-  await deps.repos.social.notify(rowsOf(deps, [notice]), deps.now());
+  await writeNotifications(deps, rowsOf(deps, [notice]));
 }

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Shards } from '../shards.ts';
 import { createEmbeddingRepository } from './embeddings.ts';
 import { createEngagementRepository } from './engagement.ts';
+import { createFilterGroupRepository } from './filter-groups.ts';
 import { createGraphRepository } from './graph.ts';
 import { createImpressionRepository } from './impressions.ts';
 import { createOAuthRepository } from './oauth.ts';
@@ -30,6 +31,7 @@ export function createRepositories(shards: Shards) {
     media: createMediaRepository(shards),
     search: createSearchRepository(shards),
     social: createSocialRepository(shards),
+    filterGroups: createFilterGroupRepository(shards),
     oauth: createOAuthRepository(shards),
     reactions: createReactionRepository(shards),
     /** For the admin health report: one trivial query per shard, with the reason when it fails. */

@@ -28,6 +28,19 @@ export function createMediaRepository(shards: Shards) {
       return new Map(rows.map((r) => [r.id, r]));
     },
 
+    /** Sets an upload's description while it is the owner's, not deleted and not yet in a post; whether it did. */
+    async describe(id: string, ownerId: string, alt: string | null): Promise<boolean> {
+      const rows = await retry(() =>
+        shards
+          .of(id)
+          .update(media)
+          .set({ alt })
+          .where(and(eq(media.id, id), eq(media.ownerId, ownerId), isNull(media.postId), isNull(media.deletedAt)))
+          .returning({ id: media.id }),
+      );
+      return rows.length > 0;
+    },
+
     /**
      * Attaches the owner's uploads to a post; idempotent (already attached to this post counts). Returns the ids
      * attached; an upload of someone else, deleted, or attached to another post is not among them.

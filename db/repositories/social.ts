@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { PhraseFilter } from '../../src/social.ts';
 import { retry } from '../../src/retry.ts';
 import {
   blockedBy,
   blocks,
+  filterGroups,
   filters,
   followsByFollowee,
   followsByFollower,
@@ -223,7 +224,23 @@ export function createSocialRepository(shards: Shards) {
               expiresAt: filters.expiresAt,
             })
             .from(filters)
-            .where(and(eq(filters.userId, userId), or(isNull(filters.expiresAt), gt(filters.expiresAt, now))))
+            .where(
+              and(
+                eq(filters.userId, userId),
+                or(isNull(filters.expiresAt), gt(filters.expiresAt, now)),
+                // A Mastodon warn filter's keywords mark statuses (`filtered`) instead of hiding them.
+                or(
+                  isNull(filters.groupId),
+                  notInArray(
+                    filters.groupId,
+                    db
+                      .select({ id: filterGroups.id })
+                      .from(filterGroups)
+                      .where(and(eq(filterGroups.userId, userId), eq(filterGroups.action, 'warn'))),
+                  ),
+                ),
+              ),
+            )
             .orderBy(asc(filters.id))
             .limit(MAX_RULE_ROWS),
         ]),
@@ -277,12 +294,13 @@ export function createSocialRepository(shards: Shards) {
     /**
      * Writes notifications idempotently (by recipient and key), each only if its recipient neither blocks, is
      * blocked by, nor mutes its actor at `now`, checked in the same statement. One statement per notification,
-     * one batch per recipient shard.
+     * one batch per recipient shard. Answers the rows written now (not those silenced or already there), which
+     * are the ones open streams are told of.
      */
-    async notify(rows: readonly NewNotification[], now: number): Promise<void> {
+    async notify(rows: readonly NewNotification[], now: number): Promise<NotificationRow[]> {
       const wanted = rows.filter((r) => r.recipientId !== r.actorId);
       const byRecipient = Map.groupBy(wanted, (r) => r.recipientId);
-      await Promise.all(
+      const written = await Promise.all(
         shards.group(byRecipient.keys()).map(([db, recipients]) => {
           const statements = recipients
             .flatMap((id) => byRecipient.get(id)!)
@@ -305,12 +323,14 @@ export function createSocialRepository(shards: Shards) {
                     .from(sql`(SELECT 1)`)
                     .where(sql`NOT (${silenced(sql`${r.recipientId}`, sql`${r.actorId}`, now)})`),
                 )
-                .onConflictDoNothing(),
+                .onConflictDoNothing()
+                .returning(),
             );
           const [first, ...rest] = statements;
-          return first ? retry(() => db.batch([first, ...rest])) : Promise.resolve();
+          return first ? retry(() => db.batch([first, ...rest])) : Promise.resolve([]);
         }),
       );
+      return written.flat(2);
     },
 
     /** Takes back what an undone action notified (an unlike, a deleted comment), by key. */
@@ -332,7 +352,7 @@ export function createSocialRepository(shards: Shards) {
       recipientId: string,
       limit: number,
       now: number,
-      options: { beforeId?: string; types?: readonly NotificationType[] } = {},
+      options: { beforeId?: string; types?: readonly NotificationType[]; id?: string } = {},
     ): Promise<NotificationRow[]> {
       const n = notifications;
       return retry(() =>
@@ -343,6 +363,7 @@ export function createSocialRepository(shards: Shards) {
           .where(
             and(
               eq(n.recipientId, recipientId),
+              options.id ? eq(n.id, options.id) : undefined,
               options.beforeId ? lt(n.id, options.beforeId) : undefined,
               options.types && options.types.length > 0 ? inArray(n.type, [...options.types]) : undefined,
               sql`NOT (${silenced(sql`${n.recipientId}`, sql`${n.actorId}`, now)})`,
@@ -351,6 +372,29 @@ export function createSocialRepository(shards: Shards) {
           .orderBy(desc(n.id))
           .limit(limit),
       );
+    },
+
+    /** One of the recipient's notifications, unless its actor is now blocked (either way) or muted. */
+    async notification(recipientId: string, id: string, now: number): Promise<NotificationRow | undefined> {
+      return (await this.notifications(recipientId, 1, now, { id }))[0];
+    },
+
+    /** Deletes one notification (Mastodon's dismiss); whether it was there. */
+    async dismissNotification(recipientId: string, id: string): Promise<boolean> {
+      const n = notifications;
+      const gone = await retry(() =>
+        shards
+          .of(recipientId)
+          .delete(n)
+          .where(and(eq(n.recipientId, recipientId), eq(n.id, id)))
+          .returning({ id: n.id }),
+      );
+      return gone.length > 0;
+    },
+
+    /** Deletes every notification of the recipient (Mastodon's clear). */
+    async clearNotifications(recipientId: string): Promise<void> {
+      await retry(() => shards.of(recipientId).delete(notifications).where(eq(notifications.recipientId, recipientId)));
     },
 
     /** Notifications newer than `afterId` (all, without one), at most `cap`: the unread count. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toContentHtml, toMastodonNotification, toMastodonStatus } from '../../src/mastodon/status.ts';
+import { postToStatus, toNotification } from '../../src/mastodon-entities.ts';
 import type { PostRecord, UserRecord } from '../../src/model.ts';
 import {
   MAX_CLIENT_MESSAGE_BYTES,
@@ -37,7 +37,10 @@ const post: PostRecord = {
   shareCount: 3,
 };
 
-const update: StreamEvent = { kind: 'update', post: { id: '42' }, status: (o) => toMastodonStatus(post, author, o) };
+/** Streams serialise with the REST API's serializer (src/mastodon-entities.ts); the reader here liked nothing. */
+const toStatus = (p: PostRecord, base: string) =>
+  postToStatus(p, author, { favourited: false, reblogged: false }, { base, accounts: new Map() });
+const update: StreamEvent = { kind: 'update', post: { id: '42' }, status: (o) => toStatus(post, o) };
 
 describe('stream events', () => {
   it('v1: one JSON object per event, the post as v1 returns it', () => {
@@ -76,7 +79,7 @@ describe('stream events', () => {
     const event: StreamEvent = {
       kind: 'notification',
       notification,
-      mastodon: (o) => toMastodonNotification(notification, author, undefined, undefined, o),
+      mastodon: (o) => toNotification({ ...notification, createdAt: 0 }, author, null, o),
     };
     const message = JSON.parse(encodeEvent(event, state)!) as { stream: string[]; payload: string };
     expect(message.stream).toEqual(['user:notification']);
@@ -111,20 +114,13 @@ describe('client messages', () => {
   });
 });
 
-describe('Mastodon status', () => {
-  it('content is escaped HTML with hashtags and mentions linked', () => {
-    const html = toContentHtml('a <b> & #Tag @bob\nline\n\npara', origin);
-    expect(html).toBe(
-      '<p>a &lt;b&gt; &amp; <a href="https://feed.example/tags/tag" class="mention hashtag" rel="tag">#<span>Tag</span></a> ' +
-        '<span class="h-card"><a href="https://feed.example/@bob" class="u-url mention">@<span>bob</span></a></span>' +
-        '<br>line</p><p>para</p>',
-    );
-  });
-
-  it('an edited post has edited_at; counts map to Mastodon names', () => {
-    const status = toMastodonStatus({ ...post, version: 2, updatedAt: 5_000 }, author, origin);
+describe('Mastodon status in streams', () => {
+  it('is the REST serializer: absolute links for the socket’s origin, edited_at, Mastodon count names', () => {
+    const status = toStatus({ ...post, version: 2, updatedAt: 5_000 }, origin);
     expect(status.edited_at).toBe(new Date(5_000).toISOString());
     expect([status.replies_count, status.reblogs_count, status.favourites_count]).toEqual([2, 3, 1]);
     expect(status.url).toBe('https://feed.example/@ada/42');
+    expect(toStatus(post, 'https://other.example').account.url).toBe('https://other.example/@ada');
+    expect(status.content).toContain('&#60;b&#62;');
   });
 });

@@ -162,6 +162,36 @@ describe('GET /v1/stream', () => {
       }),
     );
   });
+  it("a real like and a real follow reach open streams; a muted actor's do not", async () => {
+    const [reader, liker, muted] = [await signup(), await signup(), await signup()];
+    const post = await createPost(reader, 'like me for real');
+    expect((await api('PUT', `/v1/users/${muted.id}/mute`, { token: reader.token, body: {} })).status).toBe(200);
+    const mastodon = await mastodonStream(reader, 'stream=user:notification');
+    const v1 = await v1Stream(reader);
+    expect((await api('PUT', `/v1/posts/${post.id}/like`, { token: muted.token })).status).toBe(200);
+    expect((await api('PUT', `/v1/posts/${post.id}/like`, { token: liker.token })).status).toBe(200);
+    await follow(liker, reader);
+    const liked = await mastodon.next((m) => m.event === 'notification');
+    expect(payload(liked)).toEqual(
+      expect.objectContaining({
+        type: 'favourite',
+        account: expect.objectContaining({ id: liker.id }),
+        status: expect.objectContaining({ id: post.id }),
+      }),
+    );
+    const followed = await mastodon.next((m) => m.event === 'notification');
+    expect(payload(followed)).toEqual(
+      expect.objectContaining({ type: 'follow', account: expect.objectContaining({ id: liker.id }), status: null }),
+    );
+    // The v1 stream heard the same two, and nothing from the muted account came before them.
+    const first = await v1.next((m) => m.event === 'notification');
+    expect(first.notification).toEqual(expect.objectContaining({ type: 'like', actorId: liker.id, postId: post.id }));
+    const listed = await api<{ items: { id: string }[] }>('GET', '/v1/notifications', { token: reader.token });
+    expect(listed.body.items.map((n) => n.id)).toEqual([
+      (payload(followed) as { id: string }).id,
+      (payload(liked) as { id: string }).id,
+    ]);
+  });
 });
 
 describe('Mastodon streaming', () => {
@@ -192,9 +222,12 @@ describe('Mastodon streaming', () => {
     expect(status.content).toContain('<a href="https://feed.test/tags/world"');
     await api('PATCH', `/v1/posts/${post.id}`, { token: author.token, body: { text: 'changed' } });
     const edit = await stream.next((m) => m.event === 'status.update');
+    // The same Status as GET /api/v1/statuses/:id shows the reader (one serializer): no `text`, the content HTML.
     expect(payload(edit)).toEqual(
-      expect.objectContaining({ id: post.id, text: 'changed', edited_at: expect.any(String) }),
+      expect.objectContaining({ id: post.id, content: '<p>changed</p>', edited_at: expect.any(String) }),
     );
+    const rest = await api('GET', `/api/v1/statuses/${post.id}`, { token: followers[0]!.token });
+    expect(payload(edit)).toEqual(rest.body);
     await api('DELETE', `/v1/posts/${post.id}`, { token: author.token });
     expect(await stream.next((m) => m.event === 'delete')).toEqual({
       stream: ['user'],

@@ -43,6 +43,9 @@ const EXPOSED_HEADERS = [
   'Idempotent-Replayed',
 ];
 
+/** Where uploads arrive: v1's and Mastodon's. */
+const UPLOAD_PATHS = new Set(['/v1/media', '/api/v1/media', '/api/v2/media']);
+
 /** `overrides` let tests run the real app on a clock (or ids, or randomness) they control. */
 export function createApp(overrides?: Partial<Deps>) {
   const app = new Hono<AppEnv>();
@@ -83,8 +86,8 @@ export function createApp(overrides?: Partial<Deps>) {
       throw new AppError(413, 'payload_too_large', `request body exceeds ${LIMITS.bodyBytes} bytes`);
     },
   });
-  // Media uploads are binary and large: their route sets its own limit and reads no JSON.
-  const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === '/v1/media';
+  // Media uploads (v1's and Mastodon's) are binary and large: their route sets its own limit and reads no JSON.
+  const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && UPLOAD_PATHS.has(c.req.path);
   app.use((c, next) => (isUpload(c) ? next() : jsonBodyLimit(c, next)));
   app.use((c, next) => (isUpload(c) ? next() : utf8Json(c, next)));
   const routed = app

@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../../src/errors.ts';
 import { toAccount, toRelationship, type MastodonRelationship } from '../../src/mastodon-entities.ts';
 import { linkHeader, pageOf } from '../../src/mastodon-pagination.ts';
 import { isLive, type UserRecord } from '../../src/model.ts';
+import type { EdgeKey, EdgePage } from '../../db/repositories/graph.ts';
 import { HANDLE_PATTERN, normalizeHandle } from '../../src/text.ts';
 import { cachedPosts } from '../cache/index.ts';
 import { optionalTextField, validate } from '../api/validation.ts';
@@ -37,20 +38,26 @@ async function userOrNotFound(c: Context<MastodonEnv>, id: string) {
   return user;
 }
 
-/** The viewer's relationship to each account (both follow directions read from the viewer's and their shards). */
+/**
+ * The viewer's relationship to each account: follows both ways, blocks both ways and the mute in force, each read
+ * from the viewer's own shard (v1's relationship, which keeps mirrors of the other side's edges there).
+ */
 export async function relationshipsOf(
   c: Context<MastodonEnv>,
   viewerId: string,
   ids: readonly string[],
 ): Promise<MastodonRelationship[]> {
-  const { graph } = c.var.deps.repos;
+  const { deps } = c.var;
   return Promise.all(
     ids.map(async (id) => {
-      const [mine, theirs] = await Promise.all([graph.edge(viewerId, id), graph.edge(id, viewerId)]);
+      const r = await deps.repos.social.relationship(viewerId, id, deps.now());
       return toRelationship(id, {
-        following: mine !== undefined,
-        followedBy: theirs !== undefined,
-        showingReblogs: mine?.showReposts ?? true,
+        following: r.following,
+        followedBy: r.followedBy,
+        showingReblogs: r.showReposts,
+        blocking: r.blocking,
+        blockedBy: r.blockedBy,
+        muting: r.muting,
       });
     }),
   );
@@ -85,23 +92,68 @@ const updateParams = z.object({
 
 const followParams = z.object({ reblogs: flag.optional(), notify: flag.optional(), languages: z.unknown().optional() });
 
+/** Ten years, as v1 caps a mute; `duration` 0 (or left out) is until unmuted, as Mastodon has it. */
+const muteParams = z.object({
+  notifications: flag.optional(),
+  duration: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 86_400)
+    .optional(),
+});
+
+/** An edge listing (followers, following, blocks, mutes): Account[], older pages by `max_id=<time>_<user id>`. */
+async function edgeListing(
+  c: Context<MastodonEnv>,
+  read: (limit: number, after: EdgeKey | undefined) => Promise<EdgePage>,
+) {
+  const q = edgeParams.safeParse(Object.fromEntries(new URL(c.req.url).searchParams));
+  if (!q.success) throw new ValidationError(`Validation failed: ${q.error.issues[0]?.message ?? 'bad parameters'}`);
+  const page = await read(q.data.limit, q.data.max_id);
+  const link = page.next
+    ? linkHeader(c.req.url, {}, { max_id: `${page.next.createdAt}_${page.next.userId}` })
+    : undefined;
+  if (link) c.header('Link', link);
+  return c.json(
+    await accountsOf(
+      c,
+      page.items.map((edge) => edge.userId),
+    ),
+  );
+}
+
+/** GET /api/v1/blocks and /api/v1/mutes: whom the caller blocks or mutes (mutes in force), newest first. */
+export const blocksRoutes = new Hono<MastodonEnv>()
+  .use(identify)
+  .get('/', requireScope('read:blocks'), (c) =>
+    edgeListing(c, (limit, after) => c.var.deps.repos.social.blockPage(actingUser(c.var.caller), limit, after)),
+  );
+
+export const mutesRoutes = new Hono<MastodonEnv>()
+  .use(identify)
+  .get('/', requireScope('read:mutes'), (c) =>
+    edgeListing(c, (limit, after) =>
+      c.var.deps.repos.social.mutePage(actingUser(c.var.caller), limit, c.var.deps.now(), after),
+    ),
+  );
+
 export function accountsRoutes(v1: V1Fetch) {
   const edges = (direction: 'followers' | 'following') => async (c: Context<MastodonEnv>) => {
     const { id } = c.req.param() as { id: string };
-    const q = edgeParams.safeParse(Object.fromEntries(new URL(c.req.url).searchParams));
-    if (!q.success) throw new ValidationError(`Validation failed: ${q.error.issues[0]?.message ?? 'bad parameters'}`);
     await userOrNotFound(c, id);
-    const page = await c.var.deps.repos.graph[direction](id, q.data.limit, q.data.max_id);
-    const link = page.next
-      ? linkHeader(c.req.url, {}, { max_id: `${page.next.createdAt}_${page.next.userId}` })
-      : undefined;
-    if (link) c.header('Link', link);
-    return c.json(
-      await accountsOf(
-        c,
-        page.items.map((edge) => edge.userId),
-      ),
-    );
+    return edgeListing(c, (limit, after) => c.var.deps.repos.graph[direction](id, limit, after));
+  };
+
+  /** Block, unblock, mute, unmute: v1's writes (which refuse yourself and unknown accounts), then the Relationship. */
+  const relation = (method: 'PUT' | 'DELETE', what: 'block' | 'mute') => async (c: Context<MastodonEnv>) => {
+    const me = actingUser(c.var.caller);
+    const { id } = c.req.param() as { id: string };
+    const duration =
+      what === 'mute' && method === 'PUT' ? (c.var.params as z.infer<typeof muteParams>).duration : undefined;
+    const body = what === 'mute' && method === 'PUT' ? (duration ? { durationSeconds: duration } : {}) : undefined;
+    await callV1(c, v1, method, `/v1/users/${id}/${what}`, me, body);
+    return c.json((await relationshipsOf(c, me, [id]))[0]);
   };
 
   const follow = (following: boolean) => async (c: Context<MastodonEnv>) => {
@@ -209,5 +261,15 @@ export function accountsRoutes(v1: V1Fetch) {
       requireScope('write:follows'),
       params(followParams),
       follow(false),
-    );
+    )
+    .post('/:id/block', validate('param', idPath), requireScope('write:blocks'), relation('PUT', 'block'))
+    .post('/:id/unblock', validate('param', idPath), requireScope('write:blocks'), relation('DELETE', 'block'))
+    .post(
+      '/:id/mute',
+      validate('param', idPath),
+      requireScope('write:mutes'),
+      params(muteParams),
+      relation('PUT', 'mute'),
+    )
+    .post('/:id/unmute', validate('param', idPath), requireScope('write:mutes'), relation('DELETE', 'mute'));
 }

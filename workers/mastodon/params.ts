@@ -7,18 +7,54 @@ import type { MastodonEnv } from './context.ts';
 /** Parameter values as clients send them: a string, or a list for Rails-style `name[]` keys. */
 export type Params = Record<string, unknown>;
 
-/** `id[]=1&id[]=2` (and a repeated `id`) become `id: ['1', '2']`; other keys keep their last value. */
+type Nested = Record<string, unknown>;
+
+/** `name[a][b]` as `['name', 'a', 'b']`, or undefined for a key that is not of Rails' bracket form. */
+function keyPath(rawKey: string): string[] | undefined {
+  const m = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(rawKey);
+  if (!m) return undefined;
+  return [m[1]!, ...[...m[2]!.matchAll(/\[([^[\]]*)\]/g)].map((x) => x[1]!)];
+}
+
+/**
+ * Form and query pairs as Rails reads them: `id[]=1&id[]=2` (and a repeated `id`) is `id: ['1', '2']`,
+ * `home[last_read_id]=5` is `home: {last_read_id: '5'}`, and `keywords_attributes[][keyword]=a` (or `[0][keyword]`)
+ * a list of objects, where `[]` starts a new object when the last one already has that field. Other keys keep
+ * their last value; deeper nesting is not read.
+ */
 function fromPairs(pairs: Iterable<[string, string | File]>): Params {
   const params: Params = {};
+  const indexed = new Map<string, Map<string, Nested>>();
   for (const [rawKey, value] of pairs) {
     if (typeof value !== 'string') continue;
-    const list = rawKey.endsWith('[]');
-    const key = list ? rawKey.slice(0, -2) : rawKey;
-    const existing = params[key];
-    if (list) params[key] = [...(Array.isArray(existing) ? (existing as string[]) : []), value];
-    else params[key] = value;
+    const path = keyPath(rawKey) ?? [rawKey];
+    const [name, first, second] = path as [string, string | undefined, string | undefined];
+    const existing = params[name];
+    if (path.length === 1) params[name] = value;
+    else if (path.length === 2 && first === '') {
+      params[name] = [...(Array.isArray(existing) ? (existing as unknown[]) : []), value];
+    } else if (path.length === 2) {
+      params[name] = { ...(isObject(existing) ? existing : {}), [first!]: value };
+    } else if (path.length === 3 && first === '') {
+      const list = Array.isArray(existing) ? (existing as Nested[]) : [];
+      const last = list[list.length - 1];
+      if (isObject(last) && !(second! in last)) last[second!] = value;
+      else list.push({ [second!]: value });
+      params[name] = list;
+    } else if (path.length === 3 && /^\d{1,3}$/.test(first!)) {
+      const byIndex = indexed.get(name) ?? new Map<string, Nested>();
+      indexed.set(name, byIndex);
+      const item = byIndex.get(first!) ?? {};
+      item[second!] = value;
+      byIndex.set(first!, item);
+      params[name] = [...byIndex.entries()].sort(([a], [b]) => Number(a) - Number(b)).map(([, v]) => v);
+    }
   }
   return params;
+}
+
+function isObject(value: unknown): value is Nested {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

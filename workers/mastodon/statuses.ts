@@ -5,6 +5,7 @@ import { reblogStatus, type MastodonStatus } from '../../src/mastodon-entities.t
 import { linkHeader } from '../../src/mastodon-pagination.ts';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { validate } from '../api/validation.ts';
+import { LIMITS } from '../../src/text.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
 import type { MastodonEnv } from './context.ts';
 import { accountsOf, commentStatuses, liveStatus, statusesOf } from './hydrate.ts';
@@ -18,7 +19,7 @@ const CONTEXT_LIMIT = 60;
 const createParams = z.object({
   status: z.string().max(100_000),
   in_reply_to_id: idValue.optional().nullable(),
-  media_ids: z.array(z.string().max(40)).max(10).optional(),
+  media_ids: z.array(idValue).max(LIMITS.mediaPerPost).optional(),
   sensitive: flag.optional(),
   spoiler_text: z.string().max(1000).optional().nullable(),
   // Every post here is public: other visibilities are accepted and served as public (README, "Mastodon API").
@@ -30,7 +31,7 @@ const createParams = z.object({
 
 const editParams = z.object({
   status: z.string().max(100_000),
-  media_ids: z.array(z.string().max(40)).max(10).optional(),
+  media_ids: z.array(idValue).max(LIMITS.mediaPerPost).optional(),
   sensitive: flag.optional(),
   spoiler_text: z.string().max(1000).optional().nullable(),
   language: z.string().max(20).optional().nullable(),
@@ -44,8 +45,18 @@ const reactionPage = z.object({
   limit: z.coerce.number().int().min(1).max(80).default(40),
 });
 
+/** Replies are comments here, which carry no media. */
 function noMedia(ids: readonly string[] | undefined) {
-  if (ids && ids.length > 0) throw new AppError(422, 'unsupported', 'Media attachments are not supported yet');
+  if (ids && ids.length > 0) throw new AppError(422, 'unsupported', 'Replies cannot carry media attachments here');
+}
+
+/** An edit keeps the post's media (v1 edits text only): clients resend the same `media_ids`, anything else is refused. */
+function sameMedia(post: PostRecord, ids: readonly string[] | undefined) {
+  if (ids === undefined) return;
+  const current = post.media.flatMap((m) => (m.id ? [m.id] : []));
+  if (ids.length !== current.length || ids.some((id) => !current.includes(id))) {
+    throw new AppError(422, 'unsupported', 'Media attachments cannot change in an edit here');
+  }
 }
 
 async function postOf(c: Context<MastodonEnv>, id: string): Promise<PostRecord | undefined> {
@@ -106,10 +117,10 @@ export function statusesRoutes(v1: V1Fetch) {
     .post('/', requireScope('write:statuses'), params(createParams), async (c) => {
       const me = actingUser(c.var.caller);
       const body = c.var.params as z.infer<typeof createParams>;
-      noMedia(body.media_ids);
       // A content warning has no field of its own here: it leads the text, as it would be read.
       const text = body.spoiler_text ? `${body.spoiler_text}\n\n${body.status}` : body.status;
       if (body.in_reply_to_id) {
+        noMedia(body.media_ids);
         // A reply is a comment on the post; a reply to a comment comments on that comment's post (threads are flat).
         const comment = (await postOf(c, body.in_reply_to_id))
           ? undefined
@@ -121,7 +132,8 @@ export function statusesRoutes(v1: V1Fetch) {
         return c.json(await anyStatus(c, created.comment.id, me));
       }
       // Mastodon clients send Idempotency-Key on a new status, as v1 takes it: a retried post is not posted twice.
-      const created = await callV1<{ post: { id: string } }>(c, v1, 'POST', '/v1/posts', me, { text }, [
+      const mediaIds = body.media_ids && body.media_ids.length > 0 ? { mediaIds: body.media_ids } : {};
+      const created = await callV1<{ post: { id: string } }>(c, v1, 'POST', '/v1/posts', me, { text, ...mediaIds }, [
         'Idempotency-Key',
       ]);
       const status = await liveStatus(c, created.post.id, me, { maxAgeMs: 0 });
@@ -135,7 +147,9 @@ export function statusesRoutes(v1: V1Fetch) {
       const me = actingUser(c.var.caller);
       const { id } = c.req.valid('param');
       const body = c.var.params as z.infer<typeof editParams>;
-      noMedia(body.media_ids);
+      const post = await postOf(c, id);
+      if (post) sameMedia(post, body.media_ids);
+      else noMedia(body.media_ids);
       const text = body.spoiler_text ? `${body.spoiler_text}\n\n${body.status}` : body.status;
       await callV1(c, v1, 'PATCH', `/v1/posts/${id}`, me, { text });
       const status = await liveStatus(c, id, me, { maxAgeMs: 0 });

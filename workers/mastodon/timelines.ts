@@ -6,6 +6,7 @@ import { linkHeader, pageOf } from '../../src/mastodon-pagination.ts';
 import { latestFeed, rankedFeed, rankedFeedPage } from '../feed.ts';
 import { actingUser, identify, requireScope } from './auth.ts';
 import type { MastodonEnv } from './context.ts';
+import { tagTimeline } from './discovery.ts';
 import { statusesOf } from './hydrate.ts';
 import { params } from './params.ts';
 import { flag, pageParams } from './query.ts';
@@ -27,6 +28,7 @@ const NEWER_WINDOW = 100;
 
 export const timelinesRoutes = new Hono<MastodonEnv>()
   .use(identify)
+  .get('/tag/:hashtag', ...tagTimeline)
   .get('/home', requireScope('read:statuses'), params(homeParams), async (c) => {
     const me = actingUser(c.var.caller);
     const q = c.var.params as z.infer<typeof homeParams>;

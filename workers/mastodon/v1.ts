@@ -6,8 +6,6 @@ import type { MastodonEnv } from './context.ts';
 /** The whole v1 application, as a fetch handler: what Mastodon writes are carried out by. */
 export type V1Fetch = (request: Request, env: Env, ctx: ExecutionContext | undefined) => Promise<Response>;
 
-const V1_ORIGIN = 'https://v1.internal';
-
 /** v1 statuses passed on as they are; anything else unexpected is the server's fault (500). */
 const FORWARDED = new Set([400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 429, 503]);
 
@@ -45,11 +43,14 @@ export async function callV1<T>(
     const value = c.req.header(name);
     if (value !== undefined) headers[name] = value;
   }
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const request = new Request(`${V1_ORIGIN}${path}`, {
+  // A form (an upload) goes as multipart, its boundary set by the Request; anything else as JSON.
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
+  // The client's own origin: what v1 stores as absolute URLs (an upload's, in a post's media) must be reachable.
+  const request = new Request(`${new URL(c.req.url).origin}${path}`, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
   });
   const response = await v1(request, c.env, executionContext(c));
   const text = await response.text();

@@ -8,7 +8,7 @@ import { repairFollow } from '../follows.ts';
 import { applyRepost } from '../reposts.ts';
 import { applyEngagement } from '../interest.ts';
 import { forgetTrending } from '../trending.ts';
-import { notifyEngagement, notifyPostMentions, repairBlock } from '../social.ts';
+import { notifyEngagement, notifyPostMentions, repairBlock, writeNotifications } from '../social.ts';
 
 /** Handles one message; every branch is idempotent, so redelivery is harmless. */
 export async function handleMessage(deps: Deps, message: QueueMessage): Promise<void> {
@@ -53,7 +53,7 @@ export async function handleMessage(deps: Deps, message: QueueMessage): Promise<
     case 'block.repair':
       return repairBlock(deps, message.blockerId, message.blockedId, message.at);
     case 'notify':
-      return deps.repos.social.notify(message.notifications, deps.now());
+      return writeNotifications(deps, message.notifications);
   }
 }
 

@@ -7,7 +7,7 @@ import { isLive } from '../../../src/model.ts';
 import { LIMITS, checkText, textRejectionMessage } from '../../../src/text.ts';
 import type { MediaRecord } from '../../../db/repositories/media.ts';
 import { cachedPosts } from '../../cache/index.ts';
-import { mediaKey, mediaUrl } from '../../media.ts';
+import { mediaKey, mediaUrl, uploadForm } from '../../media.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
@@ -42,15 +42,7 @@ export const mediaRoutes = new Hono<AppEnv>()
     async (c) => {
       const { deps } = c.var;
       if (!deps.media) throw new UnavailableError('media storage is not configured');
-      if (!(c.req.header('Content-Type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
-        throw new AppError(415, 'unsupported_media_type', 'send the file as multipart/form-data, field "file"');
-      }
-      let form: FormData;
-      try {
-        form = await c.req.formData();
-      } catch {
-        throw new ValidationError('the body is not valid multipart/form-data');
-      }
+      const form = await uploadForm(c.req.raw);
       const file = form.get('file');
       if (file === null || typeof file === 'string')
         throw new ValidationError('invalid body: file: a file is required');

@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCursorCodec } from '../../../src/cursor.ts';
 import { NOTIFICATION_TYPES } from '../../../src/social.ts';
-import type { MarkerRow, NotificationRow } from '../../../db/repositories/social.ts';
+import type { MarkerRow } from '../../../db/repositories/social.ts';
+import { toStreamNotification } from '../../../src/streaming.ts';
 import { requireUser } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { rateLimit } from '../rate-limit.ts';
@@ -24,17 +25,6 @@ const notificationsQuery = pageQuery.extend({
 });
 
 const cursorSchema = z.strictObject({ before: mintedIdSchema });
-
-function view(row: NotificationRow) {
-  return {
-    id: row.id,
-    type: row.type,
-    actorId: row.actorId,
-    ...(row.postId ? { postId: row.postId } : {}),
-    ...(row.commentId ? { commentId: row.commentId } : {}),
-    createdAt: new Date(row.createdAt).toISOString(),
-  };
-}
 
 /**
  * GET /v1/notifications: the caller's notifications, newest first, one item per event (not grouped: see
@@ -62,7 +52,7 @@ export const notificationsRoutes = new Hono<AppEnv>().get(
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return c.json({
-      items: page.map(view),
+      items: page.map(toStreamNotification),
       nextCursor: rows.length > q.limit && last ? await codec.encode({ before: last.id }) : null,
       unread,
     });
