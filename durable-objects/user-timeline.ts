@@ -726,20 +726,29 @@ export class UserTimeline extends DurableObject<Env> {
   }
 
   /**
-   * Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. When the newest live
-   * snapshot has the same order (`digests.order`), only its time and inputs digest are written: one small row
-   * update instead of the whole order again.
+   * Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. When a live snapshot
+   * has the same order (`digests.order`), only its time and inputs digest are written: one small row update
+   * instead of the whole order again.
    */
   saveSnapshot(items: Scored[], now: number, digests: SnapshotDigests = { inputs: null, order: null }): string {
-    const latest = this.latestSnapshot(now);
-    if (latest && digests.order !== null && latest.order_digest === digests.order) {
+    const same =
+      digests.order === null
+        ? undefined
+        : this.sql
+            .exec<{ id: string }>(
+              'SELECT id FROM snapshots WHERE order_digest = ? AND created_at > ? LIMIT 1',
+              digests.order,
+              now - SNAPSHOT_TTL_MS,
+            )
+            .toArray()[0];
+    if (same) {
       this.sql.exec(
         'UPDATE snapshots SET created_at = ?, inputs_digest = ? WHERE id = ?',
         now,
         digests.inputs,
-        latest.id,
+        same.id,
       );
-      return latest.id;
+      return same.id;
     }
     const id = crypto.randomUUID();
     this.ctx.storage.transactionSync(() => {
@@ -762,22 +771,19 @@ export class UserTimeline extends DurableObject<Env> {
   }
 
   /**
-   * The newest snapshot if it was taken (or confirmed unchanged) within `withinMs` from the same inputs: a reload
-   * of the first page within seconds is served from it rather than ranked again.
+   * A snapshot taken (or confirmed unchanged) within `withinMs` from the same inputs, if any: a reload of the first
+   * page within seconds is served from it rather than ranked again.
    */
   reusableSnapshot(inputsDigest: string, now: number, withinMs: number): string | null {
-    const latest = this.latestSnapshot(now);
-    return latest && latest.inputs_digest === inputsDigest && now - latest.created_at < withinMs ? latest.id : null;
-  }
-
-  private latestSnapshot(now: number) {
-    return this.sql
-      .exec<{ id: string; created_at: number; inputs_digest: string | null; order_digest: string | null }>(
-        `SELECT id, created_at, inputs_digest, order_digest FROM snapshots WHERE created_at > ?
-         ORDER BY created_at DESC LIMIT 1`,
-        now - SNAPSHOT_TTL_MS,
+    const row = this.sql
+      .exec<{ id: string }>(
+        'SELECT id FROM snapshots WHERE inputs_digest = ? AND created_at > ? AND created_at <= ? LIMIT 1',
+        inputsDigest,
+        now - Math.min(withinMs, SNAPSHOT_TTL_MS),
+        now,
       )
       .toArray()[0];
+    return row?.id ?? null;
   }
 
   /**

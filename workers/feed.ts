@@ -231,25 +231,19 @@ function readerOf(
 
 /**
  * What a ranked first page is computed from, as a digest: the candidates, the arm, place and trends, and the
- * reader's engagements, feedback and dwell. Not the impressions: a page served again within SERVED_DEDUPE_MS is
- * the same impression (src/seen.ts), so a reload within SNAPSHOT_REUSE_MS (shorter) is served the same order.
+ * reader's inputs, impressions included. A first serve is an impression that sinks the posts it showed, so the
+ * next read ranks again; a reload whose page changed nothing (the same posts, served within SERVED_DEDUPE_MS,
+ * src/seen.ts) has the same digest, and within SNAPSHOT_REUSE_MS is served from the snapshot.
  */
 function inputsDigest(reader: Reader, candidates: readonly TimelineEntry[]): string {
   const { inputs, context } = reader;
-  const response = (byKey: Record<string, { engaged: number; dwellMs: number }>) =>
-    Object.entries(byKey).map(([key, e]) => [key, e.engaged, e.dwellMs]);
   return digestOf(
     JSON.stringify([
       reader.arm.name,
       context.location,
       [...context.trending],
       candidates.map(feedKey),
-      inputs.affinity,
-      inputs.feedback,
-      inputs.network,
-      Object.entries(inputs.seen.posts).filter(([, p]) => p.engaged || p.less),
-      response(inputs.seen.byAuthor),
-      response(inputs.seen.byCategory),
+      { ...inputs, interest: inputs.interest ? [inputs.interest.model, ...inputs.interest.vector] : null },
     ]),
   );
 }
