@@ -289,13 +289,21 @@ async function fullRank(
   const { inputs } = reader;
   const entries = batch.map((c) => c.entry);
   const postIds = entries.map((e) => e.postId);
+  const now = deps.now();
+  // Follower counts the counter cache has (read within minutes) are not read again: they move slowly.
+  const followers = new Map<string, number>();
+  for (const { authorId } of entries) {
+    const known = followerCount(authorId, now);
+    if (known !== undefined) followers.set(authorId, known);
+  }
   const [posts, authors, vectors, sharers] = await Promise.all([
     cachedPosts(deps, postIds),
-    deps.repos.users.getMany([...new Set(entries.map((e) => e.authorId))]),
+    deps.repos.users.getMany([...new Set(entries.map((e) => e.authorId))].filter((id) => !followers.has(id))),
     inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
     socialProof(deps, reader.userId, entries, inputs.following),
   ]);
-  noteFollowerCounts(authors, deps.now());
+  noteFollowerCounts(authors, now);
+  for (const [id, user] of authors) followers.set(id, user.followersCount);
   const hydrateMs = performance.now() - t0;
   const candidates: Candidate[] = [];
   for (const c of batch) {
@@ -304,7 +312,7 @@ async function fullRank(
     const vector = vectors.get(post.id);
     candidates.push({
       post,
-      authorFollowers: authors.get(post.authorId)?.followersCount ?? 0,
+      authorFollowers: followers.get(post.authorId) ?? 0,
       vector: vector ? decodeVector(vector) : null,
       newer: c.newer,
       ...(c.repost ? { repost: c.repost } : {}),
