@@ -133,6 +133,8 @@ export interface LoadResult {
   seconds: number;
   rps: number;
   summary: Summary;
+  /** Mean `Server-Timing` duration per successful read, by stage (ms); absent when the answers report none. */
+  stages?: Record<string, number>;
 }
 
 export interface WriteResult {
@@ -221,6 +223,19 @@ interface Timed {
   status: number;
   ms: number;
   body: string;
+  /** The answer's `Server-Timing` durations, by metric name (ms). */
+  timing: Record<string, number>;
+}
+
+/** `name;dur=1.5, other;dur=2` → { name: 1.5, other: 2 } (metrics without a duration are left out). */
+function serverTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const dur = params.find((p) => p.trim().startsWith('dur='));
+    if (name && dur) out[name] = Number(dur.trim().slice(4));
+  }
+  return out;
 }
 
 /** One request as a client makes it; the clock covers sending it and reading the whole answer. */
@@ -228,7 +243,12 @@ async function timed(service: Service, route: string, init: FetchInit = {}, work
   const started = performance.now();
   const res = await service.fetch(route, init, worker);
   const body = await res.text();
-  return { status: res.status, ms: performance.now() - started, body };
+  return {
+    status: res.status,
+    ms: performance.now() - started,
+    body,
+    timing: serverTiming(res.headers.get('Server-Timing')),
+  };
 }
 
 const feedRequest = (token: string): FetchInit => ({ headers: { authorization: `Bearer ${token}` } });
@@ -295,6 +315,7 @@ async function closedLoop(
   expected: number,
 ): Promise<Omit<LoadResult, 'kind' | 'label'>> {
   const samples: number[] = [];
+  const stageTotals: Record<string, number> = {};
   let errors = 0;
   let next = 0;
   const started = performance.now();
@@ -303,18 +324,24 @@ async function closedLoop(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
         const r = await request(next++);
-        if (r.status === expected) samples.push(r.ms);
-        else errors++;
+        if (r.status !== expected) {
+          errors++;
+          continue;
+        }
+        samples.push(r.ms);
+        for (const [stage, ms] of Object.entries(r.timing)) stageTotals[stage] = (stageTotals[stage] ?? 0) + ms;
       }
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const stages = Object.fromEntries(Object.entries(stageTotals).map(([k, v]) => [k, v / Math.max(samples.length, 1)]));
   return {
     requests: samples.length,
     errors,
     seconds: elapsed,
     rps: samples.length / elapsed,
     summary: summarize(samples),
+    ...(Object.keys(stages).length > 0 ? { stages } : {}),
   };
 }
 
@@ -672,6 +699,26 @@ function times(value: number, base: number): string {
 }
 const median = (values: readonly number[]) => summarize(values).p50;
 
+/** The feed reads' mean `Server-Timing` per stage under load (the ranked feed's stage 1 and stage 2 among them). */
+function stageLines(throughput: readonly LoadResult[]): string[] {
+  const rows = throughput
+    .filter((t) => t.stages && (t.kind === 'latest' || t.kind === 'ranked'))
+    .map((t) => [
+      t.label,
+      Object.entries(t.stages!)
+        .filter(([stage]) => stage !== 'auth')
+        .map(([stage, ms]) => `${stage} ${ms.toFixed(1)}`)
+        .join(', '),
+    ]);
+  if (rows.length === 0) return [];
+  return [
+    'Mean `Server-Timing` per read under that load, by stage (ms; inside the Worker, so queueing is not in it):',
+    '',
+    table(['request', 'stages'], rows),
+    '',
+  ];
+}
+
 function pooled(readers: readonly ReaderResult[], kind: 'latest' | 'ranked' | 'grouped' | 'perAuthor'): Summary {
   return summarize(readers.flatMap((r) => r[kind]));
 }
@@ -767,6 +814,7 @@ export function renderFeed(result: FeedResult): string {
       ]),
     ),
     '',
+    ...stageLines(result.throughput),
   );
 
   // Writes.

@@ -30,7 +30,7 @@ import {
   type StreamNotification,
   type StreamProtocol,
 } from '../src/streaming.ts';
-import { TIMELINE_CAP, sourceOf, type TimelineEntry } from '../src/timeline.ts';
+import { TIMELINE_CAP, sourceOf, type EntryFeatures, type TimelineEntry } from '../src/timeline.ts';
 import { depsFor } from '../workers/composition.ts';
 import { hydrateNotifications, hydrateStatuses, type Rendered } from '../workers/mastodon/hydrate.ts';
 import { migrateStorage, sqlMigration, type StorageSchema } from './schema.ts';
@@ -65,6 +65,9 @@ interface Meta {
   interest_at: number;
   /** While sockets are open: when the pulled authors were last asked to report new posts (see renewWatches). */
   watched_at: number;
+  /** Weak ties (see weakTies): engagements with each author by followed accounts, as JSON, and when read. */
+  network: string;
+  network_at: number;
 }
 
 /** An engagement as the timeline keeps it: enough for affinity counts and to apply it exactly once. */
@@ -111,6 +114,17 @@ export interface RankingInputs {
   feedback: Record<string, number>;
   /** Up to NETWORK_SAMPLE followed accounts (not pulled celebrities, not the owner): whose engagements are weak ties. */
   following: string[];
+  /** Weak ties: engagements with each author (by id) by those accounts within ENGAGEMENT_WINDOW_MS. */
+  network: Record<string, number>;
+}
+
+/** The weak ties are read from D1 at most this often per reader; a friend's like is slow news. */
+export const WEAK_TIES_REFRESH_MS = 10 * 60_000;
+
+/** A snapshot's digests (workers/feed.ts): of what it was ranked from, and of its order; null: not compared. */
+export interface SnapshotDigests {
+  inputs: string | null;
+  order: string | null;
 }
 
 /** How many followed accounts the weak-tie signal asks about (the most recently followed). */
@@ -133,13 +147,15 @@ type EntryRow = {
   sort_id: string;
   repost_by: string | null;
   repost_at: number | null;
+  features: string | null;
 };
 
-const ENTRY_COLUMNS = 'post_id, author_id, created_at, sort_id, repost_by, repost_at';
+const ENTRY_COLUMNS = 'post_id, author_id, created_at, sort_id, repost_by, repost_at, features';
 
 function toEntry(r: EntryRow): TimelineEntry {
   const entry: TimelineEntry = { postId: r.post_id, authorId: r.author_id, createdAt: r.created_at };
   if (r.repost_by !== null) entry.repost = { by: r.repost_by, id: r.sort_id, at: r.repost_at ?? r.created_at };
+  if (r.features !== null) entry.features = JSON.parse(r.features) as EntryFeatures;
   return entry;
 }
 
@@ -205,6 +221,17 @@ export const USER_TIMELINE_SCHEMA: StorageSchema = {
       ALTER TABLE follows ADD COLUMN reposts INTEGER NOT NULL DEFAULT 1;
     `,
     ),
+    // The ranked feed's light stage (src/pipeline.ts lightRank): entries carry their post's light features (JSON,
+    // written once at delivery; NULL on older rows, which rank from the caches or priors), and a snapshot its
+    // order's digest (so an unchanged order is not written again) and its inputs' (so a reload reuses it).
+    sqlMigration(
+      'entries.features, snapshots.inputs_digest, snapshots.order_digest',
+      `
+      ALTER TABLE entries ADD COLUMN features TEXT;
+      ALTER TABLE snapshots ADD COLUMN inputs_digest TEXT;
+      ALTER TABLE snapshots ADD COLUMN order_digest TEXT;
+    `,
+    ),
   ],
 };
 
@@ -257,7 +284,7 @@ export class UserTimeline extends DurableObject<Env> {
       hiddenReposts: this.hiddenReposts(),
     };
     // The ranked feed's reader-side inputs come along, rather than in a second round trip.
-    if (withRanking) read.ranking = this.rankingInputs(now);
+    if (withRanking) read.ranking = await this.rankingInputs(now);
     return read;
   }
 
@@ -300,11 +327,12 @@ export class UserTimeline extends DurableObject<Env> {
     if (this.state() === 'cold') return [];
     const added: TimelineEntry[] = [];
     for (const e of entries) {
+      const features = e.features ? JSON.stringify(e.features) : null;
       // RETURNING yields a row only for a real insert (rowsWritten would also count index writes).
       const row = e.repost
         ? this.sql.exec(
-            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id, repost_by, repost_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id, repost_by, repost_at, features)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
              WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?5 AND mode != 'none' AND reposts = 1)
              RETURNING post_id`,
             e.postId,
@@ -313,14 +341,16 @@ export class UserTimeline extends DurableObject<Env> {
             e.repost.id,
             e.repost.by,
             e.repost.at,
+            features,
           )
         : this.sql.exec(
-            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id)
-             SELECT ?1, ?2, ?3, ?1 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
+            `INSERT OR IGNORE INTO entries (post_id, author_id, created_at, sort_id, features)
+             SELECT ?1, ?2, ?3, ?1, ?4 WHERE EXISTS (SELECT 1 FROM follows WHERE author_id = ?2 AND mode != 'none')
              RETURNING post_id`,
             e.postId,
             e.authorId,
             e.createdAt,
+            features,
           );
       if (row.toArray().length > 0) added.push(e);
     }
@@ -612,7 +642,7 @@ export class UserTimeline extends DurableObject<Env> {
     });
   }
 
-  private rankingInputs(now: number): RankingInputs {
+  private async rankingInputs(now: number): Promise<RankingInputs> {
     const affinity: Record<string, number> = {};
     for (const row of this.sql.exec<{ author_id: string; n: number }>(
       'SELECT author_id, count(*) AS n FROM engagements WHERE at > ? GROUP BY author_id',
@@ -670,14 +700,66 @@ export class UserTimeline extends DurableObject<Env> {
       seen,
       feedback,
       following,
+      network: await this.weakTies(following, now),
     };
   }
 
-  /** Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. */
-  saveSnapshot(items: Scored[], now: number): string {
+  /**
+   * Weak ties, kept here and read again from D1 every WEAK_TIES_REFRESH_MS (one query per shard), so a ranked read
+   * costs no D1 read for them. A failed read keeps the last counts (or none): the signal is worth less than the page.
+   */
+  private async weakTies(following: readonly string[], now: number): Promise<Record<string, number>> {
+    const [kept, at] = [this.meta('network'), this.meta('network_at')];
+    if (kept !== null && at !== null && now - at < WEAK_TIES_REFRESH_MS && now >= at) {
+      return JSON.parse(kept) as Record<string, number>;
+    }
+    try {
+      const counts = await this.repositories().engagement.authorCountsBy(following, now - ENGAGEMENT_WINDOW_MS);
+      const network = Object.fromEntries(counts);
+      this.setMeta('network', JSON.stringify(network));
+      this.setMeta('network_at', now);
+      return network;
+    } catch (error) {
+      console.warn('timeline: weak ties unavailable, using the last counts', error);
+      return kept === null ? {} : (JSON.parse(kept) as Record<string, number>);
+    }
+  }
+
+  /**
+   * Keeps a ranked order for SNAPSHOT_TTL_MS so that its pages neither repeat nor skip items. When a live snapshot
+   * has the same order (`digests.order`), only its time and inputs digest are written: one small row update
+   * instead of the whole order again.
+   */
+  saveSnapshot(items: Scored[], now: number, digests: SnapshotDigests = { inputs: null, order: null }): string {
+    const same =
+      digests.order === null
+        ? undefined
+        : this.sql
+            .exec<{ id: string }>(
+              'SELECT id FROM snapshots WHERE order_digest = ? AND created_at > ? LIMIT 1',
+              digests.order,
+              now - SNAPSHOT_TTL_MS,
+            )
+            .toArray()[0];
+    if (same) {
+      this.sql.exec(
+        'UPDATE snapshots SET created_at = ?, inputs_digest = ? WHERE id = ?',
+        now,
+        digests.inputs,
+        same.id,
+      );
+      return same.id;
+    }
     const id = crypto.randomUUID();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec('INSERT INTO snapshots (id, created_at, items) VALUES (?, ?, ?)', id, now, JSON.stringify(items));
+      this.sql.exec(
+        'INSERT INTO snapshots (id, created_at, items, inputs_digest, order_digest) VALUES (?, ?, ?, ?, ?)',
+        id,
+        now,
+        JSON.stringify(items),
+        digests.inputs,
+        digests.order,
+      );
       this.sql.exec(
         `DELETE FROM snapshots WHERE created_at <= ? OR id NOT IN
            (SELECT id FROM snapshots ORDER BY created_at DESC LIMIT ?)`,
@@ -686,6 +768,22 @@ export class UserTimeline extends DurableObject<Env> {
       );
     });
     return id;
+  }
+
+  /**
+   * A snapshot taken (or confirmed unchanged) within `withinMs` from the same inputs, if any: a reload of the first
+   * page within seconds is served from it rather than ranked again.
+   */
+  reusableSnapshot(inputsDigest: string, now: number, withinMs: number): string | null {
+    const row = this.sql
+      .exec<{ id: string }>(
+        'SELECT id FROM snapshots WHERE inputs_digest = ? AND created_at > ? AND created_at <= ? LIMIT 1',
+        inputsDigest,
+        now - Math.min(withinMs, SNAPSHOT_TTL_MS),
+        now,
+      )
+      .toArray()[0];
+    return row?.id ?? null;
   }
 
   /**

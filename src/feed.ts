@@ -63,3 +63,20 @@ export function reasonOf(entry: {
     ? { kind: 'repost', by: entry.repost.by, at: new Date(entry.repost.at).toISOString() }
     : undefined;
 }
+
+/**
+ * A 53-bit digest of a string (cyrb53), as 14 hex digits: enough to tell a snapshot's order or inputs from
+ * another's, not a security measure.
+ */
+export function digestOf(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, '0');
+}

@@ -9,7 +9,20 @@ import { NOTIFICATION_TYPES } from './social.ts';
  */
 const id = z.string().refine(isId);
 const repost = z.object({ by: id, id, at: z.number().int() });
-const entry = z.object({ postId: id, authorId: id, createdAt: z.number().int(), repost: repost.optional() });
+// An entry's light features (src/timeline.ts): bounded, since they are stored in every follower's timeline.
+const features = z.object({
+  length: z.number().int().min(0).max(100_000),
+  media: z.number().int().min(0).max(100),
+  tags: z.array(z.string().max(100)).max(50),
+  geo: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).optional(),
+});
+const entry = z.object({
+  postId: id,
+  authorId: id,
+  createdAt: z.number().int(),
+  repost: repost.optional(),
+  features: features.optional(),
+});
 
 export const queueMessageSchema = z.discriminatedUnion('type', [
   /** Post written: re-assert the author index and author feeds, then fan out by the author's class. */

@@ -1,7 +1,16 @@
 import { modelScore, type LearnedModel } from './learned-model.ts';
 import type { SeenPost } from './seen.ts';
 import { hiddenBecause, type ReaderRules } from './social.ts';
-import { signalsOf, weightedScore, type Candidate, type RankingContext, type Signals } from './ranking.ts';
+import {
+  signalsFrom,
+  signalsOf,
+  weightedScore,
+  type Candidate,
+  type RankingContext,
+  type SignalInputs,
+  type Signals,
+} from './ranking.ts';
+import type { Repost, TimelineEntry } from './timeline.ts';
 
 /**
  * The ranked feed's stages after hydration, as named parts (in the manner of X's candidate pipeline and Bluesky's
@@ -55,7 +64,7 @@ export interface PipelineContext extends RankingContext, RulesContext {
   model?: LearnedModel | null;
 }
 
-export interface Filter<C = PipelineContext, T extends Pick<Candidate, 'post'> = Candidate> {
+export interface Filter<C = PipelineContext, T = Candidate> {
   name: string;
   /** Why the candidate is dropped, or null to keep it. */
   drop(candidate: T, context: C): string | null;
@@ -64,8 +73,17 @@ export interface Filter<C = PipelineContext, T extends Pick<Candidate, 'post'> =
 /** A filter of the reader's rules: it reads only the post and the rules, so `latest` runs it too. */
 export type RuleFilter = Filter<RulesContext, Pick<Candidate, 'post' | 'repost'>>;
 
+/** What a filter on ids alone reads: the post's id and author, and the sharer of a repost (stage 1 has these). */
+export interface IdRef {
+  post: { id: string; authorId: string };
+  repost?: Repost;
+}
+
+/** A rule filter that needs no post body, so stage 1 (lightRank) runs it on timeline entries. */
+export type IdRuleFilter = Filter<RulesContext, IdRef>;
+
 /** Blocks, either way: neither account sees the other's posts, however they reached the timeline. */
-export const blockFilter: RuleFilter = {
+export const blockFilter: IdRuleFilter = {
   name: 'block',
   drop(candidate, context) {
     if (!context.rules) return null;
@@ -75,7 +93,7 @@ export const blockFilter: RuleFilter = {
 };
 
 /** Mutes in force: the muted account's posts leave the muter's feeds (and come back when the mute expires). */
-export const muteFilter: RuleFilter = {
+export const muteFilter: IdRuleFilter = {
   name: 'mute',
   drop: (candidate, context) => (context.rules?.muting.has(candidate.post.authorId) ? 'muting' : null),
 };
@@ -84,7 +102,7 @@ export const muteFilter: RuleFilter = {
  * Reposts by an account hidden from the reader: a repost BY a blocked (either way) or muted account never shows,
  * whoever wrote the post (the author's own rules are the filters above).
  */
-export const repostByFilter: RuleFilter = {
+export const repostByFilter: IdRuleFilter = {
   name: 'repost-by',
   drop(candidate, context) {
     const by = candidate.repost?.by;
@@ -102,7 +120,7 @@ export const phraseFilter: RuleFilter = {
 export const RULE_FILTERS: readonly RuleFilter[] = [blockFilter, muteFilter, repostByFilter, phraseFilter];
 
 /** Runs rule filters over candidates, counting what each dropped (by name and reason) into `filtered`. */
-export function applyFilters<C, T extends Pick<Candidate, 'post'>>(
+export function applyFilters<C, T>(
   candidates: readonly T[],
   context: C,
   filters: readonly Filter<C, T>[],
@@ -135,7 +153,7 @@ function withFactor(item: PipelineItem, name: string, note: StageNote): Pipeline
 }
 
 /** Previously seen: posts the reader engaged with, or asked to see less of, leave the ranked feed. */
-export const seenFilter: Filter = {
+export const seenFilter: Filter<PipelineContext, IdRef> = {
   name: 'seen',
   drop(candidate, context) {
     const seen = context.seen.get(candidate.post.id);
@@ -153,12 +171,14 @@ export const baseScorer: Scorer = {
   name: 'base',
   score: (items, context) =>
     items.map((item) => {
-      const base = context.model
-        ? modelScore(context.model, item.signals)
-        : weightedScore(item.signals, context.weights);
+      const base = baseScoreOf(item.signals, context);
       return { ...item, base, score: base };
     }),
 };
+
+export function baseScoreOf(signals: Signals, context: PipelineContext): number {
+  return context.model ? modelScore(context.model, signals) : weightedScore(signals, context.weights);
+}
 
 /** Highest score first; ties go to the newer post, so the order is total and stable across pages. */
 export function byScore(a: PipelineItem, b: PipelineItem): number {
@@ -213,6 +233,56 @@ export const RANKED_FILTERS: readonly Filter[] = [...RULE_FILTERS, seenFilter];
  * never shown, and as a signal its weight is learned by the refit with the others.
  */
 export const RANKED_SCORERS: readonly Scorer[] = [baseScorer, socialProofScorer, authorDiversityScorer];
+
+/** Stage 1's filters: those that read ids only. The phrase filter needs the text, so it runs in stage 2. */
+export const LIGHT_FILTERS: readonly Filter<PipelineContext, IdRef>[] = [
+  blockFilter,
+  muteFilter,
+  repostByFilter,
+  seenFilter,
+];
+/** Stage 2's, on hydrated posts: what stage 1 could not check. */
+export const FULL_FILTERS: readonly Filter[] = [phraseFilter];
+
+/**
+ * A candidate as stage 1 sees it: the timeline entry, and stand-ins for its post from the entry's features and the
+ * isolate's counter cache (workers/cache/counters.ts), with priors where neither knows.
+ */
+export interface LightCandidate extends IdRef {
+  entry: TimelineEntry;
+  inputs: SignalInputs;
+  authorFollowers: number;
+  /** How many of the reader's candidates are newer (as Candidate.newer). */
+  newer: number;
+}
+
+export interface LightItem {
+  candidate: LightCandidate;
+  signals: Signals;
+  score: number;
+}
+
+/**
+ * Stage 1 (`lightRank`): the id filters, then the base score from the light inputs (no similarity: post vectors
+ * are stage 2's), best first. It only chooses which candidates stage 2 scores exactly; its scores are never shown.
+ */
+export function lightRank(
+  candidates: readonly LightCandidate[],
+  context: PipelineContext,
+): { items: LightItem[]; filtered: Record<string, Record<string, number>> } {
+  const filtered: Record<string, Record<string, number>> = {};
+  const items = applyFilters<PipelineContext, LightCandidate>(candidates, context, LIGHT_FILTERS, filtered).map(
+    (candidate) => {
+      const signals = signalsFrom(candidate.inputs, { ...candidate, vector: null }, context);
+      return { candidate, signals, score: baseScoreOf(signals, context) };
+    },
+  );
+  items.sort((a, b) => {
+    const [x, y] = [a.candidate.post.id, b.candidate.post.id];
+    return b.score - a.score || (x < y ? 1 : x > y ? -1 : 0);
+  });
+  return { items, filtered };
+}
 
 export interface PipelineResult {
   /** Selection: in final score order. */

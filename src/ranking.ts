@@ -230,9 +230,13 @@ export function timeOfDaySignal(createdAt: number, now: number): number {
 }
 
 export function contentSignal(post: { text: string; mediaCount: number }): number {
-  const length = codePointLength(post.text);
+  return contentSignalOf(codePointLength(post.text), post.mediaCount);
+}
+
+/** The content signal from the post's length in code points and media count (its light features suffice). */
+export function contentSignalOf(length: number, mediaCount: number): number {
   let score = 0.5;
-  if (post.mediaCount > 0) score += 0.3;
+  if (mediaCount > 0) score += 0.3;
   if (length >= 100 && length <= 500) score += 0.2;
   if (length < 50) score -= 0.1;
   return Math.min(score, 1);
@@ -309,8 +313,48 @@ export interface Scored {
   repost?: Repost;
 }
 
+/**
+ * What the signals read of a post: from its body (`signalInputsOf`), or in the light stage from the timeline
+ * entry's features and the counter cache (src/pipeline.ts lightRank). One function computes the signals from it,
+ * so both stages agree wherever their inputs do.
+ */
+export interface SignalInputs {
+  id: string;
+  authorId: string;
+  createdAt: number;
+  length: number;
+  mediaCount: number;
+  hashtags: readonly string[];
+  location: GeoPoint | null;
+  likes: number;
+  comments: number;
+  shares: number;
+}
+
+export function signalInputsOf(post: PostRecord): SignalInputs {
+  return {
+    id: post.id,
+    authorId: post.authorId,
+    createdAt: post.createdAt,
+    length: codePointLength(post.text),
+    mediaCount: post.media.length,
+    hashtags: post.hashtags,
+    location: post.location,
+    likes: post.likeCount,
+    comments: post.commentCount,
+    shares: post.shareCount,
+  };
+}
+
 export function signalsOf(candidate: Candidate, context: RankingContext): Signals {
-  const { post } = candidate;
+  return signalsFrom(signalInputsOf(candidate.post), candidate, context);
+}
+
+export function signalsFrom(
+  post: SignalInputs,
+  candidate: Pick<Candidate, 'authorFollowers' | 'vector' | 'newer'>,
+  context: RankingContext,
+): Signals {
   const similarity =
     context.interest && candidate.vector && candidate.vector.length === context.interest.length
       ? dot(context.interest, candidate.vector)
@@ -331,15 +375,12 @@ export function signalsOf(candidate: Candidate, context: RankingContext): Signal
     recency: recencySignal(post.createdAt, context.now),
     freshness,
     unseen,
-    engagement: engagementSignal(
-      { likes: post.likeCount, comments: post.commentCount, shares: post.shareCount },
-      candidate.authorFollowers,
-    ),
+    engagement: engagementSignal(post, candidate.authorFollowers),
     clickThrough: clickThroughSignal(context.exposure?.byAuthor.get(post.authorId)),
     dwell: dwellSignal(context.exposure?.byAuthor.get(post.authorId)),
     affinity: affinitySignal(context.affinity.get(post.authorId) ?? 0, context.feedback?.get(post.authorId) ?? 0),
     network: networkSignal(context.network?.get(post.authorId) ?? 0),
-    content: contentSignal({ text: post.text, mediaCount: post.media.length }),
+    content: contentSignalOf(post.length, post.mediaCount),
     category: categorySignal(categoriesOf(post), context.exposure?.byCategory ?? new Map()),
     context: contextSignal(post, context.trending, context.location),
     timeOfDay: timeOfDaySignal(post.createdAt, context.now),

@@ -1,5 +1,8 @@
 /** Home-timeline constants and entry shape, shared by the DO, the fan-out and the feed pipeline. */
 
+import type { GeoPoint } from './model.ts';
+import { codePointLength } from './text.ts';
+
 /** Mastodon and Twitter both keep 800 entries per home timeline; older ones are regenerated if needed. */
 export const TIMELINE_CAP = 800;
 
@@ -16,6 +19,35 @@ export interface TimelineEntry {
   createdAt: number;
   /** Set when the entry is there because a followed account shared the post. */
   repost?: Repost;
+  /** What the ranked feed's light stage scores from, written once when the entry is made; absent on old rows. */
+  features?: EntryFeatures;
+}
+
+/**
+ * The light features of a post (src/pipeline.ts lightRank): its length in code points, media count, hashtags
+ * and place. Enough for the content, category, context and time signals without
+ * the post's body; the counts come from the counter cache instead, since they change after fan-out.
+ */
+export interface EntryFeatures {
+  length: number;
+  media: number;
+  tags: string[];
+  geo?: GeoPoint;
+}
+
+export function featuresOf(post: {
+  text: string;
+  media: readonly unknown[];
+  hashtags: readonly string[];
+  location: GeoPoint | null;
+}): EntryFeatures {
+  const features: EntryFeatures = {
+    length: codePointLength(post.text),
+    media: post.media.length,
+    tags: [...new Set(post.hashtags)],
+  };
+  if (post.location) features.geo = { lat: post.location.lat, lon: post.location.lon };
+  return features;
 }
 
 /**

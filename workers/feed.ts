@@ -1,15 +1,37 @@
 import type { RankingInputs, TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
-import { MAX_CANDIDATES, applyRules, mergeCandidates, type FeedItem } from '../src/feed.ts';
+import { MAX_CANDIDATES, applyRules, digestOf, mergeCandidates, type FeedItem } from '../src/feed.ts';
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
-import { assignArm } from '../src/experiments.ts';
-import { ENGAGEMENT_WINDOW_MS } from '../src/interest.ts';
-import { RULE_FILTERS, applyFilters, runPipeline, type PipelineResult, type RulesContext } from '../src/pipeline.ts';
+import { assignArm, type Arm } from '../src/experiments.ts';
+import {
+  FULL_FILTERS,
+  RULE_FILTERS,
+  applyFilters,
+  blockFilter,
+  byScore,
+  lightRank,
+  muteFilter,
+  repostByFilter,
+  runPipeline,
+  type IdRef,
+  type LightCandidate,
+  type PipelineContext,
+  type PipelineItem,
+  type PipelineResult,
+  type RulesContext,
+} from '../src/pipeline.ts';
 import { NO_RULES, hiddenBecause, postHiddenBecause, type ReaderRules } from '../src/social.ts';
-import { categoriesOf, type Scored, type Weights } from '../src/ranking.ts';
+import { categoriesOf, type Candidate, type Scored, type Weights } from '../src/ranking.ts';
 import { feedKey, type Repost, type TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
-import { cachedAuthorRecent, cachedPosts, cachedPostsOf } from './cache/index.ts';
+import {
+  cachedAuthorRecent,
+  cachedPosts,
+  cachedPostsOf,
+  followerCount,
+  noteFollowerCounts,
+  postCounters,
+} from './cache/index.ts';
 import type { Deps } from './composition.ts';
 import { rulesFor } from './social.ts';
 import { trendingTags } from './trending.ts';
@@ -149,14 +171,185 @@ export interface RankedPage {
   timings: Timings;
 }
 
+/** Stage 2 scores exactly this many of stage 1's best, or twice the page if that is more. */
+export const STAGE2_MIN = 50;
+/** A first page asked for again this soon, from the same inputs, is served from the snapshot it made. */
+export const SNAPSHOT_REUSE_MS = 15_000;
+/** Stage 1's stand-in for a post whose length no cache knows: a length whose content signal is neutral. */
+const PRIOR_LENGTH = 50;
+/** What marks a snapshot item ranked by stage 1 only: a later page scores it exactly before showing it. */
+export const LIGHT_STAGE = 'light-rank';
+
+const NO_INPUTS: RankingInputs = {
+  affinity: {},
+  interest: null,
+  seen: { posts: {}, byAuthor: {}, byCategory: {}, overall: { seen: 0, engaged: 0, dwellMs: 0 } },
+  feedback: {},
+  following: [],
+  network: {},
+};
+
+/** Everything ranking reads of the reader, for one page (the pipeline's context). */
+interface Reader {
+  userId: string;
+  arm: Arm;
+  inputs: RankingInputs;
+  context: PipelineContext;
+}
+
+function readerOf(
+  userId: string,
+  arm: Arm,
+  inputs: RankingInputs,
+  trending: ReadonlySet<string>,
+  location: GeoPoint | null,
+  rules: ReaderRules,
+  now: number,
+): Reader {
+  const context: PipelineContext = {
+    now,
+    weights: arm.weights,
+    params: arm.params,
+    model: arm.model,
+    affinity: new Map(Object.entries(inputs.affinity)),
+    trending,
+    location,
+    interest: inputs.interest?.vector ?? null,
+    exposure: {
+      byAuthor: new Map(Object.entries(inputs.seen.byAuthor)),
+      byCategory: new Map(Object.entries(inputs.seen.byCategory)),
+      overall: inputs.seen.overall,
+    },
+    feedback: new Map(Object.entries(inputs.feedback)),
+    impressions: new Map(Object.entries(inputs.seen.posts).map(([id, p]) => [id, p.impressions])),
+    network: new Map(Object.entries(inputs.network)),
+    seen: new Map(Object.entries(inputs.seen.posts)),
+    rules,
+  };
+  return { userId, arm, inputs, context };
+}
+
 /**
- * The ranked home feed's first page. Stage 1 gathers the candidates (as `latest` does, up to MAX_CANDIDATES);
- * stage 2 hydrates all of them with what the scoring function needs (posts, the authors' follower counts,
- * post vectors, the reader's affinities, interest vector, seen memory and feedback, the weak ties through
- * followed accounts, the trending tags); then the pipeline of src/pipeline.ts filters, scores and selects, with
- * the weights and parameters of the reader's experiment arm. The whole order is kept as a snapshot in the
- * reader's timeline object, and later pages read it back (rankedFeedPage), so a page sequence neither repeats
- * nor skips items while new posts arrive. The page served is written to the seen memory.
+ * What a ranked first page is computed from, as a digest: the candidates, the arm, place and trends, and the
+ * reader's inputs, impressions included. A first serve is an impression that sinks the posts it showed, so the
+ * next read ranks again; a reload whose page changed nothing (the same posts, served within SERVED_DEDUPE_MS,
+ * src/seen.ts) has the same digest, and within SNAPSHOT_REUSE_MS is served from the snapshot.
+ */
+function inputsDigest(reader: Reader, candidates: readonly TimelineEntry[]): string {
+  const { inputs, context } = reader;
+  return digestOf(
+    JSON.stringify([
+      reader.arm.name,
+      context.location,
+      [...context.trending],
+      candidates.map(feedKey),
+      { ...inputs, interest: inputs.interest ? [inputs.interest.model, ...inputs.interest.vector] : null },
+    ]),
+  );
+}
+
+/** Stage 1's view of the candidates: each entry with its features and the counter cache's counts, or priors. */
+function lightCandidates(candidates: readonly TimelineEntry[], now: number): LightCandidate[] {
+  // Candidates are newest first, so a post's index is how many newer ones the reader has.
+  return candidates.map((entry, newer) => {
+    const cached = postCounters(entry.postId, now);
+    const features = entry.features ?? cached?.features;
+    return {
+      entry,
+      post: { id: entry.postId, authorId: entry.authorId },
+      ...(entry.repost ? { repost: entry.repost } : {}),
+      newer,
+      authorFollowers: followerCount(entry.authorId, now) ?? 0,
+      inputs: {
+        id: entry.postId,
+        authorId: entry.authorId,
+        createdAt: entry.createdAt,
+        length: features?.length ?? PRIOR_LENGTH,
+        mediaCount: features?.media ?? 0,
+        hashtags: features?.tags ?? [],
+        location: features?.geo ?? null,
+        likes: cached?.likes ?? 0,
+        comments: cached?.comments ?? 0,
+        shares: cached?.shares ?? 0,
+      },
+    };
+  });
+}
+
+/**
+ * Stage 2 for some of stage 1's best: their posts, authors' follower counts, vectors and social proof are read
+ * (the only reads for ranking a page), tombstones and the text filters drop, and the full pipeline scores them.
+ */
+async function fullRank(
+  deps: Deps,
+  reader: Reader,
+  batch: readonly LightCandidate[],
+): Promise<{ result: PipelineResult; posts: Map<string, PostRecord>; hydrateMs: number }> {
+  const t0 = performance.now();
+  const { inputs } = reader;
+  const entries = batch.map((c) => c.entry);
+  const postIds = entries.map((e) => e.postId);
+  const now = deps.now();
+  // Follower counts the counter cache has (read within minutes) are not read again: they move slowly.
+  const followers = new Map<string, number>();
+  for (const { authorId } of entries) {
+    const known = followerCount(authorId, now);
+    if (known !== undefined) followers.set(authorId, known);
+  }
+  const [posts, authors, vectors, sharers] = await Promise.all([
+    cachedPosts(deps, postIds),
+    deps.repos.users.getMany([...new Set(entries.map((e) => e.authorId))].filter((id) => !followers.has(id))),
+    inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
+    socialProof(deps, reader.userId, entries, inputs.following),
+  ]);
+  noteFollowerCounts(authors, now);
+  for (const [id, user] of authors) followers.set(id, user.followersCount);
+  const hydrateMs = performance.now() - t0;
+  const candidates: Candidate[] = [];
+  for (const c of batch) {
+    const post = posts.get(c.entry.postId);
+    if (!isLive(post)) continue;
+    const vector = vectors.get(post.id);
+    candidates.push({
+      post,
+      authorFollowers: followers.get(post.authorId) ?? 0,
+      vector: vector ? decodeVector(vector) : null,
+      newer: c.newer,
+      ...(c.repost ? { repost: c.repost } : {}),
+      sharers: sharers.get(post.id) ?? 0,
+    });
+  }
+  return { result: runPipeline(candidates, reader.context, FULL_FILTERS), posts, hydrateMs };
+}
+
+function scoredOf(item: PipelineItem): Scored {
+  return {
+    postId: item.candidate.post.id,
+    authorId: item.candidate.post.authorId,
+    score: item.score,
+    signals: item.signals,
+    base: item.base,
+    stages: item.stages,
+    ...(item.candidate.repost ? { repost: item.candidate.repost } : {}),
+  };
+}
+
+function addCounts(into: PipelineResult['filtered'], from: PipelineResult['filtered']): void {
+  for (const [name, reasons] of Object.entries(from)) {
+    const counts = (into[name] ??= {});
+    for (const [reason, n] of Object.entries(reasons)) counts[reason] = (counts[reason] ?? 0) + n;
+  }
+}
+
+/**
+ * The ranked home feed's first page, in two stages (docs/architecture.md, "Ranked feed"). Candidates: as `latest`
+ * gathers them (up to MAX_CANDIDATES a batch), with the reader's inputs (affinities, interest, seen memory,
+ * feedback, weak ties) from the same timeline read. Stage 1 (`lightRank`) filters by ids and scores every
+ * candidate from the entries' features and the isolate's counter cache, reading nothing. Stage 2 reads the posts,
+ * authors, vectors and social proof of the best max(STAGE2_MIN, 2 × limit), drops tombstones and muted words
+ * (refilling from stage 1's order if the page would be short), and scores them with the full pipeline; the page is
+ * its best, with exact signals. The order (stage 2's, then the rest of stage 1's) is kept as a snapshot for later
+ * pages, written only if it changed; a reload within SNAPSHOT_REUSE_MS from the same inputs is served from it.
  */
 export async function rankedFeed(
   deps: Deps,
@@ -173,74 +366,59 @@ export async function rankedFeed(
     rulesFor(deps, userId),
   ]);
   const candidates = await fillCandidates(deps, userId, first, limit, rules);
-  const inputs = ranking ?? {
-    affinity: {},
-    interest: null,
-    seen: { posts: {}, byAuthor: {}, byCategory: {}, overall: { seen: 0, engaged: 0, dwellMs: 0 } },
-    feedback: {},
-    following: [],
-  };
-  const t1 = performance.now();
-  const postIds = candidates.map((c) => c.postId);
-  const [postsById, authors, vectors, network, sharers] = await Promise.all([
-    cachedPosts(deps, postIds),
-    deps.repos.users.getMany([...new Set(candidates.map((c) => c.authorId))]),
-    inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
-    deps.repos.engagement.authorCountsBy(inputs.following, now - ENGAGEMENT_WINDOW_MS),
-    socialProof(deps, userId, candidates, inputs.following),
-  ]);
-  const kept = applyRules(candidates, postsById);
-  const posts = kept.map((k) => k.post);
-  const t2 = performance.now();
-  const result = runPipeline(
-    // Candidates are newest first, so a post's index is how many newer ones the reader has.
-    kept.map(({ post, entry }, newer) => {
-      const vector = vectors.get(post.id);
-      return {
-        post,
-        authorFollowers: authors.get(post.authorId)?.followersCount ?? 0,
-        vector: vector ? decodeVector(vector) : null,
-        newer,
-        ...(entry.repost ? { repost: entry.repost } : {}),
-        sharers: sharers.get(post.id) ?? 0,
-      };
-    }),
-    {
-      now,
-      weights: arm.weights,
-      params: arm.params,
-      model: arm.model,
-      affinity: new Map(Object.entries(inputs.affinity)),
-      trending,
-      location,
-      interest: inputs.interest?.vector ?? null,
-      exposure: {
-        byAuthor: new Map(Object.entries(inputs.seen.byAuthor)),
-        byCategory: new Map(Object.entries(inputs.seen.byCategory)),
-        overall: inputs.seen.overall,
-      },
-      feedback: new Map(Object.entries(inputs.feedback)),
-      impressions: new Map(Object.entries(inputs.seen.posts).map(([id, p]) => [id, p.impressions])),
-      network,
-      seen: new Map(Object.entries(inputs.seen.posts)),
-      rules,
-    },
-  );
-  const scored: Scored[] = result.items.map((item) => ({
-    postId: item.candidate.post.id,
-    authorId: item.candidate.post.authorId,
-    score: item.score,
-    signals: item.signals,
-    base: item.base,
-    stages: item.stages,
-    ...(item.candidate.repost ? { repost: item.candidate.repost } : {}),
-  }));
-  const t3 = performance.now();
-  const byId = new Map(posts.map((p) => [p.id, p]));
-  const items = scored.slice(0, limit).map((s) => ({ ...s, post: byId.get(s.postId)! }));
+  const reader = readerOf(userId, arm, ranking ?? NO_INPUTS, trending, location, rules, now);
   const timeline = deps.objects.timeline(userId);
+  const digest = inputsDigest(reader, candidates);
+  const reusable = state === 'ready' ? await timeline.reusableSnapshot(digest, now, SNAPSHOT_REUSE_MS) : null;
+  const t1 = performance.now();
+  if (reusable !== null) {
+    const page = await snapshotItems(deps, userId, rules, { snapshot: reusable, offset: 0 }, limit);
+    await timeline.recordServed(servedOf(page.items), now);
+    return {
+      state,
+      items: page.items,
+      weights: arm.weights,
+      arm: arm.name,
+      filtered: {},
+      next: page.next,
+      timings: { candidates: t1 - t0, snapshot: performance.now() - t1 },
+    };
+  }
+  const light = lightRank(lightCandidates(candidates, now), reader.context);
+  const t2 = performance.now();
+  const filtered = light.filtered;
+  const pool = Math.max(STAGE2_MIN, 2 * limit);
+  const exact: PipelineItem[] = [];
+  const posts = new Map<string, PostRecord>();
+  let taken = 0;
+  let hydrateMs = 0;
+  // Fill-page: a batch whose posts were deleted or hold muted words may leave the page short; the next of stage 1's
+  // order is scored too, up to MAX_CANDIDATE_ROUNDS batches.
+  for (let round = 0; round < MAX_CANDIDATE_ROUNDS && exact.length < limit && taken < light.items.length; round++) {
+    const batch = light.items.slice(taken, taken + pool).map((item) => item.candidate);
+    taken += batch.length;
+    const full = await fullRank(deps, reader, batch);
+    hydrateMs += full.hydrateMs;
+    addCounts(filtered, full.result.filtered);
+    exact.push(...full.result.items);
+    for (const [id, post] of full.posts) posts.set(id, post);
+  }
+  const t3 = performance.now();
+  const order: Scored[] = [
+    ...exact.sort(byScore).map(scoredOf),
+    ...light.items.slice(taken).map(({ candidate, signals, score }) => ({
+      postId: candidate.post.id,
+      authorId: candidate.post.authorId,
+      score,
+      signals,
+      stages: { [LIGHT_STAGE]: { factor: 1, newer: candidate.newer } },
+      ...(candidate.repost ? { repost: candidate.repost } : {}),
+    })),
+  ];
+  const items = order.slice(0, Math.min(limit, exact.length)).map((s) => ({ ...s, post: posts.get(s.postId)! }));
+  const orderDigest = digestOf(order.map((s) => `${s.postId}:${s.repost?.id ?? ''}`).join(' '));
   const [snapshot] = await Promise.all([
-    scored.length > limit ? timeline.saveSnapshot(scored, now) : null,
+    order.length > items.length ? timeline.saveSnapshot(order, now, { inputs: digest, order: orderDigest }) : null,
     timeline.recordServed(servedOf(items), now),
   ]);
   const t4 = performance.now();
@@ -249,9 +427,15 @@ export async function rankedFeed(
     items,
     weights: arm.weights,
     arm: arm.name,
-    filtered: result.filtered,
-    next: snapshot ? { snapshot, offset: limit } : null,
-    timings: { candidates: t1 - t0, hydrate: t2 - t1, rank: t3 - t2, snapshot: t4 - t3 },
+    filtered,
+    next: snapshot ? { snapshot, offset: items.length } : null,
+    timings: {
+      candidates: t1 - t0,
+      stage1: t2 - t1,
+      stage2: t3 - t2 - hydrateMs,
+      hydrate: hydrateMs,
+      snapshot: t4 - t3,
+    },
   };
 }
 
@@ -279,9 +463,16 @@ async function socialProof(
   }
 }
 
+/** The reader's id-only rules (blocks, mutes, hidden sharers) over entries: what stage 1 will keep of them. */
+function survivorsOf(entries: readonly TimelineEntry[], rules: ReaderRules): number {
+  const refs = entries.map((e) => ({ post: { id: e.postId, authorId: e.authorId }, repost: e.repost }));
+  return applyFilters<RulesContext, IdRef>(refs, { rules }, [blockFilter, muteFilter, repostByFilter]).length;
+}
+
 /**
- * Fill-page for the ranked feed: while the reader's rules leave fewer than `limit` of a full candidate batch,
- * the batch below it joins the candidates (up to MAX_CANDIDATE_ROUNDS batches), so the ranking has a page to fill.
+ * Fill-page for the ranked feed: while the reader's blocks and mutes leave fewer than `limit` of a full candidate
+ * batch, the batch below it joins the candidates (up to MAX_CANDIDATE_ROUNDS batches), so the ranking has a page to
+ * fill. Counted on ids, reading no post: stage 2 refills for what only the posts can rule out.
  */
 async function fillCandidates(
   deps: Deps,
@@ -292,11 +483,11 @@ async function fillCandidates(
 ): Promise<TimelineEntry[]> {
   const all = [...first];
   let batch = first;
-  let survivors = visible(applyRules(first, await cachedPostsOf(deps, first)), rules).length;
+  let survivors = survivorsOf(first, rules);
   for (let round = 1; round < MAX_CANDIDATE_ROUNDS && survivors < limit && batch.length === MAX_CANDIDATES; round++) {
     batch = (await skeleton(deps, userId, feedKey(batch[batch.length - 1]!))).candidates;
     all.push(...batch);
-    survivors += visible(applyRules(batch, await cachedPostsOf(deps, batch)), rules).length;
+    survivors += survivorsOf(batch, rules);
   }
   return all;
 }
@@ -305,21 +496,22 @@ function servedOf(items: readonly RankedItem[]) {
   return items.map((i) => ({ postId: i.postId, authorId: i.authorId, categories: categoriesOf(i.post) }));
 }
 
-/** A later page of a ranked sequence: the snapshot's order, with posts re-read (edits show, deletes drop out). */
-export async function rankedFeedPage(
+/**
+ * Items of a snapshot from `cursor`, with posts re-read (edits show, deletes drop out) and today's rules, not the
+ * snapshot's: a block or mute placed since hides the author's posts at once, and further snapshot items fill the
+ * page (a bounded number of reads; the cursor continues after the last one read).
+ */
+async function snapshotItems(
   deps: Deps,
   userId: string,
-  limit: number,
+  rules: ReaderRules,
   cursor: { snapshot: string; offset: number },
-): Promise<RankedPage> {
-  const t0 = performance.now();
+  limit: number,
+): Promise<{ items: RankedItem[]; next: RankedPage['next'] }> {
   const timeline = deps.objects.timeline(userId);
-  const rules = await rulesFor(deps, userId);
   const items: RankedItem[] = [];
   let end = cursor.offset;
   let total = 0;
-  // The rules are today's, not the snapshot's: a block or mute placed since hides the author's posts at once, and
-  // further snapshot items fill the page (a bounded number of reads; the cursor continues after the last one read).
   for (let round = 0; round < MAX_CANDIDATE_ROUNDS && items.length < limit; round++) {
     const want = limit - items.length;
     const page = await timeline.snapshotPage(cursor.snapshot, end, want, deps.now());
@@ -335,9 +527,66 @@ export async function rankedFeedPage(
     end += want;
     if (end >= total) break;
   }
+  return { items, next: end < total ? { snapshot: cursor.snapshot, offset: end } : null };
+}
+
+/**
+ * Items of the snapshot that only stage 1 ranked are scored by stage 2 before they are shown, so `explain` is
+ * exact on every page; they keep their place in the snapshot's order, so pages neither repeat nor skip.
+ */
+async function scoreExactly(
+  deps: Deps,
+  userId: string,
+  items: readonly RankedItem[],
+  rules: ReaderRules,
+  location: GeoPoint | null,
+): Promise<{ items: RankedItem[]; hydrateMs: number }> {
+  const light = items.filter((item) => item.stages?.[LIGHT_STAGE] !== undefined);
+  if (light.length === 0) return { items: [...items], hydrateMs: 0 };
+  const now = deps.now();
+  const [read, trending] = await Promise.all([
+    deps.objects.timeline(userId).read(userId, now, 0, undefined, true),
+    trendingTags(deps, now),
+  ]);
+  const arm = assignArm(deps.config.ranking.experiments, userId);
+  const reader = readerOf(userId, arm, read.ranking ?? NO_INPUTS, trending, location, rules, now);
+  const batch = lightCandidates(
+    light.map(({ post, repost }) => ({
+      postId: post.id,
+      authorId: post.authorId,
+      createdAt: post.createdAt,
+      ...(repost ? { repost } : {}),
+    })),
+    now,
+  ).map((c, i) => ({ ...c, newer: light[i]!.stages?.[LIGHT_STAGE]?.newer ?? 0 }));
+  const full = await fullRank(deps, reader, batch);
+  const exact = new Map(full.result.items.map((item) => [item.candidate.post.id, scoredOf(item)]));
+  return {
+    items: items.map((item) => {
+      const scored = item.stages?.[LIGHT_STAGE] !== undefined ? exact.get(item.postId) : undefined;
+      return scored ? { ...scored, post: item.post } : item;
+    }),
+    hydrateMs: full.hydrateMs,
+  };
+}
+
+/** A later page of a ranked sequence: the snapshot's order, scored exactly where only stage 1 had scored it. */
+export async function rankedFeedPage(
+  deps: Deps,
+  userId: string,
+  limit: number,
+  cursor: { snapshot: string; offset: number },
+  location: GeoPoint | null = null,
+): Promise<RankedPage> {
+  const t0 = performance.now();
+  const timeline = deps.objects.timeline(userId);
+  const rules = await rulesFor(deps, userId);
+  const page = await snapshotItems(deps, userId, rules, cursor, limit);
   const t1 = performance.now();
-  await timeline.recordServed(servedOf(items), deps.now());
+  const { items, hydrateMs } = await scoreExactly(deps, userId, page.items, rules, location);
   const t2 = performance.now();
+  await timeline.recordServed(servedOf(items), deps.now());
+  const t3 = performance.now();
   const arm = assignArm(deps.config.ranking.experiments, userId);
   return {
     state: 'ready',
@@ -345,7 +594,7 @@ export async function rankedFeedPage(
     weights: arm.weights,
     arm: arm.name,
     filtered: {},
-    next: end < total ? { snapshot: cursor.snapshot, offset: end } : null,
-    timings: { snapshot: t1 - t0, hydrate: t2 - t1 },
+    next: page.next,
+    timings: { snapshot: t1 - t0 + (t3 - t2), stage2: t2 - t1 - hydrateMs, hydrate: hydrateMs },
   };
 }

@@ -1,6 +1,6 @@
 import { classify } from '../src/fanout.ts';
 import { retry } from '../src/retry.ts';
-import type { Repost, TimelineEntry } from '../src/timeline.ts';
+import { featuresOf, type Repost, type TimelineEntry } from '../src/timeline.ts';
 import { invalidateAuthorRecent } from './cache/index.ts';
 import type { Deps } from './composition.ts';
 import { fanoutPage } from './fanout.ts';
@@ -33,7 +33,7 @@ export async function applyRepost(deps: Deps, postId: string, userId: string, at
   const [share, post] = await Promise.all([deps.repos.reposts.getShare(postId, userId), deps.repos.posts.get(postId)]);
   if (share && post && post.deletedAt === null) {
     const repost: Repost = { by: userId, id: share.repostId ?? postId, at: share.createdAt };
-    const entry = { postId, authorId: post.authorId, createdAt: post.createdAt, repost };
+    const entry = { postId, authorId: post.authorId, createdAt: post.createdAt, repost, features: featuresOf(post) };
     await addRepost(deps, entry);
   } else {
     await removeRepost(deps, {
@@ -46,7 +46,10 @@ export async function applyRepost(deps: Deps, postId: string, userId: string, at
   await deps.repos.reposts.clearIntent(postId, userId, at);
 }
 
-async function addRepost(deps: Deps, entry: Required<TimelineEntry>): Promise<void> {
+/** An entry that is a repost. */
+type RepostEntry = TimelineEntry & { repost: Repost };
+
+async function addRepost(deps: Deps, entry: RepostEntry): Promise<void> {
   const sharer = entry.repost.by;
   await deps.repos.reposts.index(entry);
   await Promise.all([deps.objects.authorFeed(sharer).addRepost(entry), deps.objects.timeline(sharer).insert([entry])]);
@@ -65,7 +68,7 @@ async function addRepost(deps: Deps, entry: Required<TimelineEntry>): Promise<vo
  * and a removal where there is nothing to remove costs one RPC. Celebrity sharers' followers pulled it: leaving the
  * AuthorFeed (and the caches of it) is enough.
  */
-async function removeRepost(deps: Deps, entry: Required<TimelineEntry>): Promise<void> {
+async function removeRepost(deps: Deps, entry: RepostEntry): Promise<void> {
   const sharer = entry.repost.by;
   await deps.repos.reposts.unindex(sharer, entry.postId);
   await Promise.all([

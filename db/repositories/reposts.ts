@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
-import { newestFirst, type TimelineEntry } from '../../src/timeline.ts';
+import { newestFirst, type Repost, type TimelineEntry } from '../../src/timeline.ts';
 import { posts, shareOutbox, shares, userReposts } from '../schema.ts';
 import { jsonList, type Shards } from '../shards.ts';
 
@@ -95,7 +95,7 @@ export function createRepostRepository(shards: Shards) {
     },
 
     /** Idempotent: the repost joins the sharer's index. */
-    async index(entry: Required<TimelineEntry>): Promise<void> {
+    async index(entry: TimelineEntry & { repost: Repost }): Promise<void> {
       const { repost } = entry;
       await retry(() =>
         shards

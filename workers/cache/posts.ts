@@ -1,6 +1,7 @@
 import { CACHE_POLICIES } from '../../src/cache-policy.ts';
 import type { PostRecord } from '../../src/model.ts';
 import type { L2 } from './l2.ts';
+import { notePostCounters } from './counters.ts';
 import { createReadThrough } from './read-through.ts';
 
 /** What the post cache needs: the origin, the request's clock, and L2. */
@@ -17,16 +18,19 @@ export const postBodies = createReadThrough<PostRecord>({ policy: CACHE_POLICIES
  * Batch hydration through the cache: one origin query per shard for the posts no level holds, however many
  * ids are asked for; what comes back is never older than the post policy's staleness bound, or `maxAgeMs`.
  */
-export function cachedPosts(
+export async function cachedPosts(
   deps: PostCacheDeps,
   ids: readonly string[],
   options: { maxAgeMs?: number } = {},
 ): Promise<Map<string, PostRecord>> {
-  return postBodies.getMany(ids, (missing) => deps.repos.posts.getMany(missing), {
+  const posts = await postBodies.getMany(ids, (missing) => deps.repos.posts.getMany(missing), {
     now: deps.now,
     l2: deps.cache.l2,
     ...options,
   });
+  // The ranked feed's light stage reads counts and features from here rather than post bodies (./counters.ts).
+  notePostCounters(posts.values(), deps.now());
+  return posts;
 }
 
 /** After a write to the posts (edit, delete, an engagement count): the next read in this isolate or via L2 sees it. */

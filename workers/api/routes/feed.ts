@@ -103,9 +103,10 @@ export const feedRoutes = new Hono<AppEnv>().get('/', requireUser, validate('que
   }
   const codec = createCursorCodec(`feed-ranked:${c.var.userId}`, deps.config.jwtSecret, rankedCursor);
   const position = cursor ? await codec.decode(cursor) : null;
+  const location = readerLocation(c, lat, lon);
   const page = position
-    ? await rankedFeedPage(deps, c.var.userId, limit, position)
-    : await rankedFeed(deps, c.var.userId, limit, readerLocation(c, lat, lon));
+    ? await rankedFeedPage(deps, c.var.userId, limit, position, location)
+    : await rankedFeed(deps, c.var.userId, limit, location);
   if (deps.random() < deps.config.ranking.impressionSampleRate) {
     const impressions = page.items.map((item, i) => ({
       userId: c.var.userId,

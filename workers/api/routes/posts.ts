@@ -12,6 +12,7 @@ import { isIdempotencyKey, mintOnShardOf } from '../../../src/outbox.ts';
 import type { PostRecord } from '../../../src/model.ts';
 import { isLive, toPostView } from '../../../src/model.ts';
 import { LIMITS, parseHashtags, parseMentions } from '../../../src/text.ts';
+import { featuresOf } from '../../../src/timeline.ts';
 import { requireUser } from '../auth.ts';
 import { cachedPosts, invalidateAuthorRecent, invalidatePosts } from '../../cache/index.ts';
 import type { AppEnv } from '../context.ts';
@@ -179,7 +180,7 @@ export const postsRoutes = new Hono<AppEnv>()
     }
     const post = created.post;
     endTime(c, 'd1');
-    const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt };
+    const entry = { postId: post.id, authorId: post.authorId, createdAt: post.createdAt, features: featuresOf(post) };
     // The caches are dropped beside the delivery, not after it: they wait on nothing it does.
     startTime(c, 'invalidate');
     const invalidated = Promise.all([
