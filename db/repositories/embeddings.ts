@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import { postEmbeddings } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export interface StoredEmbedding {
   postId: string;
@@ -47,7 +47,7 @@ export function createEmbeddingRepository(shards: Shards) {
             .from(postEmbeddings)
             .where(
               and(
-                sql`${postEmbeddings.postId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                shards.dialect.inList(postEmbeddings.postId, group),
                 eq(postEmbeddings.model, model),
               ),
             ),

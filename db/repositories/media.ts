@@ -1,7 +1,7 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import { media } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export type MediaRecord = typeof media.$inferSelect;
 
@@ -22,7 +22,7 @@ export function createMediaRepository(shards: Shards) {
           db
             .select()
             .from(media)
-            .where(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+            .where(shards.dialect.inList(media.id, group)),
         ),
       );
       return new Map(rows.map((r) => [r.id, r]));
@@ -40,7 +40,7 @@ export function createMediaRepository(shards: Shards) {
             .set({ postId })
             .where(
               and(
-                sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                shards.dialect.inList(media.id, group),
                 eq(media.ownerId, ownerId),
                 isNull(media.deletedAt),
                 or(isNull(media.postId), eq(media.postId, postId)),
@@ -60,7 +60,7 @@ export function createMediaRepository(shards: Shards) {
           db
             .update(media)
             .set({ postId: null })
-            .where(and(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`, eq(media.postId, postId)))
+            .where(and(shards.dialect.inList(media.id, group), eq(media.postId, postId)))
             .returning({ id: media.id }),
         ),
       );
@@ -73,7 +73,7 @@ export function createMediaRepository(shards: Shards) {
           db
             .update(media)
             .set({ deletedAt: sql`coalesce(${media.deletedAt}, ${at})` })
-            .where(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`)
+            .where(shards.dialect.inList(media.id, group))
             .returning({ id: media.id }),
         ),
       );

@@ -3,7 +3,7 @@ import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { newestFirst, type TimelineEntry } from '../../src/timeline.ts';
 import { posts, userPosts } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export type NewPost = Omit<PostRecord, 'version' | 'deletedAt' | 'likeCount' | 'commentCount' | 'shareCount'>;
 
@@ -20,7 +20,7 @@ export function createPostRepository(shards: Shards) {
         db
           .select()
           .from(posts)
-          .where(sql`${posts.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+          .where(shards.dialect.inList(posts.id, group)),
       ),
     );
     return new Map(rows.map((row) => [row.id, row]));
@@ -114,7 +114,7 @@ export function createPostRepository(shards: Shards) {
             .from(userPosts)
             .where(
               and(
-                sql`${userPosts.userId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                shards.dialect.inList(userPosts.userId, group),
                 afterId ? gt(userPosts.postId, afterId) : undefined,
               ),
             )

@@ -3,7 +3,6 @@ import { retry } from '../../src/retry.ts';
 import type { CommentRecord } from '../../src/mastodon-entities.ts';
 import { comments, likes, shares } from '../schema.ts';
 import type { Shards } from '../shards.ts';
-import { jsonList } from '../shards.ts';
 
 export interface ReactionPage {
   items: { userId: string; createdAt: number }[];
@@ -23,7 +22,7 @@ export function createReactionRepository(shards: Shards) {
           .select({ postId: table.postId, createdAt: table.createdAt })
           .from(table)
           .where(
-            and(eq(table.userId, userId), sql`${table.postId} IN (SELECT value FROM json_each(${jsonList(group)}))`),
+            and(eq(table.userId, userId), shards.dialect.inList(table.postId, group)),
           ),
       ),
     );

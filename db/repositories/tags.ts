@@ -49,7 +49,7 @@ export function createTagRepository(shards: Shards) {
           .where(
             and(
               eq(tagPosts.postId, postId),
-              sql`${tagPosts.tag} IN (SELECT value FROM json_each(${JSON.stringify(group)}))`,
+              shards.dialect.inList(tagPosts.tag, group),
             ),
           ),
       );

@@ -1,0 +1,162 @@
+import postgres from 'postgres';
+import { workerSocket } from './pg-socket.ts';
+
+/**
+ * The D1 surface the repositories use (prepare / bind / first / all / run / raw, and batch as one transaction) over
+ * a Postgres database through postgres.js, so drizzle's D1 driver, and with it every repository, runs unchanged on
+ * Postgres shards. The SQL that differs between the two is chosen by db/dialect.ts, not here.
+ *
+ * A connection lives for one call (one statement, or one batch's transaction): a Worker may not use a socket opened
+ * by another request, and the shared dependencies outlive requests. Hyperdrive pools the real connections, so a
+ * fresh one per call is the pattern it is built for.
+ */
+
+/** Postgres returns int8 (counts, epoch ms) and numeric (sums) as strings; the repositories expect numbers. */
+const NUMBER_TYPES = { number: { to: 20, from: [20, 1700], serialize: String, parse: Number } };
+
+/** `?` placeholders (drizzle's sqlite dialect) as `$1..$n`, leaving quoted strings and identifiers alone. */
+export function numberedPlaceholders(query: string): string {
+  let out = '';
+  let n = 0;
+  let quote: string | null = null;
+  for (const ch of query) {
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+    } else if (ch === '?') {
+      out += `$${++n}`;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+/** Bound values as postgres.js takes them: BLOBs arrive from drizzle as ArrayBuffers, bytea wants bytes. */
+function toParameter(value: unknown): postgres.ParameterOrJSON<never> {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (value === undefined) return null;
+  return value as postgres.ParameterOrJSON<never>;
+}
+
+type Rows = postgres.RowList<postgres.Row[]>;
+
+function d1Result<T>(rows: Rows, started: number): D1Result<T> {
+  return {
+    success: true,
+    results: [...rows] as T[],
+    meta: {
+      duration: Date.now() - started,
+      size_after: 0,
+      rows_read: rows.length,
+      rows_written: rows.command === 'SELECT' ? 0 : rows.count,
+      last_row_id: 0,
+      changed_db: rows.command !== 'SELECT' && rows.count > 0,
+      changes: rows.command === 'SELECT' ? 0 : rows.count,
+    },
+  };
+}
+
+class PgStatement implements D1PreparedStatement {
+  constructor(
+    private readonly db: PgDatabase,
+    readonly query: string,
+    readonly values: readonly unknown[] = [],
+  ) {}
+
+  bind(...values: unknown[]): PgStatement {
+    return new PgStatement(this.db, this.query, values);
+  }
+
+  /** Runs on `sql` (a connection or a transaction) and returns the rows. */
+  execute(sql: postgres.Sql | postgres.TransactionSql): Promise<Rows> {
+    return sql.unsafe(numberedPlaceholders(this.query), this.values.map(toParameter), { prepare: false });
+  }
+
+  async all<T = Record<string, unknown>>(): Promise<D1Result<T>> {
+    const started = Date.now();
+    return d1Result<T>(await this.db.connected((sql) => this.execute(sql)), started);
+  }
+
+  run<T = Record<string, unknown>>(): Promise<D1Result<T>> {
+    return this.all<T>();
+  }
+
+  first<T = unknown>(colName: string): Promise<T | null>;
+  first<T = Record<string, unknown>>(): Promise<T | null>;
+  async first<T>(colName?: string): Promise<T | null> {
+    const [row] = await this.db.connected((sql) => this.execute(sql));
+    if (!row) return null;
+    return (colName === undefined ? row : row[colName]) as T;
+  }
+
+  raw<T = unknown[]>(options: { columnNames: true }): Promise<[string[], ...T[]]>;
+  raw<T = unknown[]>(options?: { columnNames?: false }): Promise<T[]>;
+  async raw<T>(options?: { columnNames?: boolean }): Promise<T[] | [string[], ...T[]]> {
+    const rows = await this.db.connected((sql) =>
+      sql.unsafe(numberedPlaceholders(this.query), this.values.map(toParameter), { prepare: false }).values(),
+    );
+    const values = [...rows] as T[];
+    return options?.columnNames ? [rows.columns.map((c) => c.name), ...values] : values;
+  }
+}
+
+/** One Postgres shard with the D1 surface drizzle's D1 driver takes (db/shards.ts createShards). */
+export class PgDatabase implements D1Database {
+  constructor(readonly connectionString: string) {}
+
+  prepare(query: string): PgStatement {
+    return new PgStatement(this, query);
+  }
+
+  /** Like D1's batch: the statements in order, in one transaction; any failure rolls all of them back. */
+  async batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]> {
+    const started = Date.now();
+    return this.connected(async (sql) => {
+      const results = await sql.begin(async (tx) => {
+        const out: Rows[] = [];
+        for (const statement of statements) {
+          if (!(statement instanceof PgStatement)) throw new TypeError('a batch takes statements of the same database');
+          out.push(await statement.execute(tx));
+        }
+        return out;
+      });
+      return results.map((rows) => d1Result<T>(rows, started));
+    });
+  }
+
+  /** Statements separated by semicolons, without parameters (migrations, scripts). */
+  async exec(query: string): Promise<D1ExecResult> {
+    const started = Date.now();
+    const results = await this.connected((sql) => sql.unsafe(query).simple());
+    return { count: Array.isArray(results[0]) ? results.length : 1, duration: Date.now() - started };
+  }
+
+  /** Reads always go to the primary here: there is no replica whose position a bookmark would record. */
+  withSession(): D1DatabaseSession {
+    return { prepare: (query) => this.prepare(query), batch: (statements) => this.batch(statements), getBookmark: () => null };
+  }
+
+  /** D1's deprecated export of alpha databases; Postgres has pg_dump. */
+  dump(): Promise<ArrayBuffer> {
+    return Promise.reject(new Error('dump() exists only for D1 alpha databases; use pg_dump'));
+  }
+
+  /** Runs `work` on a connection of its own, closed afterwards (see the file comment). */
+  async connected<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
+    const sql = postgres(this.connectionString, {
+      max: 1,
+      fetch_types: false,
+      prepare: false,
+      types: NUMBER_TYPES,
+      onnotice: () => undefined,
+      socket: workerSocket,
+    });
+    try {
+      return await work(sql);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  }
+}
