@@ -126,7 +126,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => {
             const pool = workersPool({ STORAGE: 'postgres' });
-            const urls = inject('pgShardUrls');
+            const urls = inject('pgShardUrls').split(' ');
             return {
               ...pool,
               miniflare: {

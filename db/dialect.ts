@@ -39,6 +39,35 @@ for (const table of Object.values(pgSchema)) {
   }
 }
 
+/** `?` placeholders (drizzle's sqlite dialect) as `$1..$n`, leaving quoted strings and identifiers alone. */
+export function numberedPlaceholders(query: string): string {
+  let out = '';
+  let n = 0;
+  let quote: string | null = null;
+  for (const ch of query) {
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+    } else if (ch === '?') {
+      out += `$${++n}`;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * drizzle's sqlite SQL as Postgres takes it: numbered placeholders, and conflict targets without the table name
+ * (drizzle qualifies a multi-column target, which SQLite accepts and Postgres does not).
+ */
+export function postgresText(query: string): string {
+  return numberedPlaceholders(query).replace(/on conflict \(([^)]*)\)/g, (_, target: string) =>
+    `on conflict (${target.replaceAll(/"[^"]+"\./g, '')})`,
+  );
+}
+
 /** A text[] literal, so a list is one parameter without postgres.js's array type lookup on connect. */
 function textArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;

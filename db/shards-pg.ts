@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { postgresText } from './dialect.ts';
 import { workerSocket } from './pg-socket.ts';
 
 /**
@@ -14,30 +15,21 @@ import { workerSocket } from './pg-socket.ts';
 /** Postgres returns int8 (counts, epoch ms) and numeric (sums) as strings; the repositories expect numbers. */
 const NUMBER_TYPES = { number: { to: 20, from: [20, 1700], serialize: String, parse: Number } };
 
-/** `?` placeholders (drizzle's sqlite dialect) as `$1..$n`, leaving quoted strings and identifiers alone. */
-export function numberedPlaceholders(query: string): string {
-  let out = '';
-  let n = 0;
-  let quote: string | null = null;
-  for (const ch of query) {
-    if (quote) {
-      if (ch === quote) quote = null;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-    } else if (ch === '?') {
-      out += `$${++n}`;
-      continue;
-    }
-    out += ch;
-  }
-  return out;
-}
-
 /** Bound values as postgres.js takes them: BLOBs arrive from drizzle as ArrayBuffers, bytea wants bytes. */
 function toParameter(value: unknown): postgres.ParameterOrJSON<never> {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (value === undefined) return null;
   return value as postgres.ParameterOrJSON<never>;
+}
+
+export class PgQueryError extends Error {
+  override name = 'PgQueryError';
+}
+
+/** Postgres's message with the statement that failed (its parameters left out), the original as the cause. */
+function queryError(error: unknown, query: string): PgQueryError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new PgQueryError(`${message} in: ${query}`, { cause: error });
 }
 
 type Rows = postgres.RowList<postgres.Row[]>;
@@ -70,8 +62,12 @@ class PgStatement implements D1PreparedStatement {
   }
 
   /** Runs on `sql` (a connection or a transaction) and returns the rows. */
-  execute(sql: postgres.Sql | postgres.TransactionSql): Promise<Rows> {
-    return sql.unsafe(numberedPlaceholders(this.query), this.values.map(toParameter), { prepare: false });
+  async execute(sql: postgres.Sql | postgres.TransactionSql): Promise<Rows> {
+    try {
+      return await sql.unsafe(postgresText(this.query), this.values.map(toParameter), { prepare: false });
+    } catch (error) {
+      throw queryError(error, this.query);
+    }
   }
 
   async all<T = Record<string, unknown>>(): Promise<D1Result<T>> {
@@ -94,9 +90,13 @@ class PgStatement implements D1PreparedStatement {
   raw<T = unknown[]>(options: { columnNames: true }): Promise<[string[], ...T[]]>;
   raw<T = unknown[]>(options?: { columnNames?: false }): Promise<T[]>;
   async raw<T>(options?: { columnNames?: boolean }): Promise<T[] | [string[], ...T[]]> {
-    const rows = await this.db.connected((sql) =>
-      sql.unsafe(numberedPlaceholders(this.query), this.values.map(toParameter), { prepare: false }).values(),
-    );
+    const rows = await this.db
+      .connected((sql) =>
+        sql.unsafe(postgresText(this.query), this.values.map(toParameter), { prepare: false }).values(),
+      )
+      .catch((error: unknown) => {
+        throw queryError(error, this.query);
+      });
     const values = [...rows] as T[];
     return options?.columnNames ? [rows.columns.map((c) => c.name), ...values] : values;
   }

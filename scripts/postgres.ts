@@ -15,7 +15,8 @@ import type postgresType from 'postgres';
 // setup runs in their Vite environment, which would pick the cloudflare:sockets build).
 const postgres = createRequire(import.meta.url)('postgres') as typeof postgresType;
 
-export const PG_MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../db/migrations-pg');
+const ROOT = path.resolve(import.meta.dirname, '..');
+export const PG_MIGRATIONS_DIR = path.join(ROOT, 'db/migrations-pg');
 const DEFAULT_URL = 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const INSTALL_HINT =
   'No PostgreSQL server answers on 127.0.0.1:5432 (or at PG_URL), and no initdb was found to start a throwaway one: ' +
@@ -158,4 +159,32 @@ export async function dropDatabases(adminUrl: string, names: readonly string[]):
   } finally {
     await admin.end({ timeout: 1 });
   }
+}
+
+/** The database of shard `i` for `npm run dev -- --postgres` and `npm run d1-to-pg`. */
+export const devShardDatabase = (i: number) => `edge_feed_shard_${i}`;
+
+/**
+ * Creates the databases that do not exist yet and applies the migrations they lack with drizzle-kit migrate (which
+ * records what it applied, as on a deployed database; README "Deploying on Postgres"). Returns their URLs.
+ */
+export async function ensureShardDatabases(adminUrl: string, names: readonly string[]): Promise<string[]> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  try {
+    for (const name of names) {
+      const [found] = await admin`SELECT 1 AS found FROM pg_database WHERE datname = ${name}`;
+      if (!found) await admin.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'`);
+    }
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+  const urls = names.map((name) => withDatabase(adminUrl, name));
+  for (const url of urls) {
+    execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/drizzle-kit/bin.cjs'), 'migrate', '--config', 'drizzle-pg.config.ts'],
+      { cwd: ROOT, env: { ...process.env, PG_URL: url }, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+  }
+  return urls;
 }

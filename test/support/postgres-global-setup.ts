@@ -10,7 +10,8 @@ import { createShardDatabases, dropDatabases, ensurePostgres } from '../../scrip
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    pgShardUrls: string[];
+    /** The shard databases' connection strings, space-separated. */
+    pgShardUrls: string;
   }
 }
 
@@ -23,7 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     (_, i) => `edge_feed_test_${project.name.replaceAll(/\W/g, '_')}_${process.pid}_${i}`,
   );
   try {
-    project.provide('pgShardUrls', await createShardDatabases(server.url, names));
+    project.provide('pgShardUrls', (await createShardDatabases(server.url, names)).join(' '));
   } catch (error) {
     await server.stop();
     throw error;
