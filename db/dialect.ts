@@ -1,4 +1,14 @@
-import { getTableColumns, getTableName, sql, type Column, type SQL, type SQLWrapper, type Table } from 'drizzle-orm';
+import {
+  getTableColumns,
+  getTableName,
+  is,
+  sql,
+  type AnyColumn,
+  type SQL,
+  type SQLWrapper,
+  type Table,
+} from 'drizzle-orm';
+import { PgTable } from 'drizzle-orm/pg-core';
 import * as pgSchema from './schema-pg.ts';
 
 /**
@@ -15,7 +25,7 @@ export interface Dialect {
    * A bound value typed as `column`: what INSERT ... SELECT needs, as Postgres does not infer a select list's
    * parameter types from the target table.
    */
-  typed(value: unknown, column: Column): SQL;
+  typed(value: unknown, column: AnyColumn): SQL;
   /** Posts whose text matches an FTS5-style query (src/tags.ts fullTextQuery), at most `limit`, newest first. */
   postTextMatches(query: string, limit: number): SQL;
 }
@@ -33,7 +43,8 @@ export const d1Dialect: Dialect = {
 
 /** Postgres's type of each column of db/schema-pg.ts, by table and column name. */
 const pgTypes = new Map<string, string>();
-for (const table of Object.values(pgSchema)) {
+for (const table of Object.values(pgSchema) as unknown[]) {
+  if (!is(table, PgTable)) continue;
   for (const column of Object.values(getTableColumns(table))) {
     pgTypes.set(`${getTableName(table)}.${column.name}`, column.getSQLType());
   }
@@ -63,8 +74,9 @@ export function numberedPlaceholders(query: string): string {
  * (drizzle qualifies a multi-column target, which SQLite accepts and Postgres does not).
  */
 export function postgresText(query: string): string {
-  return numberedPlaceholders(query).replace(/on conflict \(([^)]*)\)/g, (_, target: string) =>
-    `on conflict (${target.replaceAll(/"[^"]+"\./g, '')})`,
+  return numberedPlaceholders(query).replace(
+    /on conflict \(([^)]*)\)/g,
+    (_, target: string) => `on conflict (${target.replaceAll(/"[^"]+"\./g, '')})`,
   );
 }
 
@@ -104,7 +116,7 @@ export function selectValues<T extends Record<string, unknown>>(
   table: Table,
   values: T,
 ): { [K in keyof T]: SQL.Aliased<T[K]> } {
-  const columns = getTableColumns(table);
+  const columns: Record<string, AnyColumn> = getTableColumns(table);
   return Object.fromEntries(
     Object.entries(values).map(([key, value]) => {
       const column = columns[key];

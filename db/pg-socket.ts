@@ -15,7 +15,7 @@ class WorkerSocket extends EventEmitter {
   readyState: 'open' | 'closed' = 'open';
   private closing = false;
   private readonly raw: Socket;
-  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private readonly writer: WritableStreamDefaultWriter<unknown>;
 
   constructor(hostname: string, port: number) {
     super();
@@ -29,12 +29,13 @@ class WorkerSocket extends EventEmitter {
   }
 
   private async read(): Promise<void> {
-    const reader = this.raw.readable.getReader();
+    const reader: ReadableStreamDefaultReader<unknown> = this.raw.readable.getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        this.emit('data', Buffer.from(value));
+        // A socket's readable stream yields bytes.
+        this.emit('data', Buffer.from(value as Uint8Array));
       }
     } catch (error) {
       this.fail(error);
@@ -82,6 +83,7 @@ export function workerSocket(options: { host: string[]; port: number[] }): Worke
 
 declare module 'postgres' {
   // postgres.js takes a `socket` factory (its README, "Custom socket"), which its types do not declare.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- a merged declaration repeats the type parameters
   interface Options<T extends Record<string, PostgresType>> {
     socket?: (options: { host: string[]; port: number[] }) => WorkerSocket;
   }

@@ -12,8 +12,20 @@ import { workerSocket } from './pg-socket.ts';
  * fresh one per call is the pattern it is built for.
  */
 
-/** Postgres returns int8 (counts, epoch ms) and numeric (sums) as strings; the repositories expect numbers. */
-const NUMBER_TYPES = { number: { to: 20, from: [20, 1700], serialize: String, parse: Number } };
+/**
+ * Types as the repositories (drizzle's sqlite columns) use them. Postgres returns int8 (counts, epoch ms) and numeric
+ * (sums) as strings: parsed as numbers. postgres.js binds each parameter by the type the server infers for it, and
+ * SQLite's flags arrive as 1/0, which its boolean serializer would turn into false: 1 and true bind as true.
+ */
+const PG_TYPES = {
+  number: { to: 20, from: [20, 1700], serialize: String, parse: Number },
+  flag: {
+    to: 16,
+    from: [16],
+    serialize: (x: unknown) => (x === true || x === 1 || x === '1' ? 't' : 'f'),
+    parse: (x: string) => x === 't',
+  },
+};
 
 /** Bound values as postgres.js takes them: BLOBs arrive from drizzle as ArrayBuffers, bytea wants bytes. */
 function toParameter(value: unknown): postgres.ParameterOrJSON<never> {
@@ -102,6 +114,35 @@ class PgStatement implements D1PreparedStatement {
   }
 }
 
+/**
+ * Connections one isolate opens to one database at once. Hyperdrive pools behind its binding, but a burst (50
+ * concurrent likes on one post) would otherwise open 50 connections, and a plain server (the local one, the tests')
+ * refuses past max_connections (100 by default) with "too many clients".
+ */
+const MAX_CONNECTIONS = 8;
+
+/** A counting semaphore: at most `limit` holders, the rest wait in order. */
+class Slots {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async hold<R>(work: () => Promise<R>): Promise<R> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+const slotsByDatabase = new Map<string, Slots>();
+
 /** One Postgres shard with the D1 surface drizzle's D1 driver takes (db/shards.ts createShards). */
 export class PgDatabase implements D1Database {
   constructor(readonly connectionString: string) {}
@@ -135,7 +176,11 @@ export class PgDatabase implements D1Database {
 
   /** Reads always go to the primary here: there is no replica whose position a bookmark would record. */
   withSession(): D1DatabaseSession {
-    return { prepare: (query) => this.prepare(query), batch: (statements) => this.batch(statements), getBookmark: () => null };
+    return {
+      prepare: (query) => this.prepare(query),
+      batch: (statements) => this.batch(statements),
+      getBookmark: () => null,
+    };
   }
 
   /** D1's deprecated export of alpha databases; Postgres has pg_dump. */
@@ -144,19 +189,23 @@ export class PgDatabase implements D1Database {
   }
 
   /** Runs `work` on a connection of its own, closed afterwards (see the file comment). */
-  async connected<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
-    const sql = postgres(this.connectionString, {
-      max: 1,
-      fetch_types: false,
-      prepare: false,
-      types: NUMBER_TYPES,
-      onnotice: () => undefined,
-      socket: workerSocket,
+  connected<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
+    let slots = slotsByDatabase.get(this.connectionString);
+    if (!slots) slotsByDatabase.set(this.connectionString, (slots = new Slots(MAX_CONNECTIONS)));
+    return slots.hold(async () => {
+      const sql = postgres(this.connectionString, {
+        max: 1,
+        fetch_types: false,
+        prepare: false,
+        types: PG_TYPES,
+        onnotice: () => undefined,
+        socket: workerSocket,
+      });
+      try {
+        return await work(sql);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
     });
-    try {
-      return await work(sql);
-    } finally {
-      await sql.end({ timeout: 5 });
-    }
   }
 }

@@ -20,11 +20,7 @@ export interface Shards {
   queryByKeys<T>(keys: Iterable<string>, query: (db: ShardDb, keys: string[]) => Promise<T[]>): Promise<T[]>;
 }
 
-export function createShards(
-  databases: readonly D1Database[],
-  map: ShardMap,
-  dialect: Dialect = d1Dialect,
-): Shards {
+export function createShards(databases: readonly D1Database[], map: ShardMap, dialect: Dialect = d1Dialect): Shards {
   if (databases.length !== map.shardCount) {
     throw new Error(`shard map expects ${map.shardCount} databases, got ${databases.length}`);
   }

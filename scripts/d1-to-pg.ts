@@ -81,11 +81,11 @@ async function targets(count: number): Promise<{ urls: string[]; stop: () => Pro
   const given = process.env.PG_SHARD_URLS?.split(/\s+/).filter(Boolean);
   if (given) {
     if (given.length !== count) throw new Error(`PG_SHARD_URLS has ${given.length} URLs for ${count} shards`);
-    return { urls: given, stop: async () => undefined };
+    return { urls: given, stop: () => Promise.resolve() };
   }
   const server = await ensurePostgres({ throwaway: false });
   const names = Array.from({ length: count }, (_, i) => devShardDatabase(i));
-  return { urls: await ensureShardDatabases(server.url, names), stop: server.stop };
+  return { urls: await ensureShardDatabases(server.url, names), stop: () => server.stop() };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -113,7 +113,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           if (replace) await tx.unsafe(`TRUNCATE ${specs.map((s) => `"${s.name}"`).join(', ')}`);
           const copied = new Map<string, number>();
           for (const spec of specs) {
-            const { results } = await d1.prepare(`SELECT ${spec.columns.map((c) => `"${c}"`).join(', ')} FROM "${spec.name}"`).all();
+            const { results } = await d1
+              .prepare(`SELECT ${spec.columns.map((c) => `"${c}"`).join(', ')} FROM "${spec.name}"`)
+              .all();
             for (let i = 0; i < results.length; i += ROWS_PER_INSERT) {
               const rows = results.slice(i, i + ROWS_PER_INSERT).map((row) => toPgRow(row, spec));
               await tx`INSERT INTO ${tx(spec.name)} ${tx(rows, spec.columns)}`;

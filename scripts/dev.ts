@@ -308,7 +308,9 @@ async function startL2(): Promise<{ vars: string[]; stop(): Promise<void> }> {
  */
 async function preparePostgres(): Promise<string[]> {
   const server = await ensurePostgres({ throwaway: false });
-  const count = Number(/^SHARD_COUNT = "(\d+)"/m.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 4);
+  const count = Number(
+    /^SHARD_COUNT = "(\d+)"/m.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 4,
+  );
   const names = Array.from({ length: count }, (_, i) => devShardDatabase(i));
   const urls = await ensureShardDatabases(server.url, names);
   urls.forEach((url, i) => (process.env[`CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_PG_SHARD_${i}`] = url));
@@ -319,7 +321,9 @@ async function preparePostgres(): Promise<string[]> {
 export async function main(argv: readonly string[]): Promise<number> {
   const userArgs = argv[0] === '--' ? argv.slice(1) : [...argv];
   const given = devSettings(userArgs, process.env);
-  const settings = given.postgres ? { ...given, wranglerArgs: [...given.wranglerArgs, ...(await preparePostgres())] } : given;
+  const settings = given.postgres
+    ? { ...given, wranglerArgs: [...given.wranglerArgs, ...(await preparePostgres())] }
+    : given;
   log(`storage: ${settings.postgres ? 'postgres' : 'd1'}`);
   if (!settings.redis) return serve(settings);
   const l2 = await startL2();

@@ -68,7 +68,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -95,9 +97,10 @@ async function startThrowaway(): Promise<PostgresServer> {
   run(pgCtl, ['-D', data, '-l', path.join(dir, 'log'), '-o', options, '-w', 'start']);
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
+    stop() {
       run(pgCtl, ['-D', data, '-m', 'immediate', 'stop']);
       rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
     },
   };
 }
@@ -106,7 +109,7 @@ async function startThrowaway(): Promise<PostgresServer> {
 export async function ensurePostgres(options: { throwaway: boolean }): Promise<PostgresServer> {
   const given = process.env.PG_URL;
   const url = withDatabase(given ?? DEFAULT_URL, given ? new URL(given).pathname.slice(1) || 'postgres' : 'postgres');
-  if (await answers(url)) return { url, stop: async () => undefined };
+  if (await answers(url)) return { url, stop: () => Promise.resolve() };
   if (given) throw new PostgresUnavailableError(`PG_URL (${new URL(given).host}) does not answer`);
   if (!options.throwaway) throw new PostgresUnavailableError(INSTALL_HINT);
   return startThrowaway();

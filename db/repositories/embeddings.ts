@@ -45,12 +45,7 @@ export function createEmbeddingRepository(shards: Shards) {
           db
             .select({ postId: postEmbeddings.postId, vector: postEmbeddings.vector })
             .from(postEmbeddings)
-            .where(
-              and(
-                shards.dialect.inList(postEmbeddings.postId, group),
-                eq(postEmbeddings.model, model),
-              ),
-            ),
+            .where(and(shards.dialect.inList(postEmbeddings.postId, group), eq(postEmbeddings.model, model))),
         ),
       );
       return new Map(rows.map((r) => [r.postId, r.vector]));

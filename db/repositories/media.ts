@@ -18,12 +18,7 @@ export function createMediaRepository(shards: Shards) {
 
     async getMany(ids: readonly string[]): Promise<Map<string, MediaRecord>> {
       const rows = await shards.queryByKeys(ids, (db, group) =>
-        retry(() =>
-          db
-            .select()
-            .from(media)
-            .where(shards.dialect.inList(media.id, group)),
-        ),
+        retry(() => db.select().from(media).where(shards.dialect.inList(media.id, group))),
       );
       return new Map(rows.map((r) => [r.id, r]));
     },

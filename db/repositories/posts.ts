@@ -16,12 +16,7 @@ export type EditOutcome =
 export function createPostRepository(shards: Shards) {
   const readMany = async (ids: Iterable<string>): Promise<Map<string, PostRecord>> => {
     const rows = await shards.queryByKeys(ids, (db, group) =>
-      retry(() =>
-        db
-          .select()
-          .from(posts)
-          .where(shards.dialect.inList(posts.id, group)),
-      ),
+      retry(() => db.select().from(posts).where(shards.dialect.inList(posts.id, group))),
     );
     return new Map(rows.map((row) => [row.id, row]));
   };
@@ -113,10 +108,7 @@ export function createPostRepository(shards: Shards) {
             .select({ postId: userPosts.postId, authorId: userPosts.userId, createdAt: userPosts.createdAt })
             .from(userPosts)
             .where(
-              and(
-                shards.dialect.inList(userPosts.userId, group),
-                afterId ? gt(userPosts.postId, afterId) : undefined,
-              ),
+              and(shards.dialect.inList(userPosts.userId, group), afterId ? gt(userPosts.postId, afterId) : undefined),
             )
             .orderBy(desc(userPosts.postId))
             .limit(limit),

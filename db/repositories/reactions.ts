@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lt } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import type { CommentRecord } from '../../src/mastodon-entities.ts';
 import { comments, likes, shares } from '../schema.ts';
@@ -21,9 +21,7 @@ export function createReactionRepository(shards: Shards) {
         db
           .select({ postId: table.postId, createdAt: table.createdAt })
           .from(table)
-          .where(
-            and(eq(table.userId, userId), shards.dialect.inList(table.postId, group)),
-          ),
+          .where(and(eq(table.userId, userId), shards.dialect.inList(table.postId, group))),
       ),
     );
     return new Map(rows.map((r) => [r.postId, r.createdAt]));

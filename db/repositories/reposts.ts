@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, isNull, lte, sql, type SQL, type Table } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lte, sql, type Table } from 'drizzle-orm';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { newestFirst, type TimelineEntry } from '../../src/timeline.ts';
@@ -159,12 +159,7 @@ export function createRepostRepository(shards: Shards) {
           db
             .select({ postId: shares.postId, n: sql<number>`count(*)` })
             .from(shares)
-            .where(
-              and(
-                shards.dialect.inList(shares.postId, group),
-                shards.dialect.inList(shares.userId, [...userIds]),
-              ),
-            )
+            .where(and(shards.dialect.inList(shares.postId, group), shards.dialect.inList(shares.userId, [...userIds])))
             .groupBy(shares.postId),
         ),
       );

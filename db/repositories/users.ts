@@ -65,12 +65,7 @@ export function createUserRepository(shards: Shards) {
 
     async getMany(ids: readonly string[]): Promise<Map<string, UserRow>> {
       const rows = await shards.queryByKeys(ids, (db, group) =>
-        retry(() =>
-          db
-            .select()
-            .from(users)
-            .where(shards.dialect.inList(users.id, group)),
-        ),
+        retry(() => db.select().from(users).where(shards.dialect.inList(users.id, group))),
       );
       return new Map(rows.map((row) => [row.id, row]));
     },

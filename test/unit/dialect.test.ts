@@ -10,9 +10,9 @@ describe('the Postgres dialect', () => {
   });
 
   it('unqualifies conflict targets, which Postgres refuses with a table name', () => {
-    expect(postgresText(`insert into "t" ("a", "b") values (?, ?) on conflict ("t"."a", "t"."b") do update set "b" = ?`)).toBe(
-      `insert into "t" ("a", "b") values ($1, $2) on conflict ("a", "b") do update set "b" = $3`,
-    );
+    expect(
+      postgresText(`insert into "t" ("a", "b") values (?, ?) on conflict ("t"."a", "t"."b") do update set "b" = ?`),
+    ).toBe(`insert into "t" ("a", "b") values ($1, $2) on conflict ("a", "b") do update set "b" = $3`);
   });
 
   it('turns an FTS5 query of quoted words, the last a prefix, into a tsquery of all of them', () => {

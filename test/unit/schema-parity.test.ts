@@ -19,8 +19,9 @@ function indexPart(part: unknown): string {
     return part.queryChunks
       .map((chunk) => {
         if (typeof chunk === 'object' && chunk !== null && 'name' in chunk) return String((chunk as Column).name);
-        if (typeof chunk === 'object' && chunk !== null && 'value' in chunk) return String((chunk as { value: string[] }).value.join(''));
-        return String(chunk);
+        if (typeof chunk === 'object' && chunk !== null && 'value' in chunk)
+          return (chunk as { value: string[] }).value.join('');
+        return typeof chunk === 'string' ? chunk : '?';
       })
       .join('');
   }
