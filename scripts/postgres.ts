@@ -79,7 +79,7 @@ function freePort(): Promise<number> {
  * A throwaway cluster: initdb (as the postgres user when we are root, which initdb refuses), fsync and synchronous
  * commit off (its data is thrown away), on a free port of 127.0.0.1, trust auth.
  */
-async function startThrowaway(): Promise<PostgresServer> {
+export async function startThrowaway(): Promise<PostgresServer> {
   const initdb = postgresBinary('initdb');
   const pgCtl = postgresBinary('pg_ctl');
   if (!initdb || !pgCtl) throw new PostgresUnavailableError(INSTALL_HINT);
