@@ -55,6 +55,12 @@ const L2_ONLY = ['test/workers/upstash*.test.ts', 'test/workers/**/*.l2.test.ts'
 // Tests under injected faults (workers/faults.ts), in a project of their own whose bindings enable the injector.
 const FAULTS_ONLY = ['test/workers/**/*.faults.test.ts'];
 const WITH_L2 = ['test/workers/cache*.test.ts', 'test/workers/rate-limit*.test.ts', ...L2_ONLY];
+// The workers tests again with STORAGE=postgres, in two projects of about equal time (files A-M, N-Z), each with
+// its own databases on a real PostgreSQL (test/support/postgres-global-setup.ts).
+const PG_HALVES = [
+  ['workers-pg-1', ['test/workers/[a-m]*.test.ts']],
+  ['workers-pg-2', ['test/workers/[n-z]*.test.ts']],
+] as const;
 
 export default defineConfig({
   test: {
@@ -116,6 +122,32 @@ export default defineConfig({
           globalSetup: ['test/support/redis-global-setup.ts'],
         },
       },
+      ...PG_HALVES.map(([name, include]) => ({
+        plugins: [
+          cloudflareTest(({ inject }) => {
+            const pool = workersPool({ STORAGE: 'postgres' });
+            const urls = inject('pgShardUrls').split(' ');
+            return {
+              ...pool,
+              miniflare: {
+                ...pool.miniflare,
+                hyperdrives: Object.fromEntries(urls.map((url, i) => [`PG_SHARD_${i}`, url])),
+              },
+            };
+          }),
+        ],
+        resolve,
+        test: {
+          name,
+          ...workersTest,
+          setupFiles: ['test/support/reset-postgres.ts'],
+          include: [...include],
+          exclude: [...configDefaults.exclude, ...L2_ONLY, ...FAULTS_ONLY],
+          globalSetup: ['test/support/postgres-global-setup.ts'],
+          // One file at a time over the project's databases, emptied before each (test/support/reset-postgres.ts).
+          fileParallelism: false,
+        },
+      })),
     ],
   },
 });

@@ -1,12 +1,17 @@
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import { groupByShard, shardOf, type ShardMap } from '../src/sharding.ts';
+import { d1Dialect, type Dialect } from './dialect.ts';
 import * as schema from './schema.ts';
 
 export type ShardDb = DrizzleD1Database<typeof schema>;
 
-/** The D1 shards and the bucket map that places keys on them. Repositories are the only users. */
+/**
+ * The shards (D1 databases, or Postgres ones through db/shards-pg.ts, which speaks D1's surface) and the bucket map
+ * that places keys on them. Repositories are the only users; `dialect` holds the SQL that differs between the two.
+ */
 export interface Shards {
   readonly map: ShardMap;
+  readonly dialect: Dialect;
   readonly all: readonly ShardDb[];
   of(key: string): ShardDb;
   /** Keys grouped by shard, for one query per shard. */
@@ -15,13 +20,14 @@ export interface Shards {
   queryByKeys<T>(keys: Iterable<string>, query: (db: ShardDb, keys: string[]) => Promise<T[]>): Promise<T[]>;
 }
 
-export function createShards(databases: readonly D1Database[], map: ShardMap): Shards {
+export function createShards(databases: readonly D1Database[], map: ShardMap, dialect: Dialect = d1Dialect): Shards {
   if (databases.length !== map.shardCount) {
     throw new Error(`shard map expects ${map.shardCount} databases, got ${databases.length}`);
   }
   const all = databases.map((d1) => drizzle(d1, { schema }));
   return {
     map,
+    dialect,
     all,
     of: (key) => all[shardOf(map, key)]!,
     group: (keys) => [...groupByShard(map, keys)].map(([shard, group]) => [all[shard]!, group]),
@@ -30,9 +36,4 @@ export function createShards(databases: readonly D1Database[], map: ShardMap): S
       return (await Promise.all(groups.map(([shard, group]) => query(all[shard]!, group)))).flat();
     },
   };
-}
-
-/** Makes `x IN (...)` one bound parameter, so a batch read never meets D1's 100-parameter limit. */
-export function jsonList(values: readonly string[]): string {
-  return JSON.stringify(values);
 }

@@ -2,6 +2,8 @@
  * `npm run dev [-- [--redis] <wrangler dev args>]`: a local API that is ready to explore. Creates .dev.vars, migrates
  * every shard, starts `wrangler dev`, and the first time loads a small demo data set through the HTTP API.
  * `--redis` (or REDIS=1) turns L2 on: a local Redis behind the Upstash bridge, passed to the Worker with --var.
+ * `--postgres` keeps the shards in PostgreSQL (PG_URL, else 127.0.0.1:5432): one database per shard, created and
+ * migrated here, reached through the PG_SHARD_i Hyperdrive bindings' local connection strings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import {
 } from './demo-data.ts';
 import type { SeedMarker } from './demo-data.ts';
 import { ROOT, exitCodeOf, migrateLocal, spawnWrangler } from './migrate-local.ts';
+import { devShardDatabase, ensurePostgres, ensureShardDatabases } from './postgres.ts';
 import { ensureRedis, redact } from './redis-server.ts';
 import { cachedTrainedModel, type TrainedModel } from './train-model.ts';
 import { randomBridgeToken, startUpstashBridge } from './upstash-bridge.ts';
@@ -42,6 +45,8 @@ export interface DevSettings {
   wranglerArgs: string[];
   /** `--redis` (ours, not wrangler's) or REDIS=1: start Redis and the Upstash bridge, so L2 is on. */
   redis: boolean;
+  /** `--postgres` (ours): STORAGE=postgres over local databases. */
+  postgres: boolean;
   migrateArgs: string[];
   baseUrl: string;
   /** Demo seeding needs plain HTTP: Node's fetch rejects the self-signed certificate of --local-protocol https. */
@@ -53,7 +58,7 @@ export interface DevSettings {
  * appending the user's flags after ours would break rather than override.
  */
 export function devSettings(allArgs: readonly string[], environment: NodeJS.ProcessEnv = {}): DevSettings {
-  const userArgs = allArgs.filter((arg) => arg !== '--redis');
+  const userArgs = allArgs.filter((arg) => arg !== '--redis' && arg !== '--postgres');
   const ip = optionValue(userArgs, '--ip');
   const port = optionValue(userArgs, '--port') ?? DEFAULT_PORT;
   const defaults = [
@@ -63,7 +68,8 @@ export function devSettings(allArgs: readonly string[], environment: NodeJS.Proc
   const persistTo = optionValue(userArgs, '--persist-to');
   return {
     wranglerArgs: ['dev', ...defaults, ...userArgs],
-    redis: userArgs.length < allArgs.length || environment.REDIS === '1',
+    redis: allArgs.includes('--redis') || environment.REDIS === '1',
+    postgres: allArgs.includes('--postgres'),
     // The migrations must land in the same local state that wrangler dev reads.
     migrateArgs: persistTo === undefined ? [] : ['--persist-to', persistTo],
     baseUrl: `http://${clientHost(ip)}:${port}`,
@@ -296,9 +302,29 @@ async function startL2(): Promise<{ vars: string[]; stop(): Promise<void> }> {
   };
 }
 
+/**
+ * One database per shard on the local PostgreSQL, created and migrated when needed; the Worker reaches them through
+ * its Hyperdrive bindings, whose local connection strings wrangler takes from the environment. Returns the --var.
+ */
+async function preparePostgres(): Promise<string[]> {
+  const server = await ensurePostgres({ throwaway: false });
+  const count = Number(
+    /^SHARD_COUNT = "(\d+)"/m.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 4,
+  );
+  const names = Array.from({ length: count }, (_, i) => devShardDatabase(i));
+  const urls = await ensureShardDatabases(server.url, names);
+  urls.forEach((url, i) => (process.env[`CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_PG_SHARD_${i}`] = url));
+  log(`postgres shards: ${names.join(', ')} on ${new URL(server.url).host} (migrated)`);
+  return ['--var', 'STORAGE:postgres'];
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const userArgs = argv[0] === '--' ? argv.slice(1) : [...argv];
-  const settings = devSettings(userArgs, process.env);
+  const given = devSettings(userArgs, process.env);
+  const settings = given.postgres
+    ? { ...given, wranglerArgs: [...given.wranglerArgs, ...(await preparePostgres())] }
+    : given;
+  log(`storage: ${settings.postgres ? 'postgres' : 'd1'}`);
   if (!settings.redis) return serve(settings);
   const l2 = await startL2();
   try {

@@ -7,6 +7,8 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import { z } from 'zod';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import { dialectOf } from '../db/dialect.ts';
+import { PgDatabase } from '../db/shards-pg.ts';
 import { createShards } from '../db/shards.ts';
 import { parseFanoutConfig, type FanoutConfig } from '../src/fanout.ts';
 import { createIdGenerator, type IdGenerator } from '../src/ids.ts';
@@ -35,6 +37,8 @@ export interface Config {
   tokenTtlSeconds: number;
   /** `*` or exact origins allowed to call the API from a browser. */
   corsOrigins: '*' | string[];
+  /** Where the shards are: D1 databases `DB_SHARD_i`, or Postgres through Hyperdrive bindings `PG_SHARD_i`. */
+  storage: 'd1' | 'postgres';
   shardCount: number;
   shardMap: ShardMap;
   fanout: FanoutConfig;
@@ -88,6 +92,7 @@ const varsSchema = z.object({
   ALLOW_SIGNUP: flag,
   TOKEN_TTL: optionalText,
   CORS_ORIGINS: optionalText,
+  STORAGE: z.enum(['d1', 'postgres'], { error: 'must be "d1" or "postgres"' }).default('d1'),
   SHARD_COUNT: numberVar(1, 1024, 1, true),
   SHARD_MAP: optionalText,
   FANOUT_PUSH_MAX: optionalText,
@@ -135,6 +140,7 @@ export function parseConfig(env: unknown): Config {
       allowSignup: v.ALLOW_SIGNUP,
       tokenTtlSeconds: parseDuration(v.TOKEN_TTL ?? DEFAULT_TOKEN_TTL, 'TOKEN_TTL') / 1000,
       corsOrigins: parseOrigins(v.CORS_ORIGINS),
+      storage: v.STORAGE,
       shardCount: v.SHARD_COUNT,
       shardMap: createShardMap(v.SHARD_COUNT, v.SHARD_MAP),
       fanout: parseFanoutConfig(v),
@@ -250,20 +256,33 @@ function isDatabase(binding: unknown): binding is D1Database {
   return typeof binding === 'object' && binding !== null && 'prepare' in binding && 'batch' in binding;
 }
 
-/** The shard bindings are `DB_SHARD_0..SHARD_COUNT-1`: their number is configuration, not a type. */
-function shardDatabases(env: Env, count: number): D1Database[] {
+function isHyperdrive(binding: unknown): binding is Hyperdrive {
+  return typeof binding === 'object' && binding !== null && 'connectionString' in binding;
+}
+
+/**
+ * The shard bindings are `DB_SHARD_0..SHARD_COUNT-1` (D1) or `PG_SHARD_0..SHARD_COUNT-1` (Hyperdrive, whose
+ * databases db/shards-pg.ts drives through D1's surface): their number is configuration, not a type.
+ */
+export function shardDatabases(env: Env, storage: Config['storage'], count: number): D1Database[] {
   return Array.from({ length: count }, (_, i) => {
-    const db: unknown = Reflect.get(env, `DB_SHARD_${i}`);
-    if (!isDatabase(db)) throw new ConfigError(`SHARD_COUNT is ${count} but binding DB_SHARD_${i} is missing`);
-    return db;
+    const name = storage === 'postgres' ? `PG_SHARD_${i}` : `DB_SHARD_${i}`;
+    const binding: unknown = Reflect.get(env, name);
+    if (storage === 'postgres' && isHyperdrive(binding)) return new PgDatabase(binding.connectionString);
+    if (storage === 'd1' && isDatabase(binding)) return binding;
+    throw new ConfigError(`SHARD_COUNT is ${count} but binding ${name} is missing (STORAGE is ${storage})`);
   });
 }
 
 function build(env: Env): Deps {
   const config = parseConfig(env);
   const faults = config.reliability.faults ? createFaultInjector(config.reliability.faults) : null;
-  const databases = shardDatabases(env, config.shardCount);
-  const shards = createShards(faults ? databases.map((db) => faultyDatabase(db, faults)) : databases, config.shardMap);
+  const databases = shardDatabases(env, config.storage, config.shardCount);
+  const shards = createShards(
+    faults ? databases.map((db) => faultyDatabase(db, faults)) : databases,
+    config.shardMap,
+    dialectOf(config.storage),
+  );
   const queue = (q: Queue<QueueMessage>) => (faults ? faultyQueue(q, faults) : q);
   return {
     config,

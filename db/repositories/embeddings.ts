@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import { postEmbeddings } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export interface StoredEmbedding {
   postId: string;
@@ -45,12 +45,7 @@ export function createEmbeddingRepository(shards: Shards) {
           db
             .select({ postId: postEmbeddings.postId, vector: postEmbeddings.vector })
             .from(postEmbeddings)
-            .where(
-              and(
-                sql`${postEmbeddings.postId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
-                eq(postEmbeddings.model, model),
-              ),
-            ),
+            .where(and(shards.dialect.inList(postEmbeddings.postId, group), eq(postEmbeddings.model, model))),
         ),
       );
       return new Map(rows.map((r) => [r.postId, r.vector]));

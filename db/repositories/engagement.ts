@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, gt, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNull, ne, sql, type Table } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { comments, interactions, likes, posts, type InteractionKind } from '../schema.ts';
+import { selectValues } from '../dialect.ts';
 import type { ShardDb, Shards } from '../shards.ts';
 
 // D1 binds at most 100 parameters per statement; an interaction row binds 7.
@@ -34,13 +35,9 @@ export interface Interaction {
  */
 export function createEngagementRepository(shards: Shards) {
   /** Selects the given values once if the post is live, nothing otherwise: the guard of every write. */
-  const ifLive = <T extends Record<string, unknown>>(db: ShardDb, postId: string, values: T) =>
+  const ifLive = <T extends Record<string, unknown>>(db: ShardDb, table: Table, postId: string, values: T) =>
     db
-      .select(
-        Object.fromEntries(Object.entries(values).map(([key, value]) => [key, sql`${value}`.as(key)])) as {
-          [K in keyof T]: SQL.Aliased<T[K]>;
-        },
-      )
+      .select(selectValues(shards.dialect, table, values))
       .from(posts)
       .where(and(eq(posts.id, postId), isNull(posts.deletedAt)));
 
@@ -56,7 +53,7 @@ export function createEngagementRepository(shards: Shards) {
       return writeThenRead(postId, (db) =>
         db
           .insert(likes)
-          .select(ifLive(db, postId, { postId, userId, createdAt: at }))
+          .select(ifLive(db, likes, postId, { postId, userId, createdAt: at }))
           .onConflictDoNothing(),
       );
     },
@@ -76,7 +73,7 @@ export function createEngagementRepository(shards: Shards) {
           .insert(comments)
           // Columns in table order, as INSERT ... SELECT requires.
           .select(
-            ifLive(db, postId, {
+            ifLive(db, comments, postId, {
               id: comment.id,
               postId,
               authorId: comment.authorId,

@@ -1,7 +1,7 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import { media } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export type MediaRecord = typeof media.$inferSelect;
 
@@ -18,12 +18,7 @@ export function createMediaRepository(shards: Shards) {
 
     async getMany(ids: readonly string[]): Promise<Map<string, MediaRecord>> {
       const rows = await shards.queryByKeys(ids, (db, group) =>
-        retry(() =>
-          db
-            .select()
-            .from(media)
-            .where(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
-        ),
+        retry(() => db.select().from(media).where(shards.dialect.inList(media.id, group))),
       );
       return new Map(rows.map((r) => [r.id, r]));
     },
@@ -53,7 +48,7 @@ export function createMediaRepository(shards: Shards) {
             .set({ postId })
             .where(
               and(
-                sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                shards.dialect.inList(media.id, group),
                 eq(media.ownerId, ownerId),
                 isNull(media.deletedAt),
                 or(isNull(media.postId), eq(media.postId, postId)),
@@ -73,7 +68,7 @@ export function createMediaRepository(shards: Shards) {
           db
             .update(media)
             .set({ postId: null })
-            .where(and(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`, eq(media.postId, postId)))
+            .where(and(shards.dialect.inList(media.id, group), eq(media.postId, postId)))
             .returning({ id: media.id }),
         ),
       );
@@ -86,7 +81,7 @@ export function createMediaRepository(shards: Shards) {
           db
             .update(media)
             .set({ deletedAt: sql`coalesce(${media.deletedAt}, ${at})` })
-            .where(sql`${media.id} IN (SELECT value FROM json_each(${jsonList(group)}))`)
+            .where(shards.dialect.inList(media.id, group))
             .returning({ id: media.id }),
         ),
       );

@@ -47,7 +47,8 @@ export interface IdempotentPost {
  */
 function isUniqueViolation(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (/UNIQUE constraint failed/i.test(e.message)) return true;
+    // SQLite's message (D1), then Postgres's.
+    if (/UNIQUE constraint failed|duplicate key value violates unique constraint/i.test(e.message)) return true;
   }
   return false;
 }
@@ -185,7 +186,7 @@ export function createOutboxRepository(shards: Shards) {
         .values({ followerId, followeeId, following, at, dueAt })
         .onConflictDoUpdate({
           target: [followOutbox.followerId, followOutbox.followeeId],
-          set: { following, at: sql`max(${followOutbox.at}, ${at})`, attempts: 0, dueAt },
+          set: { following, at: shards.dialect.greatest(followOutbox.at, at), attempts: 0, dueAt },
         });
       await retry(() => db.batch([record, ...edge]));
     },
@@ -289,8 +290,8 @@ export function createOutboxRepository(shards: Shards) {
             target: deadLetters.id,
             set: {
               lastError: sql`coalesce(excluded.last_error, ${deadLetters.lastError})`,
-              attempts: sql`max(excluded.attempts, ${deadLetters.attempts})`,
-              failedAt: sql`max(excluded.failed_at, ${deadLetters.failedAt})`,
+              attempts: shards.dialect.greatest(sql`excluded.attempts`, deadLetters.attempts),
+              failedAt: shards.dialect.greatest(sql`excluded.failed_at`, deadLetters.failedAt),
               deadAt: letter.dead ? sql`coalesce(${deadLetters.deadAt}, excluded.dead_at)` : sql`${deadLetters.deadAt}`,
               // The same message dead again after a replay is pending again.
               replayedAt: letter.dead ? null : sql`${deadLetters.replayedAt}`,

@@ -3,7 +3,7 @@ import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { newestFirst, type TimelineEntry } from '../../src/timeline.ts';
 import { posts, userPosts } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export type NewPost = Omit<PostRecord, 'version' | 'deletedAt' | 'likeCount' | 'commentCount' | 'shareCount'>;
 
@@ -16,12 +16,7 @@ export type EditOutcome =
 export function createPostRepository(shards: Shards) {
   const readMany = async (ids: Iterable<string>): Promise<Map<string, PostRecord>> => {
     const rows = await shards.queryByKeys(ids, (db, group) =>
-      retry(() =>
-        db
-          .select()
-          .from(posts)
-          .where(sql`${posts.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
-      ),
+      retry(() => db.select().from(posts).where(shards.dialect.inList(posts.id, group))),
     );
     return new Map(rows.map((row) => [row.id, row]));
   };
@@ -113,10 +108,7 @@ export function createPostRepository(shards: Shards) {
             .select({ postId: userPosts.postId, authorId: userPosts.userId, createdAt: userPosts.createdAt })
             .from(userPosts)
             .where(
-              and(
-                sql`${userPosts.userId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
-                afterId ? gt(userPosts.postId, afterId) : undefined,
-              ),
+              and(shards.dialect.inList(userPosts.userId, group), afterId ? gt(userPosts.postId, afterId) : undefined),
             )
             .orderBy(desc(userPosts.postId))
             .limit(limit),

@@ -1,9 +1,8 @@
-import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lt } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import type { CommentRecord } from '../../src/mastodon-entities.ts';
 import { comments, likes, shares } from '../schema.ts';
 import type { Shards } from '../shards.ts';
-import { jsonList } from '../shards.ts';
 
 export interface ReactionPage {
   items: { userId: string; createdAt: number }[];
@@ -22,9 +21,7 @@ export function createReactionRepository(shards: Shards) {
         db
           .select({ postId: table.postId, createdAt: table.createdAt })
           .from(table)
-          .where(
-            and(eq(table.userId, userId), sql`${table.postId} IN (SELECT value FROM json_each(${jsonList(group)}))`),
-          ),
+          .where(and(eq(table.userId, userId), shards.dialect.inList(table.postId, group))),
       ),
     );
     return new Map(rows.map((r) => [r.postId, r.createdAt]));

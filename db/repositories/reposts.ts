@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, gt, isNull, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lte, sql, type Table } from 'drizzle-orm';
 import { isLive, type PostRecord } from '../../src/model.ts';
 import { retry } from '../../src/retry.ts';
 import { newestFirst, type Repost, type TimelineEntry } from '../../src/timeline.ts';
 import { posts, shareOutbox, shares, userReposts } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import { selectValues } from '../dialect.ts';
+import type { Shards } from '../shards.ts';
 
 export interface ShareRow {
   postId: string;
@@ -38,30 +39,26 @@ export function createRepostRepository(shards: Shards) {
   ) => {
     const db = shards.of(postId);
     // Only while the post is live: a share of a deleted post changes nothing and owes nothing.
-    const ifLive = <T extends Record<string, unknown>>(values: T) =>
+    const ifLive = <T extends Record<string, unknown>>(table: Table, values: T) =>
       db
-        .select(
-          Object.fromEntries(Object.entries(values).map(([key, value]) => [key, sql`${value}`.as(key)])) as {
-            [K in keyof T]: SQL.Aliased<T[K]>;
-          },
-        )
+        .select(selectValues(shards.dialect, table, values))
         .from(posts)
         .where(and(eq(posts.id, postId), isNull(posts.deletedAt)));
     const change = sharing
       ? db
           .insert(shares)
           // Columns in table order, as INSERT ... SELECT requires.
-          .select(ifLive({ postId, userId, createdAt: at, repostId }))
+          .select(ifLive(shares, { postId, userId, createdAt: at, repostId }))
           .onConflictDoNothing()
       : db.delete(shares).where(and(eq(shares.postId, postId), eq(shares.userId, userId)));
     const owed = db
       .insert(shareOutbox)
-      .select(ifLive({ postId, userId, sharing: sharing ? 1 : 0, at, attempts: 0, dueAt }))
+      .select(ifLive(shareOutbox, { postId, userId, sharing: sharing ? 1 : 0, at, attempts: 0, dueAt }))
       .onConflictDoUpdate({
         target: [shareOutbox.postId, shareOutbox.userId],
         set: {
           sharing: sql`excluded.sharing`,
-          at: sql`max(${shareOutbox.at}, excluded.at)`,
+          at: shards.dialect.greatest(shareOutbox.at, sql`excluded.at`),
           attempts: 0,
           dueAt: sql`excluded.due_at`,
         },
@@ -131,7 +128,7 @@ export function createRepostRepository(shards: Shards) {
             .from(userReposts)
             .where(
               and(
-                sql`${userReposts.userId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
+                shards.dialect.inList(userReposts.userId, group),
                 afterRepostId ? gt(userReposts.repostId, afterRepostId) : undefined,
               ),
             )
@@ -162,12 +159,7 @@ export function createRepostRepository(shards: Shards) {
           db
             .select({ postId: shares.postId, n: sql<number>`count(*)` })
             .from(shares)
-            .where(
-              and(
-                sql`${shares.postId} IN (SELECT value FROM json_each(${jsonList(group)}))`,
-                sql`${shares.userId} IN (SELECT value FROM json_each(${jsonList([...userIds])}))`,
-              ),
-            )
+            .where(and(shards.dialect.inList(shares.postId, group), shards.dialect.inList(shares.userId, [...userIds])))
             .groupBy(shares.postId),
         ),
       );

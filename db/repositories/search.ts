@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { and, isNull, sql } from 'drizzle-orm';
 import { retry } from '../../src/retry.ts';
 import type { PostRecord } from '../../src/model.ts';
 import { handles, posts, users } from '../schema.ts';
@@ -64,11 +64,7 @@ export function createSearchRepository(shards: Shards) {
             db
               .select()
               .from(posts)
-              .where(
-                // Newest matches by rowid (insertion order, which is creation order): FTS5 walks its index in rowid
-                // order and stops at the limit, instead of collecting every match to sort them (docs/benchmarks.md).
-                sql`"posts"."rowid" IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ${query} ORDER BY rowid DESC LIMIT ${limit}) AND ${posts.deletedAt} IS NULL`,
-              )
+              .where(and(shards.dialect.postTextMatches(query, limit), isNull(posts.deletedAt)))
               .orderBy(sql`${posts.id} DESC`)
               .limit(limit),
           ),

@@ -13,6 +13,7 @@ import {
   notifications,
   type NotificationType,
 } from '../schema.ts';
+import { selectValues } from '../dialect.ts';
 import type { ShardDb, Shards } from '../shards.ts';
 import type { EdgeKey, EdgePage } from './graph.ts';
 
@@ -310,17 +311,19 @@ export function createSocialRepository(shards: Shards) {
                 // Columns in table order, as INSERT ... SELECT requires; one row, or none when silenced.
                 .select(
                   db
-                    .select({
-                      recipientId: sql<string>`${r.recipientId}`.as('recipient_id'),
-                      id: sql<string>`${r.id}`.as('id'),
-                      key: sql<string>`${r.key}`.as('key'),
-                      type: sql<NotificationType>`${r.type}`.as('type'),
-                      actorId: sql<string>`${r.actorId}`.as('actor_id'),
-                      postId: sql<string | null>`${r.postId ?? null}`.as('post_id'),
-                      commentId: sql<string | null>`${r.commentId ?? null}`.as('comment_id'),
-                      createdAt: sql<number>`${r.createdAt}`.as('created_at'),
-                    })
-                    .from(sql`(SELECT 1)`)
+                    .select(
+                      selectValues(shards.dialect, notifications, {
+                        recipientId: r.recipientId,
+                        id: r.id,
+                        key: r.key,
+                        type: r.type,
+                        actorId: r.actorId,
+                        postId: r.postId ?? null,
+                        commentId: r.commentId ?? null,
+                        createdAt: r.createdAt,
+                      }),
+                    )
+                    .from(sql`(SELECT 1) AS one`)
                     .where(sql`NOT (${silenced(sql`${r.recipientId}`, sql`${r.actorId}`, now)})`),
                 )
                 .onConflictDoNothing()

@@ -44,14 +44,7 @@ export function createTagRepository(shards: Shards) {
     async remove(postId: string, tags: readonly string[]): Promise<void> {
       if (tags.length === 0) return;
       await perShard(tags, (db, group) =>
-        db
-          .delete(tagPosts)
-          .where(
-            and(
-              eq(tagPosts.postId, postId),
-              sql`${tagPosts.tag} IN (SELECT value FROM json_each(${JSON.stringify(group)}))`,
-            ),
-          ),
+        db.delete(tagPosts).where(and(eq(tagPosts.postId, postId), shards.dialect.inList(tagPosts.tag, group))),
       );
     },
 

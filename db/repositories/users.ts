@@ -2,7 +2,7 @@ import { and, asc, eq, gt, gte, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { ConflictError, UnavailableError } from '../../src/errors.ts';
 import { retry } from '../../src/retry.ts';
 import { handles, users } from '../schema.ts';
-import { jsonList, type Shards } from '../shards.ts';
+import type { Shards } from '../shards.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -65,12 +65,7 @@ export function createUserRepository(shards: Shards) {
 
     async getMany(ids: readonly string[]): Promise<Map<string, UserRow>> {
       const rows = await shards.queryByKeys(ids, (db, group) =>
-        retry(() =>
-          db
-            .select()
-            .from(users)
-            .where(sql`${users.id} IN (SELECT value FROM json_each(${jsonList(group)}))`),
-        ),
+        retry(() => db.select().from(users).where(shards.dialect.inList(users.id, group))),
       );
       return new Map(rows.map((row) => [row.id, row]));
     },

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test';
 import { createShards, type Shards } from '../../db/shards.ts';
-import { depsFor } from '../../workers/composition.ts';
+import { dialectOf } from '../../db/dialect.ts';
+import { depsFor, shardDatabases } from '../../workers/composition.ts';
 
 const TABLES = [
   'users',
@@ -27,26 +28,27 @@ const TABLES = [
 
 export type Table = (typeof TABLES)[number];
 
+/** The shard databases of the configured backend: D1 bindings, or the Postgres ones behind D1's surface. */
 export function shardBindings(): D1Database[] {
-  return Array.from({ length: Number(env.SHARD_COUNT) }, (_, i) => Reflect.get(env, `DB_SHARD_${i}`) as D1Database);
+  const { config } = depsFor(env);
+  return shardDatabases(env, config.storage, config.shardCount);
 }
 
 /** Row counts of every table, per shard: a snapshot to prove that a rejected request wrote nothing. */
 export async function snapshot(): Promise<Record<Table, number[]>> {
+  // One statement per shard (a Postgres shard opens a connection per statement), as one row of scalar subqueries:
+  // D1 refuses a UNION of this many terms.
+  const query = `SELECT ${TABLES.map((table) => `(SELECT count(*) FROM ${table}) AS ${table}`).join(', ')}`;
+  const rows = await Promise.all(shardBindings().map((db) => db.prepare(query).first<Record<Table, number>>()));
   const result = {} as Record<Table, number[]>;
-  for (const table of TABLES) {
-    result[table] = await Promise.all(
-      shardBindings().map(
-        async (db) => (await db.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())!.n,
-      ),
-    );
-  }
+  for (const table of TABLES) result[table] = rows.map((row) => row![table]);
   return result;
 }
 
 /** The shards as the repositories see them (drizzle over each binding, placed by the configured map). */
 export function testShards(): Shards {
-  return createShards(shardBindings(), depsFor(env).config.shardMap);
+  const { config } = depsFor(env);
+  return createShards(shardBindings(), config.shardMap, dialectOf(config.storage));
 }
 
 /** Real D1 bindings whose statements matching `fails` throw before running: a write that never happened. */

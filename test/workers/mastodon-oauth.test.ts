@@ -3,6 +3,7 @@ import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/api/app.ts';
 import { api } from '../support/api.ts';
+import { shardBindings } from '../support/db.ts';
 
 type Fetcher = { fetch(request: Request): Response | Promise<Response> };
 
@@ -207,9 +208,8 @@ describe('OAuth: tokens', () => {
     const replay = await exchange({ ...base, code, code_verifier: verifier });
     expect(replay.status).toBe(400);
 
-    const shards = [env.DB_SHARD_0, env.DB_SHARD_1, env.DB_SHARD_2, env.DB_SHARD_3];
     const hashes = new Set<string>();
-    for (const db of shards) {
+    for (const db of shardBindings()) {
       const rows = await db
         .prepare(
           'SELECT token_hash AS h FROM oauth_tokens UNION ALL SELECT code_hash FROM oauth_codes UNION ALL SELECT secret_hash FROM oauth_apps',
