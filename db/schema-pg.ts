@@ -270,8 +270,23 @@ export const filters = pgTable(
     wholeWord: boolean('whole_word').notNull(),
     createdAt: ms('created_at').notNull(),
     expiresAt: ms('expires_at'),
+    groupId: text('group_id'),
   },
-  (t) => [index('filters_user_idx').on(t.userId, t.id)],
+  (t) => [index('filters_user_idx').on(t.userId, t.id), index('filters_group_idx').on(t.userId, t.groupId)],
+);
+
+export const filterGroups = pgTable(
+  'filter_groups',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    title: text('title').notNull(),
+    context: text('context').notNull(),
+    action: text('action', { enum: ['warn', 'hide'] }).notNull(),
+    createdAt: ms('created_at').notNull(),
+    expiresAt: ms('expires_at'),
+  },
+  (t) => [index('filter_groups_user_idx').on(t.userId, t.id)],
 );
 
 export const notifications = pgTable(
