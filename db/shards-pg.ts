@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import postgres from 'postgres';
 import { postgresText } from './dialect.ts';
 import { workerSocket } from './pg-socket.ts';
@@ -7,9 +8,10 @@ import { workerSocket } from './pg-socket.ts';
  * a Postgres database through postgres.js, so drizzle's D1 driver, and with it every repository, runs unchanged on
  * Postgres shards. The SQL that differs between the two is chosen by db/dialect.ts, not here.
  *
- * A connection lives for one call (one statement, or one batch's transaction): a Worker may not use a socket opened
- * by another request, and the shared dependencies outlive requests. Hyperdrive pools the real connections, so a
- * fresh one per call is the pattern it is built for.
+ * A Worker may not use a socket opened by another request, and the shared dependencies outlive requests, so a
+ * connection belongs to one request: the Worker's handlers run inside `withRequestConnections`, which keeps one
+ * connection per database for the request's statements and closes it once the request is done. Anywhere else (a
+ * Durable Object, a script) a connection lives for one call. Hyperdrive pools the real connections behind either.
  */
 
 /**
@@ -121,23 +123,130 @@ class PgStatement implements D1PreparedStatement {
  */
 const MAX_CONNECTIONS = 8;
 
-/** A counting semaphore: at most `limit` holders, the rest wait in order. */
+/** How often a caller waiting for a connection slot looks again. */
+const SLOT_POLL_MS = 2;
+
+/**
+ * A counting semaphore whose waiters poll rather than being woken. The holders are other requests: in workerd, a
+ * promise resolved by one request resumes its awaiter inside that request's I/O context, so a waiter woken by the
+ * releasing request would open its socket on the wrong request ("Cannot perform I/O on behalf of a different
+ * request") and hang when that request ends. A timer of the waiter's own fires in its own context.
+ */
 class Slots {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly limit: number) {}
 
-  async hold<R>(work: () => Promise<R>): Promise<R> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
+  async acquire(): Promise<void> {
+    while (this.active >= this.limit) await new Promise((resolve) => setTimeout(resolve, SLOT_POLL_MS));
+    this.active++;
+  }
+
+  release(): void {
+    this.active--;
+  }
+}
+
+/**
+ * How long a request keeps an idle connection. Short, because an idle connection holds one of the isolate's slots
+ * that other requests may be waiting for, while this request waits on something else (another database's slot:
+ * holding it for the whole request could deadlock two requests that touch the same two shards).
+ */
+const LINGER_MS = 20;
+
+type Open = () => postgres.Sql;
+
+/** One request's connection to one database, opened on first use and closed when idle or when the request ends. */
+class Lease {
+  private sql: Promise<postgres.Sql> | undefined;
+  private inFlight = 0;
+  private idle: ReturnType<typeof setTimeout> | undefined;
+  private closing: Promise<void> | undefined;
+  private ending = false;
+  private readonly whenClosed: Array<() => void> = [];
+
+  constructor(
+    private readonly slots: Slots,
+    private readonly open: Open,
+  ) {}
+
+  /** Whether `run` may still be called: false once the lease is closing. */
+  get usable(): boolean {
+    return this.closing === undefined && !this.ending;
+  }
+
+  async run<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
+    clearTimeout(this.idle);
+    this.inFlight++;
     try {
-      return await work();
+      this.sql ??= this.slots.acquire().then(this.open);
+      return await work(await this.sql);
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      if (--this.inFlight === 0) {
+        if (this.ending) void this.close();
+        else this.idle = setTimeout(() => void this.close(), LINGER_MS);
+      }
     }
+  }
+
+  /** Closes once the statements in flight are done; resolves when closed. */
+  end(): Promise<void> {
+    this.ending = true;
+    return this.inFlight === 0 ? this.close() : new Promise((resolve) => this.whenClosed.push(resolve));
+  }
+
+  private close(): Promise<void> {
+    clearTimeout(this.idle);
+    this.closing ??= (async () => {
+      const sql = this.sql;
+      if (sql) {
+        try {
+          await (await sql).end({ timeout: 5 });
+        } finally {
+          this.slots.release();
+        }
+      }
+      for (const resolve of this.whenClosed.splice(0)) resolve();
+    })();
+    return this.closing;
+  }
+}
+
+/** The connections of one request, one lease per database. */
+class RequestConnections {
+  private readonly leases = new Map<string, Lease>();
+  private ended = false;
+
+  /** `work` on this request's connection to the database, or undefined once the request is done. */
+  lease(database: string, slots: Slots, open: Open): Lease | undefined {
+    if (this.ended) return undefined;
+    let lease = this.leases.get(database);
+    if (!lease?.usable) this.leases.set(database, (lease = new Lease(slots, open)));
+    return lease;
+  }
+
+  async end(): Promise<void> {
+    this.ended = true;
+    await Promise.all([...this.leases.values()].map((lease) => lease.end()));
+  }
+}
+
+const requests = new AsyncLocalStorage<RequestConnections>();
+
+/**
+ * Runs a request's `work` with connections it reuses across its statements, closed when `work` is done (after the
+ * response; through `waitUntil`, which keeps the request alive until they are). Statements after that, from
+ * `waitUntil` work, get a connection per call.
+ */
+export async function withRequestConnections<R>(
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  work: () => Promise<R>,
+): Promise<R> {
+  const connections = new RequestConnections();
+  try {
+    return await requests.run(connections, work);
+  } finally {
+    ctx.waitUntil(connections.end());
   }
 }
 
@@ -188,24 +297,32 @@ export class PgDatabase implements D1Database {
     return Promise.reject(new Error('dump() exists only for D1 alpha databases; use pg_dump'));
   }
 
-  /** Runs `work` on a connection of its own, closed afterwards (see the file comment). */
-  connected<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
+  /** Runs `work` on the request's connection, or on one of its own closed afterwards (see the file comment). */
+  async connected<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
     let slots = slotsByDatabase.get(this.connectionString);
     if (!slots) slotsByDatabase.set(this.connectionString, (slots = new Slots(MAX_CONNECTIONS)));
-    return slots.hold(async () => {
-      const sql = postgres(this.connectionString, {
-        max: 1,
-        fetch_types: false,
-        prepare: false,
-        types: PG_TYPES,
-        onnotice: () => undefined,
-        socket: workerSocket,
-      });
+    const lease = requests.getStore()?.lease(this.connectionString, slots, this.open);
+    if (lease) return lease.run(work);
+    await slots.acquire();
+    try {
+      const sql = this.open();
       try {
         return await work(sql);
       } finally {
         await sql.end({ timeout: 5 });
       }
-    });
+    } finally {
+      slots.release();
+    }
   }
+
+  private readonly open = (): postgres.Sql =>
+    postgres(this.connectionString, {
+      max: 1,
+      fetch_types: false,
+      prepare: false,
+      types: PG_TYPES,
+      onnotice: () => undefined,
+      socket: workerSocket,
+    });
 }

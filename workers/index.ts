@@ -7,6 +7,7 @@ import { consumeBatch } from './queue/consumer.ts';
 import { consumeDeadLetters } from './dead-letters.ts';
 import { armDrainersOnce, drainAll } from './outbox.ts';
 import { IDEMPOTENCY_TTL_MS } from '../src/outbox.ts';
+import { withRequestConnections } from '../db/shards-pg.ts';
 
 /** wrangler.toml's dead-letter queue, which has a consumer of its own. */
 const DEAD_LETTER_QUEUE = 'edge-feed-dlq';
@@ -20,11 +21,14 @@ export { UserTimeline } from '../durable-objects/user-timeline.ts';
 const app = createApp();
 
 export default {
-  fetch: app.fetch,
+  // A request's statements to a Postgres shard share one connection (db/shards-pg.ts); nothing to do on D1.
+  fetch: (request, env, ctx) => withRequestConnections(ctx, async () => app.fetch(request, env, ctx)),
   async queue(batch, env, ctx) {
     const deps = depsFor(env);
     armDrainersOnce(deps, (p) => ctx.waitUntil(p));
-    await (batch.queue === DEAD_LETTER_QUEUE ? consumeDeadLetters(deps, batch) : consumeBatch(deps, batch));
+    await withRequestConnections(ctx, () =>
+      batch.queue === DEAD_LETTER_QUEUE ? consumeDeadLetters(deps, batch) : consumeBatch(deps, batch),
+    );
   },
   async scheduled(controller, env, ctx) {
     const deps = depsFor(env);
