@@ -1,6 +1,6 @@
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import { groupByShard, shardOf, type ShardMap } from '../src/sharding.ts';
-import { d1Dialect, type Dialect } from './dialect.ts';
+import type { Dialect } from './dialect.ts';
 import * as schema from './schema.ts';
 
 export type ShardDb = DrizzleD1Database<typeof schema>;
@@ -20,7 +20,7 @@ export interface Shards {
   queryByKeys<T>(keys: Iterable<string>, query: (db: ShardDb, keys: string[]) => Promise<T[]>): Promise<T[]>;
 }
 
-export function createShards(databases: readonly D1Database[], map: ShardMap, dialect: Dialect = d1Dialect): Shards {
+export function createShards(databases: readonly D1Database[], map: ShardMap, dialect: Dialect): Shards {
   if (databases.length !== map.shardCount) {
     throw new Error(`shard map expects ${map.shardCount} databases, got ${databases.length}`);
   }

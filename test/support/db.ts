@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import { expect, vi } from 'vitest';
 import { createShards, type Shards } from '../../db/shards.ts';
 import { dialectOf } from '../../db/dialect.ts';
 import { depsFor, shardDatabases } from '../../workers/composition.ts';
@@ -45,10 +46,27 @@ export async function snapshot(): Promise<Record<Table, number[]>> {
   return result;
 }
 
-/** The shards as the repositories see them (drizzle over each binding, placed by the configured map). */
-export function testShards(): Shards {
+/**
+ * Waits until no fan-out or follow is still in flight (their outbox rows are cleared once done), so that two
+ * snapshots around a refused request differ only by what that request wrote.
+ */
+export async function settled(): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const { post_outbox: posts, follow_outbox: follows } = await snapshot();
+      expect([...posts, ...follows].every((n) => n === 0)).toBe(true);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+}
+
+/**
+ * The shards as the repositories see them: drizzle over each binding (or over `databases`, wrapped ones that fail
+ * or count), placed by the configured map, in the configured backend's dialect.
+ */
+export function testShards(databases: readonly D1Database[] = shardBindings()): Shards {
   const { config } = depsFor(env);
-  return createShards(shardBindings(), config.shardMap, dialectOf(config.storage));
+  return createShards(databases, config.shardMap, dialectOf(config.storage));
 }
 
 /** Real D1 bindings whose statements matching `fails` throw before running: a write that never happened. */

@@ -1,14 +1,13 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createRepositories } from '../../db/repositories/index.ts';
-import { createShards } from '../../db/shards.ts';
 import { createShardMap, shardOf } from '../../src/sharding.ts';
 import { depsFor } from '../../workers/composition.ts';
 import { setFollowing } from '../../workers/follows.ts';
 import worker from '../../workers/index.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
 import { api, createPost, signup } from '../support/api.ts';
-import { failingWhen, shardBindings } from '../support/db.ts';
+import { failingWhen, shardBindings, testShards } from '../support/db.ts';
 
 const map = createShardMap(Number(env.SHARD_COUNT));
 
@@ -34,7 +33,7 @@ async function runBatch(messages: { id: string; body: unknown; attempts?: number
 describe('queue consumer', () => {
   it('repairs a follow whose followee half failed, through the real queue', async () => {
     const [a, b] = [await signup(), await signup()];
-    const broken = createRepositories(createShards(failingOn('follows_by_followee'), map));
+    const broken = createRepositories(testShards(failingOn('follows_by_followee')));
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     await setFollowing({ ...depsFor(env), repos: broken }, a.id, b.id, true);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('queueing repair'), expect.any(Error));
@@ -90,7 +89,7 @@ describe('queue consumer', () => {
   it('retries a message whose handling fails, with backoff, leaving the rest of the batch acked', async () => {
     const author = await signup();
     const post = await createPost(author, 'its index write will fail');
-    const deps = { ...depsFor(env), repos: createRepositories(createShards(failingOn('user_posts'), map)) };
+    const deps = { ...depsFor(env), repos: createRepositories(testShards(failingOn('user_posts'))) };
     const batch = createMessageBatch('edge-feed-fanout', [
       {
         id: 'fails',

@@ -1,9 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createRepositories } from '../../db/repositories/index.ts';
-import { createShards } from '../../db/shards.ts';
 import type { QueueMessage } from '../../src/messages.ts';
-import { createShardMap } from '../../src/sharding.ts';
 import { createApp } from '../../workers/api/app.ts';
 import { ConfigError, depsFor, parseConfig, type Deps } from '../../workers/composition.ts';
 import { setFollowing } from '../../workers/follows.ts';
@@ -11,13 +9,12 @@ import worker from '../../workers/index.ts';
 import { drainAll } from '../../workers/outbox.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
 import { api, createPost, feedIds, follow, signup, type PostView } from '../support/api.ts';
-import { failingWhen, shardBindings, snapshot } from '../support/db.ts';
+import { failingWhen, shardBindings, snapshot, testShards } from '../support/db.ts';
 
-const map = createShardMap(Number(env.SHARD_COUNT));
 const ADMIN = { Authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
 const reposFailing = (fails: (query: string) => boolean, message?: string) =>
-  createRepositories(createShards(failingWhen(fails, message), map));
+  createRepositories(testShards(failingWhen(fails, message)));
 
 /** A queue that is down: the fast path is lost and only the outbox is left. */
 const downQueue: Queue<QueueMessage> = {

@@ -1,10 +1,9 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createRepositories } from '../../db/repositories/index.ts';
-import { createShards } from '../../db/shards.ts';
 import { bucketOf, createShardMap, shardOf } from '../../src/sharding.ts';
 import { api, createPost, signup, type TestUser } from '../support/api.ts';
-import { shardBindings } from '../support/db.ts';
+import { shardBindings, testShards } from '../support/db.ts';
 
 const map = createShardMap(Number(env.SHARD_COUNT));
 
@@ -88,12 +87,7 @@ describe('shard placement', () => {
     const ids: string[] = [];
     for (let i = 0; i < 150; i++) ids.push((await createPost(authors[i % authors.length]!, `bulk ${i}`)).id);
     const counters = shardBindings().map(() => ({ n: 0 }));
-    const repos = createRepositories(
-      createShards(
-        shardBindings().map((db, i) => counted(db, counters[i]!)),
-        map,
-      ),
-    );
+    const repos = createRepositories(testShards(shardBindings().map((db, i) => counted(db, counters[i]!))));
     const found = await repos.posts.getMany([...ids, '1234567890123456789']);
     expect(found.size).toBe(150);
     expect([...found.keys()].sort()).toEqual([...ids].sort());

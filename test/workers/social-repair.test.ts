@@ -1,15 +1,11 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createRepositories } from '../../db/repositories/index.ts';
-import { createShards } from '../../db/shards.ts';
-import { createShardMap } from '../../src/sharding.ts';
 import { depsFor } from '../../workers/composition.ts';
 import { block } from '../../workers/social.ts';
 import { api, createPost, follow, signup } from '../support/api.ts';
-import { failingWhen } from '../support/db.ts';
+import { failingWhen, testShards } from '../support/db.ts';
 import { delivered, eventually } from '../support/timeline.ts';
-
-const map = createShardMap(Number(env.SHARD_COUNT));
 
 describe('block repair', () => {
   it('a block whose mirror write failed still hides the blocker from the blocked reader once the queue repairs it', async () => {
@@ -19,10 +15,7 @@ describe('block repair', () => {
     await delivered(reader, [post.id]);
     // The blocked account's shard refuses the mirror (blocked_by) write; everything else works.
     const broken = createRepositories(
-      createShards(
-        failingWhen((q) => q.includes('"blocked_by"'), 'injected failure on blocked_by'),
-        map,
-      ),
+      testShards(failingWhen((q) => q.includes('"blocked_by"'), 'injected failure on blocked_by')),
     );
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     await block({ ...depsFor(env), repos: broken }, blocker.id, reader.id);
