@@ -37,8 +37,8 @@ export function shardBindings(): D1Database[] {
 
 /** Row counts of every table, per shard: a snapshot to prove that a rejected request wrote nothing. */
 export async function snapshot(): Promise<Record<Table, number[]>> {
-  // One statement per shard (a Postgres shard opens a connection per statement), as one row of scalar subqueries:
-  // D1 refuses a UNION of this many terms.
+  // One statement per shard (outside a request, a Postgres shard opens a connection per statement), as one row of
+  // scalar subqueries: D1 refuses a UNION of this many terms.
   const query = `SELECT ${TABLES.map((table) => `(SELECT count(*) FROM ${table}) AS ${table}`).join(', ')}`;
   const rows = await Promise.all(shardBindings().map((db) => db.prepare(query).first<Record<Table, number>>()));
   const result = {} as Record<Table, number[]>;
