@@ -2,7 +2,7 @@ import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/api/app.ts';
 import { api, createPost, feed, follow, signup } from '../support/api.ts';
-import { snapshot } from '../support/db.ts';
+import { settled, snapshot } from '../support/db.ts';
 
 describe('ids', () => {
   it('a well-formed unknown id of any width from 1 to 20 digits is a 404; a malformed one a 400', async () => {
@@ -144,6 +144,7 @@ describe('rate-limit budget', () => {
         limited,
         createExecutionContext(),
       );
+    await settled();
     const before = await snapshot();
     for (let i = 0; i < 5; i++) {
       expect((await call('POST', '/v1/unknown')).status).toBe(404);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/api/app.ts';
 import { ConfigError, depsFor, parseConfig } from '../../workers/composition.ts';
 import { api, createPost, signup } from '../support/api.ts';
-import { snapshot } from '../support/db.ts';
+import { settled, snapshot } from '../support/db.ts';
 
 const GHOST = '1234567890123456789';
 
@@ -19,6 +19,7 @@ describe('identities that hold', () => {
     const author = await signup();
     const post = await createPost(author, 'a post the ghost tries to touch');
     const ghost = await tokenFor({ sub: GHOST, iat: nowSeconds(), exp: nowSeconds() + 3600 });
+    await settled();
     const before = await snapshot();
     const attempts: [string, string, unknown?][] = [
       ['POST', '/v1/posts', { text: 'from nobody' }],

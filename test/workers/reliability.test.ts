@@ -9,7 +9,7 @@ import worker from '../../workers/index.ts';
 import { drainAll } from '../../workers/outbox.ts';
 import { consumeBatch } from '../../workers/queue/consumer.ts';
 import { api, createPost, feedIds, follow, signup, type PostView } from '../support/api.ts';
-import { failingWhen, shardBindings, snapshot, testShards } from '../support/db.ts';
+import { failingWhen, settled, shardBindings, snapshot, testShards } from '../support/db.ts';
 
 const ADMIN = { Authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
@@ -49,11 +49,6 @@ async function drainLater(deps: Deps = depsFor(env)) {
 function appWith(overrides: Partial<Deps>) {
   const app = createApp(overrides);
   return { fetch: (request: Request) => app.fetch(request, env, createExecutionContext()) };
-}
-
-/** Earlier tests' fan-outs have been consumed (their outbox records cleared), so a snapshot stays still. */
-async function settled() {
-  await vi.waitFor(async () => expect((await pending()).posts).toBe(0), { timeout: 10_000, interval: 100 });
 }
 
 const occurrences = (ids: string[], id: string) => ids.filter((x) => x === id).length;
