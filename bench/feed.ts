@@ -17,6 +17,9 @@
  *    celebrity's AuthorFeed object past the caches (its own counter, read through the probe Worker);
  * 7. fan-out delivery to 999 and 1,000 followers (bench/fanout.ts) with bulk-loaded audiences;
  * and, around the read phases, the service's cache counters when its health report carries them.
+ *
+ * On Postgres shards (`npm run bench -- --storage postgres`) the same phases run without baseline (a): its Worker
+ * (bench/fanout-on-read.ts) reads the D1 bindings directly.
  */
 import { parseFanoutConfig } from '../src/fanout.ts';
 import { forEachLimit } from '../src/concurrency.ts';
@@ -38,7 +41,7 @@ import {
   type FanoutBenchOptions,
   type FanoutResult,
 } from './fanout.ts';
-import { signToken, type D1Handle, type FetchInit, type Service } from './harness.ts';
+import { signToken, type FetchInit, type Service, type ShardSql, type Storage } from './harness.ts';
 import { buildAudience, buildSocialGraph, type SocialGraph, type SocialGraphOptions } from './social-graph.ts';
 import { formatMs, summarize, table, type Summary } from './stats.ts';
 
@@ -117,8 +120,11 @@ export interface ReaderResult {
   /** Status of the first read (206 while a cold timeline regenerates) and the time until a 200. */
   firstStatus: number;
   msTo200: number;
-  /** Whether the first page of `latest` equals the fan-out-on-read page (same posts, same order). */
-  samePage: boolean;
+  /**
+   * Whether the first page of `latest` equals the fan-out-on-read page (same posts, same order); null without the
+   * baseline.
+   */
+  samePage: boolean | null;
   latest: number[];
   ranked: number[];
   grouped: number[];
@@ -148,6 +154,9 @@ export interface WriteResult {
 
 export interface FeedResult {
   sizes: FeedBenchSizes;
+  storage: Storage;
+  /** Whether baseline (a), fan-out on read, ran (it reads D1 only). */
+  baseline: boolean;
   source: SocialGraph['source'];
   dataset: {
     users: number;
@@ -285,7 +294,12 @@ function sampleReaders(graph: SocialGraph, perBucket: number, rng: () => number)
  * answers 206 and starts the regeneration. Then one `ranked` read and one fan-out-on-read, unmeasured, and a
  * check that `latest` and fan-out on read give the same first page.
  */
-async function warmReader(service: Service, reader: { id: string; following: number; bucket: string }, token: string) {
+async function warmReader(
+  service: Service,
+  reader: { id: string; following: number; bucket: string },
+  token: string,
+  baselined: boolean,
+) {
   const started = performance.now();
   let firstStatus = 0;
   for (;;) {
@@ -299,6 +313,7 @@ async function warmReader(service: Service, reader: { id: string; following: num
   const msTo200 = performance.now() - started;
   expectOk('ranked feed', await timed(service, '/v1/feed', feedRequest(token)));
   const latest = expectOk('latest feed', await timed(service, '/v1/feed?mode=latest', feedRequest(token)));
+  if (!baselined) return { firstStatus, msTo200, samePage: null };
   const baseline = expectOk(
     'fan-out on read',
     await timed(service, '/', baselineRequest(reader.id, 'grouped'), FANOUT_ON_READ_WORKER),
@@ -374,15 +389,20 @@ function counterDelta(
 
 const BENCH_TEXT = 'Bench post: one more thought about the weekend #bench';
 
+/**
+ * `baseline`: whether to run baseline (a), whose Worker (bench/fanout-on-read.ts, which the service must have among
+ * its extra Workers) reads the D1 shards: only on D1.
+ */
 export async function runFeedBench(
   service: Service,
   sizes: FeedBenchSizes,
   log: (line: string) => void,
+  { baseline }: { baseline: boolean } = { baseline: true },
 ): Promise<FeedResult> {
   const rng = createRng(sizes.seed);
   const config = parseFanoutConfig(service.vars);
-  const shards: D1Handle[] = [];
-  for (let i = 0; i < Number(service.vars.SHARD_COUNT ?? '1'); i++) shards.push(await service.d1(i));
+  const shards: ShardSql[] = [];
+  for (let i = 0; i < Number(service.vars.SHARD_COUNT ?? '1'); i++) shards.push(await service.shard(i));
   const map = createShardMap(shards.length, service.vars.SHARD_MAP || undefined);
   const load = (data: BulkData) => bulkLoad(shards, map, data);
 
@@ -418,7 +438,7 @@ export async function runFeedBench(
   log(`warming ${sampled.length} readers (cold timelines: 206, regeneration, then 200)`);
   const readers: ReaderResult[] = [];
   await forEachLimit(sampled, 4, async (r) => {
-    const warm = await warmReader(service, r, token(r.id));
+    const warm = await warmReader(service, r, token(r.id), baseline);
     readers.push({
       id: r.id,
       following: r.following,
@@ -447,8 +467,8 @@ export async function runFeedBench(
     cacheMark = current;
     cacheMarkAt = performance.now();
   };
-  log(`feed latency: ${sizes.rounds} rounds of latest, ranked and fan-out on read per reader, one at a time`);
-  const kinds = ['latest', 'ranked', 'grouped'] as const;
+  const kinds = baseline ? (['latest', 'ranked', 'grouped'] as const) : (['latest', 'ranked'] as const);
+  log(`feed latency: ${sizes.rounds} rounds of ${kinds.join(', ')} per reader, one at a time`);
   for (let round = 0; round < sizes.rounds; round++) {
     for (const reader of shuffled(readers, rng)) {
       for (let k = 0; k < kinds.length; k++) {
@@ -462,8 +482,8 @@ export async function runFeedBench(
     }
   }
   await closeCachePhase('feed reads one at a time (latest and ranked)');
-  log(`fan-out on read, one query per followed author: ${sizes.perAuthorReads} per reader`);
-  for (const reader of readers) {
+  if (baseline) log(`fan-out on read, one query per followed author: ${sizes.perAuthorReads} per reader`);
+  for (const reader of baseline ? readers : []) {
     for (let i = 0; i < sizes.perAuthorReads; i++) {
       const r = await timed(service, '/', baselineRequest(reader.id, 'per-author'), FANOUT_ON_READ_WORKER);
       reader.perAuthor.push(expectOk(`per-author for ${reader.id}`, r).ms);
@@ -500,7 +520,7 @@ export async function runFeedBench(
     },
   ];
   const throughput: LoadResult[] = [];
-  for (const t of targets) {
+  for (const t of targets.filter((t) => baseline || t.kind !== 'grouped')) {
     log(`throughput: ${t.kind}, ${sizes.concurrency} clients for ${sizes.loadSeconds} s`);
     await openCachePhase();
     const figures = await closedLoop(sizes.concurrency, sizes.loadSeconds, t.request, t.expected);
@@ -665,6 +685,8 @@ export async function runFeedBench(
 
   return {
     sizes,
+    storage: service.storage,
+    baseline,
     source: graph.source,
     dataset: {
       users: graph.data.users.length,
@@ -729,6 +751,9 @@ export function renderFeed(result: FeedResult): string {
   const { dataset, source, load } = result;
   const rows = load.tables.reduce((sum, t) => sum + t.rows, 0);
   const out: string[] = [];
+  // Older raw results predate the storage option: D1, with the baseline.
+  const storage = result.storage ?? 'd1';
+  const baseline = result.baseline ?? true;
   const graphFrom = source.graph.startsWith('generated') ? source.graph : `**${source.graph}** from \`../shared/data\``;
   out.push(
     `Data: ${graphFrom} (${n(dataset.realUsers)} users, ${n(dataset.realFollows)} follows), ` +
@@ -738,7 +763,8 @@ export function renderFeed(result: FeedResult): string {
       `from ${source.texts === 'goemotions' ? 'GoEmotions' : 'the generator'} (${n(source.textPool)} distinct). ` +
       `In all ${n(dataset.users)} users and ${n(dataset.follows)} follows.`,
     '',
-    `Bulk load (\`bench/bulk-load.ts\`): ${n(rows)} rows in ${(load.ms / 1000).toFixed(1)} s (` +
+    `Storage: ${storage === 'postgres' ? 'PostgreSQL (one database per shard, through the Hyperdrive bindings)' : 'D1'}. ` +
+      `Bulk load (\`bench/bulk-load.ts\`): ${n(rows)} rows in ${(load.ms / 1000).toFixed(1)} s (` +
       load.tables.map((t) => `${t.table} ${(t.ms / 1000).toFixed(1)} s`).join(', ') +
       `); counters recomputed in SQL afterwards: ${Object.values(load.counters.wrong).reduce((a, b) => a + b, 0)} ` +
       `wrong of ${n(load.counters.users)} users.`,
@@ -752,12 +778,16 @@ export function renderFeed(result: FeedResult): string {
   out.push(
     `#### Feed latency by the reader's following count, one request at a time`,
     '',
-    `${readers.length} readers, ${result.sizes.rounds} reads of each kind per reader (fan-out on read per author: ` +
-      `${result.sizes.perAuthorReads}). Their timelines were cold: ${cold} of ${readers.length} first reads answered ` +
+    `${readers.length} readers, ${result.sizes.rounds} reads of each kind per reader` +
+      (baseline ? ` (fan-out on read per author: ${result.sizes.perAuthorReads})` : '') +
+      `. Their timelines were cold: ${cold} of ${readers.length} first reads answered ` +
       `206 and regenerated (200 after ${formatMs(median(readers.map((r) => r.msTo200)))} at the median, ` +
       `${formatMs(summarize(readers.map((r) => r.msTo200)).max)} at most). ` +
-      `The first \`latest\` page equals the fan-out-on-read page for ${same} of ${readers.length} readers. ` +
-      `Ratios: the baseline's latency over hybrid \`latest\`'s (p50, p99).`,
+      (baseline
+        ? `The first \`latest\` page equals the fan-out-on-read page for ${same} of ${readers.length} readers. ` +
+          `Ratios: the baseline's latency over hybrid \`latest\`'s (p50, p99).`
+        : `Baseline (a), fan-out on read, is left out: its Worker (\`bench/fanout-on-read.ts\`) reads the D1 ` +
+          `bindings directly, so it has no Postgres version.`),
     '',
   );
   const bucketRows: string[][] = [];
@@ -774,8 +804,12 @@ export function renderFeed(result: FeedResult): string {
       String(median(group.map((r) => r.following))),
       pair(latest!),
       pair(ranked!),
-      `${pair(grouped!)} (${times(grouped!.p50, latest!.p50)}, ${times(grouped!.p99, latest!.p99)})`,
-      `${pair(perAuthor!)} (${times(perAuthor!.p50, latest!.p50)}, ${times(perAuthor!.p99, latest!.p99)})`,
+      ...(baseline
+        ? [
+            `${pair(grouped!)} (${times(grouped!.p50, latest!.p50)}, ${times(grouped!.p99, latest!.p99)})`,
+            `${pair(perAuthor!)} (${times(perAuthor!.p50, latest!.p50)}, ${times(perAuthor!.p99, latest!.p99)})`,
+          ]
+        : []),
     ]);
   }
   out.push(
@@ -786,8 +820,7 @@ export function renderFeed(result: FeedResult): string {
         'median following',
         'hybrid latest p50 / p99',
         'hybrid ranked p50 / p99',
-        'fan-out on read p50 / p99',
-        'fan-out on read, per author',
+        ...(baseline ? ['fan-out on read p50 / p99', 'fan-out on read, per author'] : []),
       ],
       bucketRows,
     ),
@@ -960,12 +993,14 @@ export function renderFeed(result: FeedResult): string {
         ],
         [
           '≥ 10× faster than fan-out on read for readers following ≥ 500',
-          heavy.length === 0
-            ? 'no such readers in this graph'
-            : `${heavy.length} readers: latest p50 ${formatMs(heavyLatest.p50)}; fan-out on read ` +
-              `${formatMs(heavyGrouped.p50)} (${times(heavyGrouped.p50, heavyLatest.p50)}), per author ` +
-              `${formatMs(heavyPerAuthor.p50)} (${times(heavyPerAuthor.p50, heavyLatest.p50)})`,
-          heavy.length === 0
+          !baseline
+            ? 'not measured: the fan-out-on-read baseline reads D1 only'
+            : heavy.length === 0
+              ? 'no such readers in this graph'
+              : `${heavy.length} readers: latest p50 ${formatMs(heavyLatest.p50)}; fan-out on read ` +
+                `${formatMs(heavyGrouped.p50)} (${times(heavyGrouped.p50, heavyLatest.p50)}), per author ` +
+                `${formatMs(heavyPerAuthor.p50)} (${times(heavyPerAuthor.p50, heavyLatest.p50)})`,
+          !baseline || heavy.length === 0
             ? '–'
             : `${met(heavyGrouped.p50 >= 10 * heavyLatest.p50)} against the grouped baseline, ` +
               `${met(heavyPerAuthor.p50 >= 10 * heavyLatest.p50)} against per-author queries`,

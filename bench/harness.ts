@@ -2,7 +2,10 @@
  * Runs the production bundle in workerd, driven from Node through Miniflare, for benchmarks: the bundle that
  * `wrangler deploy` would upload, with the bindings, Durable Objects and queue consumers of wrangler.toml
  * (converted by wrangler itself, so the consumers' batch settings are the configured ones, not Miniflare's
- * defaults), four local D1 shards migrated from db/migrations, and all state in a throwaway directory.
+ * defaults), four local D1 shards migrated from db/migrations, and all state in a throwaway directory. With
+ * `storage: 'postgres'` the shards are instead fresh databases on the machine's PostgreSQL (scripts/postgres.ts:
+ * PG_URL, else 127.0.0.1:5432), created and migrated from db/migrations-pg for the run, reached by the Worker through
+ * its PG_SHARD_i Hyperdrive bindings, and dropped on dispose.
  */
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -11,7 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import type { DurableObjectStorageHandle, V4MiniflareOptions, V4WorkerOptions } from 'miniflare';
+import postgres from 'postgres';
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
+import { createShardDatabases, dropDatabases, ensurePostgres, type PostgresServer } from '../scripts/postgres.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 const WORKER_NAME = 'edge-feed';
@@ -29,13 +34,32 @@ export interface QueueConsumerSettings {
  */
 export interface D1Statement {
   bind(...values: unknown[]): D1Statement;
+  all(): Promise<{ results?: unknown[] }>;
 }
 export interface D1Handle {
   prepare(query: string): D1Statement;
   batch(statements: D1Statement[]): Promise<unknown[]>;
 }
 
+/** Where the service keeps its shards (wrangler.toml's STORAGE). */
+export type Storage = 'd1' | 'postgres';
+
+/** A value bound to a bench statement. */
+export type SqlValue = string | number | null;
+
+/**
+ * A shard as the bench's own SQL (bulk loads, counter checks) sees it, on either storage: the D1 binding, or a
+ * Node-side postgres.js connection to the shard's database.
+ */
+export interface ShardSql {
+  readonly dialect: Storage;
+  /** One statement, in its own transaction, with numbered parameters (`?1` on D1, `$1` on Postgres): its rows. */
+  query<T>(statement: string, params?: readonly SqlValue[]): Promise<T[]>;
+}
+
 export interface ServiceOptions {
+  /** `d1` (the default) or `postgres`: fresh databases on the machine's PostgreSQL for this run. */
+  storage?: Storage;
   /** Overrides of wrangler.toml `[vars]`, e.g. fan-out thresholds. */
   vars?: Record<string, string>;
   /**
@@ -85,6 +109,7 @@ export interface ApiResult<T> {
 
 export interface Service {
   readonly mf: Miniflare;
+  readonly storage: Storage;
   readonly vars: Record<string, string>;
   readonly queueConsumers: Record<string, QueueConsumerSettings>;
   /** The HS256 secret the service signs and verifies tokens with (random per run). */
@@ -97,6 +122,8 @@ export interface Service {
   api<T>(method: string, route: string, options?: { token?: string; body?: unknown }): Promise<ApiResult<T>>;
   /** A D1 shard (`DB_SHARD_<shard>`), e.g. for bulk loads that match db/schema.ts and db/shards.ts. */
   d1(shard: number): Promise<D1Handle>;
+  /** A shard on the service's storage, for the bench's own SQL. */
+  shard(shard: number): Promise<ShardSql>;
   /** A request to one of `extraWorkers`. */
   callWorker<T>(workerName: string, route: string, body: unknown): Promise<T>;
   /** A raw request to the service (or, with `workerName`, to one of `extraWorkers`), for load generation. */
@@ -144,6 +171,61 @@ async function shardOf(mf: Miniflare, shard: number): Promise<D1Handle> {
   return binding as D1Handle;
 }
 
+function d1Sql(db: D1Handle): ShardSql {
+  return {
+    dialect: 'd1',
+    async query<T>(statement: string, params: readonly SqlValue[] = []) {
+      const { results = [] } = await db
+        .prepare(statement)
+        .bind(...params)
+        .all();
+      return results as T[];
+    },
+  };
+}
+
+function pgSql(sql: postgres.Sql): ShardSql {
+  return {
+    dialect: 'postgres',
+    async query<T>(statement: string, params: readonly SqlValue[] = []) {
+      return [...(await sql.unsafe(statement, [...params]))] as T[];
+    },
+  };
+}
+
+/** The run's Postgres shards: their databases, the Worker's Hyperdrive bindings to them, and Node's connections. */
+interface PgShards {
+  hyperdrives: Record<string, string>;
+  connections: postgres.Sql[];
+  drop(): Promise<void>;
+}
+
+async function createPgShards(shardCount: number): Promise<PgShards> {
+  const server: PostgresServer = await ensurePostgres({ throwaway: false });
+  // Per run, so that two benches (or a bench and the tests) on one server never share databases.
+  const tag = `${process.pid}_${Date.now().toString(36)}`;
+  const names = Array.from({ length: shardCount }, (_, i) => `edge_feed_bench_${tag}_${i}`);
+  let urls: string[];
+  try {
+    urls = await createShardDatabases(server.url, names);
+  } catch (error) {
+    await dropDatabases(server.url, names);
+    await server.stop();
+    throw error;
+  }
+  // A few connections per shard: the bulk load sends one statement at a time per shard.
+  const connections = urls.map((url) => postgres(url, { max: 2, onnotice: () => undefined }));
+  return {
+    hyperdrives: Object.fromEntries(urls.map((url, i) => [`PG_SHARD_${i}`, url])),
+    connections,
+    async drop() {
+      await Promise.all(connections.map((sql) => sql.end({ timeout: 5 })));
+      await dropDatabases(server.url, names);
+      await server.stop();
+    },
+  };
+}
+
 export async function migrate(mf: Miniflare, shardCount: number): Promise<void> {
   const dir = path.join(ROOT, 'db/migrations');
   const files = readdirSync(dir)
@@ -178,7 +260,15 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   await buildBundle(outDir);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'));
   const configured = (workerOptions.bindings ?? {}) as Record<string, string>;
-  const vars = { ...configured, ...options.vars, ...(options.model ? modelVars(options.model) : {}) };
+  const storage = options.storage ?? 'd1';
+  const vars: Record<string, string> = {
+    ...configured,
+    ...options.vars,
+    ...(options.model ? modelVars(options.model) : {}),
+    ...(storage === 'postgres' ? { STORAGE: 'postgres' } : {}),
+  };
+  const shardCount = Number(vars.SHARD_COUNT ?? '1');
+  const pg = storage === 'postgres' ? await createPgShards(shardCount) : null;
   const jwtSecret = randomBytes(32).toString('hex');
   const adminToken = randomBytes(16).toString('hex');
   // Module rules and the root path describe how wrangler finds sources; the bundle lists its modules itself.
@@ -197,6 +287,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
           modules: bundleModules(outDir),
           modulesRoot: outDir,
           bindings: { ...vars, JWT_SECRET: jwtSecret, ADMIN_TOKEN: adminToken },
+          // The run's databases instead of wrangler.toml's localConnectionString ones.
+          ...(pg ? { hyperdrives: pg.hyperdrives } : {}),
         },
         // Each extra Worker answers on its own host name, which is how callWorker reaches it.
         ...(options.extraWorkers ?? []).map((w) => ({
@@ -212,7 +304,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   try {
     const ready = await mf.ready;
     if (options.listen) url = ready.origin;
-    await migrate(mf, Number(vars.SHARD_COUNT ?? '1'));
+    // D1 too on Postgres: the D1 bindings stay bound, and `d1()` should find the schema there.
+    await migrate(mf, shardCount);
     if (options.model) {
       // Typed with Workers types this Node project does not load; put is all that is used.
       const bucket = (await mf.getR2Bucket('MODELS')) as unknown as {
@@ -223,11 +316,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     }
   } catch (error) {
     await mf.dispose();
+    await pg?.drop();
     rmSync(workDir, { recursive: true, force: true });
     throw error;
   }
   return {
     mf,
+    storage,
     vars,
     url,
     jwtSecret,
@@ -246,6 +341,12 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
     },
     d1: (shard) => shardOf(mf, shard),
+    async shard(shard) {
+      if (!pg) return d1Sql(await shardOf(mf, shard));
+      const sql = pg.connections[shard];
+      if (!sql) throw new ServiceError(`no Postgres shard ${shard} (SHARD_COUNT ${shardCount})`);
+      return pgSql(sql);
+    },
     async callWorker<T>(workerName: string, route: string, body: unknown) {
       const res = await mf.dispatchFetch(`http://${workerName}.bench${route}`, {
         method: 'POST',
@@ -268,6 +369,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     },
     async dispose() {
       await mf.dispose();
+      await pg?.drop();
       rmSync(workDir, { recursive: true, force: true });
     },
   };

@@ -5,6 +5,9 @@
  * `--quick` (`npm run bench:quick`) runs the feed bench, on wiki-Vote and smaller samples, the ranking bench at a
  * smaller size and the streaming bench with fewer rounds, into their own blocks (`feed-quick`, `ranking-quick`,
  * `streaming-quick`; `--only` picks one), and leaves the chart alone.
+ * `--storage postgres` runs the feed and writes benches (quick: the feed bench) with the shards in fresh databases on
+ * the machine's PostgreSQL (PG_URL, else 127.0.0.1:5432; bench/harness.ts), into blocks of their own (`feed-pg`,
+ * `feed-quick-pg`, `writes-pg`) beside D1's; `--only` takes either name (`feed-quick` or `feed-quick-pg`).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +17,7 @@ import { fanoutOnReadWorker } from './fanout-on-read.ts';
 import { FULL_SIZES, QUICK_SIZES, feedChart, renderFeed, runFeedBench } from './feed.ts';
 import { fanoutProbeWorker, renderFanout, runFanoutBench } from './fanout.ts';
 import { ensureTrainedModel } from '../scripts/train-model.ts';
-import { ROOT, machineInfo, startService } from './harness.ts';
+import { ROOT, machineInfo, startService, type ServiceOptions, type Storage } from './harness.ts';
 import { renderIdentity, runIdentityBench } from './identity.ts';
 import { FULL_RANKING_SIZES, QUICK_RANKING_SIZES, renderRanking, runRankingBench } from './ranking.ts';
 import { renderReconcile, runReconcileBench } from './reconcile.ts';
@@ -50,21 +53,28 @@ interface Bench {
   run(args: Args, log: (line: string) => void, vars?: readonly string[]): Promise<BenchOutput>;
 }
 
-function feedBench(quick: boolean): Bench {
+/** A bench's doc block on Postgres: its own, so that D1's stays. */
+const storageId = (id: string, storage: Storage) => (storage === 'postgres' ? `${id}-pg` : id);
+
+function feedBench(quick: boolean, storage: Storage = 'd1'): Bench {
+  // Baseline (a) reads the D1 bindings directly (bench/fanout-on-read.ts): only on D1.
+  const baseline = storage === 'd1';
   return {
-    id: quick ? 'feed-quick' : 'feed',
+    id: storageId(quick ? 'feed-quick' : 'feed', storage),
     async run(_args, log) {
-      log('building the bundle and starting workerd');
+      log(`building the bundle and starting workerd (storage: ${storage})`);
       const service = await startService({
+        storage,
         vars: BENCH_VARS,
-        extraWorkers: [fanoutProbeWorker(), fanoutOnReadWorker(BENCH_VARS)],
+        extraWorkers: [fanoutProbeWorker(), ...(baseline ? [fanoutOnReadWorker(BENCH_VARS)] : [])],
       });
       try {
-        const raw = await runFeedBench(service, quick ? QUICK_SIZES : FULL_SIZES, log);
+        const raw = await runFeedBench(service, quick ? QUICK_SIZES : FULL_SIZES, log, { baseline });
         return {
           markdown: renderFeed(raw),
           raw,
-          files: quick ? {} : { [path.relative(ROOT, CHART)]: feedChart(raw) },
+          // The chart shows the baselines, so it is D1's.
+          files: quick || !baseline ? {} : { [path.relative(ROOT, CHART)]: feedChart(raw) },
         };
       } finally {
         await service.dispose();
@@ -132,6 +142,19 @@ function streamingBench(quick: boolean): Bench {
   };
 }
 
+/** Post writes under concurrency (bench/writes.ts). */
+function writesBench(storage: Storage): Bench {
+  return {
+    id: storageId('writes', storage),
+    async run(_args, log) {
+      const { WRITES_SIZES, renderWrites, runWritesBench } = await import('./writes.ts');
+      const start = (options: ServiceOptions) => startService({ ...options, storage });
+      const raw = await runWritesBench(start, BENCH_VARS, WRITES_SIZES, log);
+      return { markdown: renderWrites(raw), raw };
+    },
+  };
+}
+
 const BENCHES: Bench[] = [
   feedBench(false),
   {
@@ -190,14 +213,7 @@ const BENCHES: Bench[] = [
       return { markdown: renderEmbedding(raw), raw };
     },
   },
-  {
-    id: 'writes',
-    async run(_args, log) {
-      const { WRITES_SIZES, renderWrites, runWritesBench } = await import('./writes.ts');
-      const raw = await runWritesBench(startService, BENCH_VARS, WRITES_SIZES, log);
-      return { markdown: renderWrites(raw), raw };
-    },
-  },
+  writesBench('d1'),
   rankingBench(false),
   streamingBench(false),
 ];
@@ -223,6 +239,7 @@ async function main(): Promise<void> {
       authors: { type: 'string', default: '3' },
       'no-doc': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      storage: { type: 'string', default: 'd1' },
       'ranking-readers': { type: 'string' },
       'ranking-authors': { type: 'string' },
       'ranking-topics': { type: 'string' },
@@ -238,12 +255,24 @@ async function main(): Promise<void> {
     quick,
     'ranking-var': rankingVars = [],
     'ranking-no-model': noModel,
+    storage,
     ...others
   } = values;
+  if (storage !== 'd1' && storage !== 'postgres') throw new Error(`--storage wants d1 or postgres, got ${storage}`);
   const args: Args = { ...others, 'ranking-no-model': String(noModel) };
-  const benches = quick ? [feedBench(true), rankingBench(true), streamingBench(true)] : BENCHES;
+  // On Postgres, the benches whose every step goes through the service's storage: feed and writes.
+  const benches =
+    storage === 'postgres'
+      ? quick
+        ? [feedBench(true, storage)]
+        : [feedBench(false, storage), writesBench(storage)]
+      : quick
+        ? [feedBench(true), rankingBench(true), streamingBench(true)]
+        : BENCHES;
   // --quick runs both quick benches unless --only names some of them (e.g. `--only ranking-quick`).
-  const wanted = only?.split(',') ?? benches.map((b) => b.id);
+  const wanted = (only?.split(',') ?? benches.map((b) => b.id)).map((id) =>
+    id.endsWith('-pg') ? id : storageId(id, storage),
+  );
   const unknown = wanted.filter((id) => !benches.some((b) => b.id === id));
   if (unknown.length > 0)
     throw new Error(`unknown bench ${unknown.join(', ')}; known: ${benches.map((b) => b.id).join(', ')}`);
