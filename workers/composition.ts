@@ -264,9 +264,14 @@ function isHyperdrive(binding: unknown): binding is Hyperdrive {
  * The shard bindings are `DB_SHARD_0..SHARD_COUNT-1` (D1) or `PG_SHARD_0..SHARD_COUNT-1` (Hyperdrive, whose
  * databases db/shards-pg.ts drives through D1's surface): their number is configuration, not a type.
  */
+/** The binding of shard `i`: `DB_SHARD_i` on D1, `PG_SHARD_i` (Hyperdrive) on Postgres. */
+export function shardBindingName(storage: Config['storage'], i: number): string {
+  return `${storage === 'postgres' ? 'PG' : 'DB'}_SHARD_${i}`;
+}
+
 export function shardDatabases(env: Env, storage: Config['storage'], count: number): D1Database[] {
   return Array.from({ length: count }, (_, i) => {
-    const name = storage === 'postgres' ? `PG_SHARD_${i}` : `DB_SHARD_${i}`;
+    const name = shardBindingName(storage, i);
     const binding: unknown = Reflect.get(env, name);
     if (storage === 'postgres' && isHyperdrive(binding)) return new PgDatabase(binding.connectionString);
     if (storage === 'd1' && isDatabase(binding)) return binding;

@@ -4,6 +4,7 @@ import pkg from '../../../package.json' with { type: 'json' };
 import { embedderHealth } from '../../embedding/index.ts';
 import { cacheStats } from '../../cache/index.ts';
 import { isAdmin } from '../auth.ts';
+import { shardBindingName } from '../../composition.ts';
 import type { AppEnv } from '../context.ts';
 import { describeRoutes } from '../route-docs.ts';
 
@@ -25,7 +26,7 @@ export const healthRoutes = new Hono<AppEnv>().get('/', async (c) => {
     {
       status,
       version: pkg.version,
-      shards: shards.map((s, i) => ({ binding: `DB_SHARD_${i}`, ...s })),
+      shards: shards.map((s, i) => ({ binding: shardBindingName(config.storage, i), ...s })),
       embedder: await embedderHealth(deps),
       // This isolate's cache counters since it started (hit ratios, origin loads: the benchmark reads them).
       cache: { l2: deps.cache.l2 !== null, stats: cacheStats() },
