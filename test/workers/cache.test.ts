@@ -165,13 +165,19 @@ describe('read-through cache: stampede protection', () => {
     const h = harness({ name: unique('race') });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let readDone!: () => void;
+    const read = new Promise<void>((r) => (readDone = r));
+    // The load has read the old row (not merely started: on Postgres the read waits for a connection) before the
+    // edit, and stores only after the invalidation.
     const slowLoad = async (ids: string[]) => {
       const found = await h.load(ids);
+      readDone();
       await gate;
       return found;
     };
     const first = h.cache.getMany([post.id], slowLoad, h.ctx);
-    await vi.waitFor(() => expect(h.loads).toHaveLength(1));
+    await read;
+    expect(h.loads).toHaveLength(1);
     await depsFor(env).repos.posts.edit(post.id, author.id, {
       text: 'after',
       hashtags: [],
