@@ -32,11 +32,11 @@ export interface QueueConsumerSettings {
  * The part of a D1 binding that bulk loads need. Miniflare types its bindings with the Workers typings, which
  * this Node project does not load, so they are narrowed to this.
  */
-export interface D1Statement {
+interface D1Statement {
   bind(...values: unknown[]): D1Statement;
   all(): Promise<{ results?: unknown[] }>;
 }
-export interface D1Handle {
+interface D1Handle {
   prepare(query: string): D1Statement;
   batch(statements: D1Statement[]): Promise<unknown[]>;
 }
@@ -120,8 +120,6 @@ export interface Service {
   readonly url: string | undefined;
   /** A JSON request to the service's API, as a client would make it. */
   api<T>(method: string, route: string, options?: { token?: string; body?: unknown }): Promise<ApiResult<T>>;
-  /** A D1 shard (`DB_SHARD_<shard>`), e.g. for bulk loads that match db/schema.ts and db/shards.ts. */
-  d1(shard: number): Promise<D1Handle>;
   /** A shard on the service's storage, for the bench's own SQL. */
   shard(shard: number): Promise<ShardSql>;
   /** A request to one of `extraWorkers`. */
@@ -304,7 +302,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   try {
     const ready = await mf.ready;
     if (options.listen) url = ready.origin;
-    // D1 too on Postgres: the D1 bindings stay bound, and `d1()` should find the schema there.
+    // D1 too on Postgres: its bindings stay bound (wrangler.toml), so they carry the schema whatever reads them.
     await migrate(mf, shardCount);
     if (options.model) {
       // Typed with Workers types this Node project does not load; put is all that is used.
@@ -340,7 +338,6 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       const text = await res.text();
       return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
     },
-    d1: (shard) => shardOf(mf, shard),
     async shard(shard) {
       if (!pg) return d1Sql(await shardOf(mf, shard));
       const sql = pg.connections[shard];

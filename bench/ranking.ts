@@ -240,11 +240,8 @@ export function worldTexts(seed: number): { texts: string[]; source: 'goemotions
 async function impressionRows(service: Service): Promise<LabelledExample[]> {
   const examples: LabelledExample[] = [];
   for (let shard = 0; shard < Number(service.vars.SHARD_COUNT ?? '1'); shard++) {
-    const db = await service.d1(shard);
-    const [result] = (await db.batch([db.prepare(EXAMPLES_SQL).bind(LABEL_WINDOW_MS)])) as Array<{
-      results: ExampleRow[];
-    }>;
-    examples.push(...(result?.results ?? []).map(toExample));
+    const db = await service.shard(shard);
+    examples.push(...(await db.query<ExampleRow>(EXAMPLES_SQL, [LABEL_WINDOW_MS])).map(toExample));
   }
   return examples;
 }
@@ -268,11 +265,8 @@ async function latestCandidates(service: Service, token: string): Promise<FeedIt
 async function embeddedPostIds(service: Service): Promise<Set<string>> {
   const ids = new Set<string>();
   for (let shard = 0; shard < Number(service.vars.SHARD_COUNT ?? '1'); shard++) {
-    const db = await service.d1(shard);
-    const [result] = (await db.batch([db.prepare('SELECT post_id FROM post_embeddings')])) as Array<{
-      results: Array<{ post_id: string }>;
-    }>;
-    for (const row of result?.results ?? []) ids.add(row.post_id);
+    const db = await service.shard(shard);
+    for (const row of await db.query<{ post_id: string }>('SELECT post_id FROM post_embeddings')) ids.add(row.post_id);
   }
   return ids;
 }

@@ -170,9 +170,9 @@ class Lease {
     private readonly open: Open,
   ) {}
 
-  /** Whether `run` may still be called: false once the lease is closing. */
+  /** Whether `run` may still be called: false once the lease has closed, or is closing, for being idle. */
   get usable(): boolean {
-    return this.closing === undefined && !this.ending;
+    return this.closing === undefined;
   }
 
   async run<R>(work: (sql: postgres.Sql) => Promise<R>): Promise<R> {
@@ -217,7 +217,7 @@ class RequestConnections {
   private readonly leases = new Map<string, Lease>();
   private ended = false;
 
-  /** `work` on this request's connection to the database, or undefined once the request is done. */
+  /** This request's lease on the database (a new one if the last closed), or undefined once the request is done. */
   lease(database: string, slots: Slots, open: Open): Lease | undefined {
     if (this.ended) return undefined;
     let lease = this.leases.get(database);
