@@ -215,19 +215,42 @@ function authorized(header: string | undefined, token: string): boolean {
   return given.length > 0 && timingSafeEqual(digest(given), digest(token));
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const tooLarge = () =>
     new RequestError(`ERR request body larger than ${maxBytes} bytes (the bridge's maxBodyBytes / --max-body)`, 413);
-  if (declared > maxBytes) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (Number(req.headers['content-length']) > maxBytes) return Promise.reject(tooLarge());
+  // Events, not `for await`: leaving an async iteration early destroys the socket, and the answer with it.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge());
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/** How much of a refused body the bridge reads, to answer cleanly, before it drops the connection instead. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+function discardBody(req: IncomingMessage, limit: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (req.readableEnded) return resolve();
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) reject(new RequestError('ERR refused body too large to drain', 413));
+    });
+    req.once('end', () => resolve());
+    req.once('error', reject);
+    req.resume();
+  });
 }
 
 function reply(res: ServerResponse, status: number, body: unknown, close = false): void {
@@ -366,8 +389,13 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent) return res.destroy();
       if (error instanceof RequestError) {
-        // A body cut short by the size limit leaves unread bytes on the connection: do not reuse it.
-        return reply(res, error.status, { error: error.message }, error.status === 413);
+        if (error.status !== 413) return reply(res, error.status, { error: error.message });
+        // Closing a socket with unread bytes resets it, and the client loses the answer ("Network connection
+        // lost" in workerd): read the rest of the body first, up to a bound, then answer on a closing connection.
+        return void discardBody(req, DISCARD_LIMIT_BYTES).then(
+          () => reply(res, 413, { error: error.message }, true),
+          () => res.destroy(),
+        );
       }
       console.error('[upstash-bridge]', error);
       reply(res, 500, { error: `ERR bridge failure: ${errorText(error)}` });

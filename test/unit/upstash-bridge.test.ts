@@ -1,5 +1,9 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { encodeReply, stripUpstashScriptFlags } from '../../scripts/upstash-bridge.ts';
+import { ensureRedis } from '../../scripts/redis-server.ts';
+import { encodeReply, startUpstashBridge, stripUpstashScriptFlags } from '../../scripts/upstash-bridge.ts';
 
 describe('stripUpstashScriptFlags', () => {
   it("drops Upstash's allow-key-locking flag and keeps the line count", () => {
@@ -34,5 +38,39 @@ describe('encodeReply', () => {
 
   it('turns an error nested in an array (a Lua table) into its text', () => {
     expect(encodeReply([1, new Error('ERR boom')], false)).toEqual([1, 'ERR boom']);
+  });
+});
+
+describe('a refused body', () => {
+  it('is answered 413 after the client has sent it all, not reset mid-upload', async () => {
+    // The machine's Redis, or a throwaway one where none runs; a refused request never reaches it.
+    const redis = await ensureRedis();
+    const bridge = await startUpstashBridge({ redisUrl: redis.url, token: 't', maxBodyBytes: 1024 });
+    try {
+      const { hostname, port } = new URL(bridge.url);
+      const socket = connect(Number(port), hostname);
+      await once(socket, 'connect');
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const body = Buffer.alloc(256 * 1024, 'x');
+      socket.write(
+        `POST / HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer t\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body.subarray(0, 1024));
+      await setTimeout(100);
+      // An answer now, then a close with the rest of the upload still coming, is what lets the kernel reset the
+      // connection and the client lose the answer (workerd: "Network connection lost"); so none yet.
+      expect(chunks).toEqual([]);
+      socket.write(body.subarray(1024));
+      await once(socket, 'close');
+      const answer = Buffer.concat(chunks).toString('utf8');
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+        error: expect.stringMatching(/larger than 1024 bytes/),
+      });
+    } finally {
+      await bridge.close();
+      await redis.stop();
+    }
   });
 });
