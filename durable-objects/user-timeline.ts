@@ -46,6 +46,16 @@ export interface TimelineRead {
   hiddenReposts: string[];
   /** With `withRanking`: the reader's affinities and interest vector. */
   ranking?: RankingInputs;
+  /** With `withRanking`: the live snapshots, newest first, so a reload can reuse one without another round trip. */
+  snapshots?: SnapshotMeta[];
+}
+
+/** A kept ranked order, without its items. */
+export interface SnapshotMeta {
+  id: string;
+  createdAt: number;
+  /** The digest of what it was ranked from (workers/feed.ts), null if not recorded. */
+  inputs: string | null;
 }
 
 interface Meta {
@@ -284,7 +294,10 @@ export class UserTimeline extends DurableObject<Env> {
       hiddenReposts: this.hiddenReposts(),
     };
     // The ranked feed's reader-side inputs come along, rather than in a second round trip.
-    if (withRanking) read.ranking = await this.rankingInputs(now);
+    if (withRanking) {
+      read.ranking = await this.rankingInputs(now);
+      read.snapshots = this.snapshotMetas(now);
+    }
     return read;
   }
 
@@ -770,20 +783,24 @@ export class UserTimeline extends DurableObject<Env> {
     return id;
   }
 
-  /**
-   * A snapshot taken (or confirmed unchanged) within `withinMs` from the same inputs, if any: a reload of the first
-   * page within seconds is served from it rather than ranked again.
-   */
-  reusableSnapshot(inputsDigest: string, now: number, withinMs: number): string | null {
-    const row = this.sql
-      .exec<{ id: string }>(
-        'SELECT id FROM snapshots WHERE inputs_digest = ? AND created_at > ? AND created_at <= ? LIMIT 1',
-        inputsDigest,
-        now - Math.min(withinMs, SNAPSHOT_TTL_MS),
-        now,
+  private snapshotMetas(now: number): SnapshotMeta[] {
+    return this.sql
+      .exec<{ id: string; created_at: number; inputs_digest: string | null }>(
+        'SELECT id, created_at, inputs_digest FROM snapshots WHERE created_at > ? ORDER BY created_at DESC',
+        now - SNAPSHOT_TTL_MS,
       )
-      .toArray()[0];
-    return row?.id ?? null;
+      .toArray()
+      .map((r) => ({ id: r.id, createdAt: r.created_at, inputs: r.inputs_digest }));
+  }
+
+  /**
+   * A ranked first page's writes in one call: the order kept as a snapshot (`order` null: the page was all of it)
+   * and the page's impressions. Returns the snapshot's id, or null without one.
+   */
+  finishRankedPage(order: Scored[] | null, digests: SnapshotDigests, served: ServedPost[], now: number): string | null {
+    const id = order === null ? null : this.saveSnapshot(order, now, digests);
+    this.recordServed(served, now);
+    return id;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RankingInputs, TimelineState } from '../durable-objects/user-timeline.ts';
+import type { RankingInputs, SnapshotMeta, TimelineState } from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, digestOf, mergeCandidates, type FeedItem } from '../src/feed.ts';
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
@@ -42,8 +42,9 @@ export type Timings = Record<string, number>;
 export interface Skeleton {
   state: TimelineState;
   candidates: TimelineEntry[];
-  /** Asked for by the ranked feed. */
+  /** Asked for by the ranked feed, with the live snapshots' digests. */
   ranking?: RankingInputs;
+  snapshots?: SnapshotMeta[];
 }
 
 /**
@@ -64,6 +65,7 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
       hiddenReposts: new Set(timeline.hiddenReposts),
     }),
     ranking: timeline.ranking,
+    snapshots: timeline.snapshots,
   };
 }
 
@@ -248,6 +250,14 @@ function inputsDigest(reader: Reader, candidates: readonly TimelineEntry[]): str
   );
 }
 
+/** A snapshot ranked within SNAPSHOT_REUSE_MS from the same inputs: a reload of the first page is served from it. */
+function reusableSnapshot(snapshots: readonly SnapshotMeta[], digest: string, now: number): string | null {
+  return (
+    snapshots.find((s) => s.inputs === digest && s.createdAt <= now && now - s.createdAt < SNAPSHOT_REUSE_MS)?.id ??
+    null
+  );
+}
+
 /** Stage 1's view of the candidates: each entry with its features and the counter cache's counts, or priors. */
 function lightCandidates(candidates: readonly TimelineEntry[], now: number): LightCandidate[] {
   // Candidates are newest first, so a post's index is how many newer ones the reader has.
@@ -296,11 +306,12 @@ async function fullRank(
     const known = followerCount(authorId, now);
     if (known !== undefined) followers.set(authorId, known);
   }
+  const reading = cachedPosts(deps, postIds);
   const [posts, authors, vectors, sharers] = await Promise.all([
-    cachedPosts(deps, postIds),
+    reading,
     deps.repos.users.getMany([...new Set(entries.map((e) => e.authorId))].filter((id) => !followers.has(id))),
     inputs.interest ? deps.repos.embeddings.getMany(postIds, inputs.interest.model) : new Map<string, Uint8Array>(),
-    socialProof(deps, reader.userId, entries, inputs.following),
+    socialProof(deps, reader.userId, entries, inputs.following, reading, now),
   ]);
   noteFollowerCounts(authors, now);
   for (const [id, user] of authors) followers.set(id, user.followersCount);
@@ -360,7 +371,7 @@ export async function rankedFeed(
   const now = deps.now();
   const arm = assignArm(deps.config.ranking.experiments, userId);
   const t0 = performance.now();
-  const [{ state, candidates: first, ranking }, trending, rules] = await Promise.all([
+  const [{ state, candidates: first, ranking, snapshots }, trending, rules] = await Promise.all([
     skeleton(deps, userId, undefined, true),
     trendingTags(deps, now),
     rulesFor(deps, userId),
@@ -369,7 +380,7 @@ export async function rankedFeed(
   const reader = readerOf(userId, arm, ranking ?? NO_INPUTS, trending, location, rules, now);
   const timeline = deps.objects.timeline(userId);
   const digest = inputsDigest(reader, candidates);
-  const reusable = state === 'ready' ? await timeline.reusableSnapshot(digest, now, SNAPSHOT_REUSE_MS) : null;
+  const reusable = state === 'ready' ? reusableSnapshot(snapshots ?? [], digest, now) : null;
   const t1 = performance.now();
   if (reusable !== null) {
     const page = await snapshotItems(deps, userId, rules, { snapshot: reusable, offset: 0 }, limit);
@@ -417,10 +428,12 @@ export async function rankedFeed(
   ];
   const items = order.slice(0, Math.min(limit, exact.length)).map((s) => ({ ...s, post: posts.get(s.postId)! }));
   const orderDigest = digestOf(order.map((s) => `${s.postId}:${s.repost?.id ?? ''}`).join(' '));
-  const [snapshot] = await Promise.all([
-    order.length > items.length ? timeline.saveSnapshot(order, now, { inputs: digest, order: orderDigest }) : null,
-    timeline.recordServed(servedOf(items), now),
-  ]);
+  const snapshot = await timeline.finishRankedPage(
+    order.length > items.length ? order : null,
+    { inputs: digest, order: orderDigest },
+    servedOf(items),
+    now,
+  );
   const t4 = performance.now();
   return {
     state,
@@ -441,22 +454,33 @@ export async function rankedFeed(
 
 /**
  * Social proof: per candidate post, how many of the accounts the reader follows (the ranking sample, plus the
- * sharers its repost entries name) shared it. One query per post shard; a failure costs the boost, not the page.
+ * sharers its repost entries name) shared it. One query per post shard, for the posts that may have been shared:
+ * most never are, and those the counter cache knows as unshared are asked about only if their bodies, read
+ * alongside, show a share after all. A failure costs the boost, not the page.
  */
 async function socialProof(
   deps: Deps,
   userId: string,
   candidates: readonly TimelineEntry[],
   following: readonly string[],
+  bodies: Promise<Map<string, PostRecord>>,
+  now: number,
 ): Promise<Map<string, number>> {
   const sharers = new Set(following);
   for (const c of candidates) if (c.repost) sharers.add(c.repost.by);
   sharers.delete(userId);
+  const unshared = new Set(
+    candidates.filter((c) => !c.repost && postCounters(c.postId, now)?.shares === 0).map((c) => c.postId),
+  );
+  const among = (postIds: string[]) => deps.repos.reposts.sharersAmong(postIds, [...sharers]);
   try {
-    return await deps.repos.reposts.sharersAmong(
-      candidates.map((c) => c.postId),
-      [...sharers],
-    );
+    const [counts, posts] = await Promise.all([
+      among(candidates.map((c) => c.postId).filter((id) => !unshared.has(id))),
+      bodies,
+    ]);
+    const shared = [...unshared].filter((id) => (posts.get(id)?.shareCount ?? 0) > 0);
+    for (const [id, n] of await among(shared)) counts.set(id, n);
+    return counts;
   } catch (error) {
     console.warn('feed: social proof unavailable for this page', error);
     return new Map();
