@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { notePostCounters } from '../../workers/cache/counters.ts';
 import { depsFor } from '../../workers/composition.ts';
 import { drainAll } from '../../workers/outbox.ts';
 import { api, createPost, feed, follow, signup, withFollowers, type PostView, type TestUser } from '../support/api.ts';
@@ -163,6 +164,28 @@ describe('reposts in feeds', () => {
     expect(item.reason).toMatchObject({ kind: 'repost' });
     expect(item.reasons!.stages['social-proof']).toMatchObject({ sharers: 2 });
     expect(item.reasons!.stages['social-proof']!.factor).toBeGreaterThan(1);
+  });
+
+  it('social proof counts a share that the counter cache has not seen', async () => {
+    const [author, a, reader] = [await signup(), await signup(), await signup()];
+    await follow(reader, author);
+    await follow(reader, a);
+    const post = await createPost(author, 'shared later');
+    await until(reader, (items) => expect(items.map((i) => i.post.id)).toContain(post.id));
+    const proofOf = async () => {
+      const res = await feed(reader, '?explain=1');
+      expect(res.status).toBe(200);
+      return (res.body.items as Item[]).find((i) => i.post.id === post.id)!.reasons!.stages['social-proof'];
+    };
+    expect((await proofOf())?.sharers ?? 0).toBe(0);
+    expect((await share(a, post.id)).status).toBe(201);
+    // The isolate's counter cache still holds the post as unshared, as one that saw it before the share would
+    // (here the share's own read refreshed it); stage 2 reads the body, which counts the share, and asks.
+    const record = (await depsFor(env).repos.posts.getMany([post.id])).get(post.id)!;
+    expect(record.shareCount).toBe(1);
+    notePostCounters([{ ...record, shareCount: 0 }], Date.now());
+    // The reader has the post from its author already: the entry stays the original, not a repost by `a`.
+    expect(await proofOf()).toMatchObject({ sharers: 1 });
   });
 
   it('the outbox drainer applies a share whose message never came, once', async () => {
