@@ -11,7 +11,7 @@ import {
   interestVector,
   type Interest,
 } from '../src/interest.ts';
-import type { Scored } from '../src/ranking.ts';
+import type { SnapshotItem } from '../src/ranking.ts';
 import { SEEN_CAP, SEEN_TTL_MS, SERVED_DEDUPE_MS, summarizeSeen, type SeenRow, type SeenSummary } from '../src/seen.ts';
 import { isLive, toPostView } from '../src/model.ts';
 import {
@@ -743,7 +743,7 @@ export class UserTimeline extends DurableObject<Env> {
    * has the same order (`digests.order`), only its time and inputs digest are written: one small row update
    * instead of the whole order again.
    */
-  saveSnapshot(items: Scored[], now: number, digests: SnapshotDigests = { inputs: null, order: null }): string {
+  saveSnapshot(items: SnapshotItem[], now: number, digests: SnapshotDigests = { inputs: null, order: null }): string {
     const same =
       digests.order === null
         ? undefined
@@ -797,7 +797,12 @@ export class UserTimeline extends DurableObject<Env> {
    * A ranked first page's writes in one call: the order kept as a snapshot (`order` null: the page was all of it)
    * and the page's impressions. Returns the snapshot's id, or null without one.
    */
-  finishRankedPage(order: Scored[] | null, digests: SnapshotDigests, served: ServedPost[], now: number): string | null {
+  finishRankedPage(
+    order: SnapshotItem[] | null,
+    digests: SnapshotDigests,
+    served: ServedPost[],
+    now: number,
+  ): string | null {
     const id = order === null ? null : this.saveSnapshot(order, now, digests);
     this.recordServed(served, now);
     return id;
@@ -808,12 +813,17 @@ export class UserTimeline extends DurableObject<Env> {
    * Positions are those of the snapshot as taken, so pages stay aligned; authors unfollowed since then drop
    * out of the page, as they drop out of the timeline. `total` is the snapshot's length.
    */
-  snapshotPage(id: string, offset: number, limit: number, now: number): { items: Scored[]; total: number } | null {
+  snapshotPage(
+    id: string,
+    offset: number,
+    limit: number,
+    now: number,
+  ): { items: SnapshotItem[]; total: number } | null {
     const row = this.sql
       .exec<{ items: string }>('SELECT items FROM snapshots WHERE id = ? AND created_at > ?', id, now - SNAPSHOT_TTL_MS)
       .toArray()[0];
     if (!row) return null;
-    const order = JSON.parse(row.items) as Scored[];
+    const order = JSON.parse(row.items) as SnapshotItem[];
     const gone = new Set(
       this.sql
         .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE mode = 'none'")

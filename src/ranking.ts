@@ -313,6 +313,9 @@ export interface Scored {
   repost?: Repost;
 }
 
+/** An item of a kept ranked order: stage 1's tail has no signals, since stage 2 scores it before it is shown. */
+export type SnapshotItem = Omit<Scored, 'signals'> & { signals?: Signals };
+
 /**
  * What the signals read of a post: from its body (`signalInputsOf`), or in the light stage from the timeline
  * entry's features and the counter cache (src/pipeline.ts lightRank). One function computes the signals from it,

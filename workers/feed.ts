@@ -21,7 +21,7 @@ import {
   type RulesContext,
 } from '../src/pipeline.ts';
 import { NO_RULES, hiddenBecause, postHiddenBecause, type ReaderRules } from '../src/social.ts';
-import { categoriesOf, type Candidate, type Scored, type Weights } from '../src/ranking.ts';
+import { categoriesOf, type Candidate, type Scored, type SnapshotItem, type Weights } from '../src/ranking.ts';
 import { feedKey, type Repost, type TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
 import {
@@ -384,10 +384,11 @@ export async function rankedFeed(
   const t1 = performance.now();
   if (reusable !== null) {
     const page = await snapshotItems(deps, userId, rules, { snapshot: reusable, offset: 0 }, limit);
-    await timeline.recordServed(servedOf(page.items), now);
+    const { items } = await scoreExactly(deps, page.items, () => Promise.resolve(reader));
+    await timeline.recordServed(servedOf(items), now);
     return {
       state,
-      items: page.items,
+      items,
       weights: arm.weights,
       arm: arm.name,
       filtered: {},
@@ -415,18 +416,20 @@ export async function rankedFeed(
     for (const [id, post] of full.posts) posts.set(id, post);
   }
   const t3 = performance.now();
-  const order: Scored[] = [
-    ...exact.sort(byScore).map(scoredOf),
-    ...light.items.slice(taken).map(({ candidate, signals, score }) => ({
+  const ranked = exact.sort(byScore).map(scoredOf);
+  // Stage 1's tail is kept without its signals: a later page scores it exactly before showing it, and the
+  // snapshot, written on most first pages, is a third of the size.
+  const order: SnapshotItem[] = [
+    ...ranked,
+    ...light.items.slice(taken).map(({ candidate, score }) => ({
       postId: candidate.post.id,
       authorId: candidate.post.authorId,
       score,
-      signals,
       stages: { [LIGHT_STAGE]: { factor: 1, newer: candidate.newer } },
       ...(candidate.repost ? { repost: candidate.repost } : {}),
     })),
   ];
-  const items = order.slice(0, Math.min(limit, exact.length)).map((s) => ({ ...s, post: posts.get(s.postId)! }));
+  const items = ranked.slice(0, limit).map((s) => ({ ...s, post: posts.get(s.postId)! }));
   const orderDigest = digestOf(order.map((s) => `${s.postId}:${s.repost?.id ?? ''}`).join(' '));
   const snapshot = await timeline.finishRankedPage(
     order.length > items.length ? order : null,
@@ -531,9 +534,9 @@ async function snapshotItems(
   rules: ReaderRules,
   cursor: { snapshot: string; offset: number },
   limit: number,
-): Promise<{ items: RankedItem[]; next: RankedPage['next'] }> {
+): Promise<{ items: SnapshotRead[]; next: RankedPage['next'] }> {
   const timeline = deps.objects.timeline(userId);
-  const items: RankedItem[] = [];
+  const items: SnapshotRead[] = [];
   let end = cursor.offset;
   let total = 0;
   for (let round = 0; round < MAX_CANDIDATE_ROUNDS && items.length < limit; round++) {
@@ -554,26 +557,27 @@ async function snapshotItems(
   return { items, next: end < total ? { snapshot: cursor.snapshot, offset: end } : null };
 }
 
+/** A snapshot item with its post, re-read. */
+type SnapshotRead = SnapshotItem & { post: PostRecord };
+
+/** Scored exactly: by stage 2, with its signals (stage 1's tail has none). */
+function isExact(item: SnapshotRead): item is RankedItem {
+  return item.signals !== undefined && item.stages?.[LIGHT_STAGE] === undefined;
+}
+
 /**
  * Items of the snapshot that only stage 1 ranked are scored by stage 2 before they are shown, so `explain` is
- * exact on every page; they keep their place in the snapshot's order, so pages neither repeat nor skip.
+ * exact on every page; they keep their place in the snapshot's order, so pages neither repeat nor skip. One that
+ * stage 2's filters drop is not shown. `readerOf` is asked for only when there is such an item.
  */
 async function scoreExactly(
   deps: Deps,
-  userId: string,
-  items: readonly RankedItem[],
-  rules: ReaderRules,
-  location: GeoPoint | null,
+  items: readonly SnapshotRead[],
+  reader: () => Promise<Reader>,
 ): Promise<{ items: RankedItem[]; hydrateMs: number }> {
-  const light = items.filter((item) => item.stages?.[LIGHT_STAGE] !== undefined);
-  if (light.length === 0) return { items: [...items], hydrateMs: 0 };
+  const light = items.filter((item) => !isExact(item));
+  if (light.length === 0) return { items: items.filter(isExact), hydrateMs: 0 };
   const now = deps.now();
-  const [read, trending] = await Promise.all([
-    deps.objects.timeline(userId).read(userId, now, 0, undefined, true),
-    trendingTags(deps, now),
-  ]);
-  const arm = assignArm(deps.config.ranking.experiments, userId);
-  const reader = readerOf(userId, arm, read.ranking ?? NO_INPUTS, trending, location, rules, now);
   const batch = lightCandidates(
     light.map(({ post, repost }) => ({
       postId: post.id,
@@ -583,12 +587,13 @@ async function scoreExactly(
     })),
     now,
   ).map((c, i) => ({ ...c, newer: light[i]!.stages?.[LIGHT_STAGE]?.newer ?? 0 }));
-  const full = await fullRank(deps, reader, batch);
+  const full = await fullRank(deps, await reader(), batch);
   const exact = new Map(full.result.items.map((item) => [item.candidate.post.id, scoredOf(item)]));
   return {
-    items: items.map((item) => {
-      const scored = item.stages?.[LIGHT_STAGE] !== undefined ? exact.get(item.postId) : undefined;
-      return scored ? { ...scored, post: item.post } : item;
+    items: items.flatMap((item): RankedItem[] => {
+      if (isExact(item)) return [item];
+      const scored = exact.get(item.postId);
+      return scored ? [{ ...scored, post: item.post }] : [];
     }),
     hydrateMs: full.hydrateMs,
   };
@@ -604,14 +609,21 @@ export async function rankedFeedPage(
 ): Promise<RankedPage> {
   const t0 = performance.now();
   const timeline = deps.objects.timeline(userId);
+  const arm = assignArm(deps.config.ranking.experiments, userId);
   const rules = await rulesFor(deps, userId);
   const page = await snapshotItems(deps, userId, rules, cursor, limit);
   const t1 = performance.now();
-  const { items, hydrateMs } = await scoreExactly(deps, userId, page.items, rules, location);
+  const { items, hydrateMs } = await scoreExactly(deps, page.items, async () => {
+    const now = deps.now();
+    const [read, trending] = await Promise.all([
+      timeline.read(userId, now, 0, undefined, true),
+      trendingTags(deps, now),
+    ]);
+    return readerOf(userId, arm, read.ranking ?? NO_INPUTS, trending, location, rules, now);
+  });
   const t2 = performance.now();
   await timeline.recordServed(servedOf(items), deps.now());
   const t3 = performance.now();
-  const arm = assignArm(deps.config.ranking.experiments, userId);
   return {
     state: 'ready',
     items,
