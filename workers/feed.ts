@@ -568,7 +568,7 @@ function isExact(item: SnapshotRead): item is RankedItem {
 /**
  * Items of the snapshot that only stage 1 ranked are scored by stage 2 before they are shown, so `explain` is
  * exact on every page; they keep their place in the snapshot's order, so pages neither repeat nor skip. One that
- * stage 2's filters drop is not shown. `readerOf` is asked for only when there is such an item.
+ * stage 2's filters drop is not shown. `reader` is called only when there is such an item.
  */
 async function scoreExactly(
   deps: Deps,
