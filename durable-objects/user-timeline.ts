@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Repositories } from '../db/repositories/index.ts';
+import type { LoadedRules } from '../db/repositories/social.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import { ACTIVE_WINDOW_MS, ACTIVITY_WRITE_INTERVAL_MS, followModeOf, type FollowMode } from '../src/fanout.ts';
 import { minIdAt } from '../src/ids.ts';
@@ -44,6 +45,8 @@ export interface TimelineRead {
   pullAuthors: string[];
   /** Followed accounts whose reposts the reader does not want (a follow with `reposts: false`). */
   hiddenReposts: string[];
+  /** The owner's blocks, mutes and filters (see `rules`): every feed read applies them. */
+  rules: LoadedRules;
   /** With `withRanking`: the reader's affinities and interest vector. */
   ranking?: RankingInputs;
   /** With `withRanking`: the live snapshots, newest first, so a reload can reuse one without another round trip. */
@@ -143,6 +146,12 @@ export const NETWORK_SAMPLE = 50;
 const FEEDBACK_MAX = 4;
 
 const INTEREST_KEYS = ['interest_model', 'interest_sum', 'interest_weight', 'interest_at'] as const;
+
+/**
+ * The owner's rules are kept in memory at most this long. Every write to them tells the object at once
+ * (workers/rule-notices.ts); this bounds how long a notice that was lost leaves the feed with old rules.
+ */
+export const RULES_TTL_MS = 60_000;
 
 /** How long a ranked page sequence stays valid, and how many a user keeps at once (several open tabs). */
 export const SNAPSHOT_TTL_MS = 5 * 60_000;
@@ -257,6 +266,12 @@ export const USER_TIMELINE_SCHEMA: StorageSchema = {
  */
 export class UserTimeline extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** The owner's rules as D1 last answered, and when (see `rules`). */
+  private cachedRules: { loaded: LoadedRules; at: number } | null = null;
+  /** The D1 read in flight, shared by concurrent feed reads. */
+  private loadingRules: Promise<LoadedRules> | null = null;
+  /** Bumped by every notice of a change: a read begun before it must not keep its answer. */
+  private rulesGeneration = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -286,12 +301,13 @@ export class UserTimeline extends DurableObject<Env> {
     beforeId?: string,
     withRanking = false,
   ): Promise<TimelineRead> {
-    const state = await this.wake(ownerId, now);
+    const [state, rules] = await Promise.all([this.wake(ownerId, now), this.rules(ownerId, now)]);
     const read: TimelineRead = {
       state,
       entries: this.page(limit, beforeId),
       pullAuthors: this.pullAuthors(),
       hiddenReposts: this.hiddenReposts(),
+      rules,
     };
     // The ranked feed's reader-side inputs come along, rather than in a second round trip.
     if (withRanking) {
@@ -299,6 +315,35 @@ export class UserTimeline extends DurableObject<Env> {
       read.snapshots = this.snapshotMetas(now);
     }
     return read;
+  }
+
+  /**
+   * The owner's blocks (both ways), mutes and phrase filters, as loaded from their shard (src/social.ts readerRules
+   * applies expiry at read time). Kept in memory: a reader's feed reads far outnumber changes to their rules, and
+   * the D1 batch was the slowest part of a feed's candidates stage.
+   */
+  async rules(ownerId: string, now: number): Promise<LoadedRules> {
+    if (this.cachedRules && now - this.cachedRules.at < RULES_TTL_MS) return this.cachedRules.loaded;
+    if (this.loadingRules) return this.loadingRules;
+    const generation = this.rulesGeneration;
+    const loading = this.repositories()
+      .social.rulesOf(ownerId, now)
+      .then((loaded) => {
+        if (generation === this.rulesGeneration) this.cachedRules = { loaded, at: now };
+        return loaded;
+      })
+      .finally(() => {
+        if (this.loadingRules === loading) this.loadingRules = null;
+      });
+    this.loadingRules = loading;
+    return loading;
+  }
+
+  /** Told after a write to the owner's rules (workers/rule-notices.ts): the next read asks their shard again. */
+  rulesChanged(): void {
+    this.rulesGeneration++;
+    this.cachedRules = null;
+    this.loadingRules = null;
   }
 
   /**

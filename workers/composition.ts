@@ -23,6 +23,7 @@ import { parseFaultSpec, type FaultSpec } from '../src/outbox.ts';
 import { cacheRedisClient, createL2, type L2 } from './cache/l2.ts';
 import { readEmbeddingConfig, type EmbeddingConfig } from './embedding/config.ts';
 import { createFaultInjector, faultyDatabase, faultyQueue, type FaultInjector } from './faults.ts';
+import { withRuleNotices } from './rule-notices.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -289,20 +290,27 @@ function build(env: Env): Deps {
     dialectOf(config.storage),
   );
   const queue = (q: Queue<QueueMessage>) => (faults ? faultyQueue(q, faults) : q);
+  const objects: Objects = {
+    timeline: (userId) => env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(userId)),
+    authorFeed: (authorId) => env.AUTHOR_FEED.get(env.AUTHOR_FEED.idFromName(authorId)),
+    trending: () => env.TRENDING.get(env.TRENDING.idFromName(TRENDING_INSTANCE)),
+    rateLimiter: (key) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key)),
+    drainer: (shard) => env.OUTBOX_DRAINER.get(env.OUTBOX_DRAINER.idFromName(`shard-${shard}`)),
+  };
   return {
     config,
-    repos: createRepositories(shards),
+    repos: withRuleNotices(createRepositories(shards), async (userId) => {
+      try {
+        await objects.timeline(userId).rulesChanged();
+      } catch (error) {
+        console.warn(`rules: ${userId}'s timeline not told; its feed keeps the old rules for up to a minute`, error);
+      }
+    }),
     now: () => Date.now(),
     newId: createIdGenerator(),
     random: Math.random,
     cache: { l2: config.upstash ? createL2(cacheRedisClient(config.upstash.url, config.upstash.token)) : null },
-    objects: {
-      timeline: (userId) => env.USER_TIMELINE.get(env.USER_TIMELINE.idFromName(userId)),
-      authorFeed: (authorId) => env.AUTHOR_FEED.get(env.AUTHOR_FEED.idFromName(authorId)),
-      trending: () => env.TRENDING.get(env.TRENDING.idFromName(TRENDING_INSTANCE)),
-      rateLimiter: (key) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key)),
-      drainer: (shard) => env.OUTBOX_DRAINER.get(env.OUTBOX_DRAINER.idFromName(`shard-${shard}`)),
-    },
+    objects,
     queues: { fanout: queue(env.FANOUT_QUEUE), low: queue(env.FANOUT_LOW_QUEUE) },
     redis: config.upstash ? new Redis({ ...config.upstash, enableTelemetry: false }) : null,
     models: env.MODELS,

@@ -20,7 +20,7 @@ import {
   type PipelineResult,
   type RulesContext,
 } from '../src/pipeline.ts';
-import { NO_RULES, hiddenBecause, postHiddenBecause, type ReaderRules } from '../src/social.ts';
+import { NO_RULES, hiddenBecause, postHiddenBecause, readerRules, type ReaderRules } from '../src/social.ts';
 import { categoriesOf, type Candidate, type Scored, type SnapshotItem, type Weights } from '../src/ranking.ts';
 import { feedKey, type Repost, type TimelineEntry } from '../src/timeline.ts';
 import { decodeVector } from '../src/vectors.ts';
@@ -33,7 +33,6 @@ import {
   postCounters,
 } from './cache/index.ts';
 import type { Deps } from './composition.ts';
-import { rulesFor } from './social.ts';
 import { trendingTags } from './trending.ts';
 
 /** Stage timings for the Server-Timing header, in milliseconds. */
@@ -42,6 +41,8 @@ export type Timings = Record<string, number>;
 export interface Skeleton {
   state: TimelineState;
   candidates: TimelineEntry[];
+  /** The reader's blocks, mutes and filters in force, kept by their timeline object. */
+  rules: ReaderRules;
   /** Asked for by the ranked feed, with the live snapshots' digests. */
   ranking?: RankingInputs;
   snapshots?: SnapshotMeta[];
@@ -52,7 +53,8 @@ export interface Skeleton {
  * (celebrities), and the reader's own recent posts, merged below the cursor, at most MAX_CANDIDATES.
  */
 export async function skeleton(deps: Deps, userId: string, beforeId?: string, withRanking = false): Promise<Skeleton> {
-  const timeline = await deps.objects.timeline(userId).read(userId, deps.now(), MAX_CANDIDATES, beforeId, withRanking);
+  const now = deps.now();
+  const timeline = await deps.objects.timeline(userId).read(userId, now, MAX_CANDIDATES, beforeId, withRanking);
   // Pulled authors' lists go through the caches (hot authors' also through the edge); the reader's own list
   // does not, for read-your-writes.
   const pulled = await Promise.all([
@@ -64,6 +66,7 @@ export async function skeleton(deps: Deps, userId: string, beforeId?: string, wi
     candidates: mergeCandidates([timeline.entries, ...pulled], beforeId, {
       hiddenReposts: new Set(timeline.hiddenReposts),
     }),
+    rules: readerRules(timeline.rules, now),
     ranking: timeline.ranking,
     snapshots: timeline.snapshots,
   };
@@ -121,10 +124,7 @@ export interface LatestPage {
  */
 export async function latestFeed(deps: Deps, userId: string, limit: number, beforeId?: string): Promise<LatestPage> {
   const t0 = performance.now();
-  const [{ state, candidates: first }, rules] = await Promise.all([
-    skeleton(deps, userId, beforeId),
-    rulesFor(deps, userId),
-  ]);
+  const { state, candidates: first, rules } = await skeleton(deps, userId, beforeId);
   const t1 = performance.now();
   const items: FeedItem[] = [];
   let candidates = first;
@@ -371,10 +371,9 @@ export async function rankedFeed(
   const now = deps.now();
   const arm = assignArm(deps.config.ranking.experiments, userId);
   const t0 = performance.now();
-  const [{ state, candidates: first, ranking, snapshots }, trending, rules] = await Promise.all([
+  const [{ state, candidates: first, ranking, snapshots, rules }, trending] = await Promise.all([
     skeleton(deps, userId, undefined, true),
     trendingTags(deps, now),
-    rulesFor(deps, userId),
   ]);
   const candidates = await fillCandidates(deps, userId, first, limit, rules);
   const reader = readerOf(userId, arm, ranking ?? NO_INPUTS, trending, location, rules, now);
@@ -610,7 +609,8 @@ export async function rankedFeedPage(
   const t0 = performance.now();
   const timeline = deps.objects.timeline(userId);
   const arm = assignArm(deps.config.ranking.experiments, userId);
-  const rules = await rulesFor(deps, userId);
+  const asOf = deps.now();
+  const rules = readerRules(await timeline.rules(userId, asOf), asOf);
   const page = await snapshotItems(deps, userId, rules, cursor, limit);
   const t1 = performance.now();
   const { items, hydrateMs } = await scoreExactly(deps, page.items, async () => {
