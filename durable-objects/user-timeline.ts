@@ -47,10 +47,25 @@ export interface TimelineRead {
   hiddenReposts: string[];
   /** The owner's blocks, mutes and filters (see `rules`): every feed read applies them. */
   rules: LoadedRules;
-  /** With `withRanking`: the reader's affinities and interest vector. */
+  /** With `ranked`: the reader's affinities and interest vector. */
   ranking?: RankingInputs;
-  /** With `withRanking`: the live snapshots, newest first, so a reload can reuse one without another round trip. */
+  /** With `ranked`: the live snapshots, newest first, so a reload can reuse one without another round trip. */
   snapshots?: SnapshotMeta[];
+}
+
+/** What a ranked read wants besides the entries. */
+export interface RankedRead {
+  /** The newest snapshot's first `head` items come along if it was made after `headSince` (it may be reused). */
+  head: number;
+  headSince: number;
+}
+
+/** A page of a snapshot: positions are the snapshot's, `total` its length. */
+export interface SnapshotPage {
+  items: SnapshotItem[];
+  total: number;
+  /** On a ranked read's head: every item was served so recently that serving it again would record nothing. */
+  served?: boolean;
 }
 
 /** A kept ranked order, without its items. */
@@ -59,6 +74,8 @@ export interface SnapshotMeta {
   createdAt: number;
   /** The digest of what it was ranked from (workers/feed.ts), null if not recorded. */
   inputs: string | null;
+  /** Its first page, on the newest snapshot of a ranked read that asked for it (RankedRead). */
+  head?: SnapshotPage;
 }
 
 interface Meta {
@@ -156,6 +173,14 @@ export const RULES_TTL_MS = 60_000;
 /** How long a ranked page sequence stays valid, and how many a user keeps at once (several open tabs). */
 export const SNAPSHOT_TTL_MS = 5 * 60_000;
 const SNAPSHOTS_KEPT = 4;
+/**
+ * A post served again within this is not written again (its serve time stays a few seconds old): a reload of a
+ * ranked page then writes nothing, so its answer does not wait for storage. Far inside SERVED_DEDUPE_MS, which
+ * decides whether a serve counts as a new impression.
+ */
+const SERVED_REWRITE_MS = 5_000;
+/** Ranking inputs computed this recently, with storage unchanged since, are used again (memoizedRankingInputs). */
+const RANKING_INPUTS_REUSE_MS = 10_000;
 /** Interaction keys already applied to the seen memory are kept this long: queue redelivery is far quicker. */
 const SEEN_KEYS_TTL_MS = 2 * 86_400_000;
 
@@ -272,6 +297,10 @@ export class UserTimeline extends DurableObject<Env> {
   private loadingRules: Promise<LoadedRules> | null = null;
   /** Bumped by every notice of a change: a read begun before it must not keep its answer. */
   private rulesGeneration = 0;
+  /** Snapshots' orders as saved, by id, so a page or a reload does not parse the stored copy (newest few). */
+  private readonly snapshotOrders = new Map<string, SnapshotItem[]>();
+  /** The last ranking inputs, valid while storage is unchanged (`total_changes()`) and the clock close. */
+  private inputsMemo: { value: RankingInputs; changes: number; at: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -299,7 +328,7 @@ export class UserTimeline extends DurableObject<Env> {
     now: number,
     limit: number,
     beforeId?: string,
-    withRanking = false,
+    ranked?: RankedRead,
   ): Promise<TimelineRead> {
     const [state, rules] = await Promise.all([this.wake(ownerId, now), this.rules(ownerId, now)]);
     const read: TimelineRead = {
@@ -309,10 +338,16 @@ export class UserTimeline extends DurableObject<Env> {
       hiddenReposts: this.hiddenReposts(),
       rules,
     };
-    // The ranked feed's reader-side inputs come along, rather than in a second round trip.
-    if (withRanking) {
-      read.ranking = await this.rankingInputs(now);
+    // The ranked feed's reader-side inputs come along, and a reload's page, rather than in more round trips.
+    if (ranked) {
+      read.ranking = await this.memoizedRankingInputs(now);
       read.snapshots = this.snapshotMetas(now);
+      const newest = read.snapshots[0];
+      if (newest && ranked.head > 0 && newest.createdAt > ranked.headSince) {
+        const head = this.snapshotPage(newest.id, 0, ranked.head, now);
+        if (head)
+          newest.head = { ...head, served: this.notServedSince(head.items, now - SERVED_REWRITE_MS).length === 0 };
+      }
     }
     return read;
   }
@@ -614,8 +649,10 @@ export class UserTimeline extends DurableObject<Env> {
 
   /** The ranked pages served: each counts as an impression of its posts, unless the same post was just served. */
   recordServed(posts: ServedPost[], now: number): void {
+    const due = this.notServedSince(posts, now - SERVED_REWRITE_MS);
+    if (due.length === 0) return;
     this.ctx.storage.transactionSync(() => {
-      for (const p of posts) {
+      for (const p of due) {
         this.sql.exec(
           `INSERT INTO seen (post_id, author_id, categories, served, served_at, at) VALUES (?, ?, ?, 1, ?, ?)
            ON CONFLICT (post_id) DO UPDATE SET
@@ -631,6 +668,22 @@ export class UserTimeline extends DurableObject<Env> {
       }
       this.trimSeen(now);
     });
+  }
+
+  /** Those of `posts` not served after `since`: a post served that recently would only have its time moved. */
+  private notServedSince<T extends { postId: string }>(posts: readonly T[], since: number): T[] {
+    if (posts.length === 0) return [];
+    const recent = new Set(
+      this.sql
+        .exec<{ post_id: string }>(
+          `SELECT post_id FROM seen WHERE served_at > ? AND post_id IN (${posts.map(() => '?').join(', ')})`,
+          since,
+          ...posts.map((p) => p.postId),
+        )
+        .toArray()
+        .map((r) => r.post_id),
+    );
+    return posts.filter((p) => !recent.has(p.postId));
   }
 
   /**
@@ -698,6 +751,28 @@ export class UserTimeline extends DurableObject<Env> {
       if (interest) this.setInterest(interest);
       else for (const key of INTEREST_KEYS) this.deleteMeta(key);
     });
+  }
+
+  /**
+   * The ranking inputs, computed again only when any of this object's storage changed (an engagement, an
+   * impression, feedback, a follow, the weak ties read) or RANKING_INPUTS_REUSE_MS passed: reloads and the pages
+   * after a first one cost no queries or summaries. Time moves the inputs only slowly (engagement and seen windows
+   * of hours and days).
+   */
+  private async memoizedRankingInputs(now: number): Promise<RankingInputs> {
+    const memo = this.inputsMemo;
+    if (memo && memo.changes === this.storageChanges() && Math.abs(now - memo.at) < RANKING_INPUTS_REUSE_MS) {
+      return memo.value;
+    }
+    const value = await this.rankingInputs(now);
+    // Taken after the weak ties' write, if there was one, so that write does not undo the memo at once.
+    this.inputsMemo = { value, changes: this.storageChanges(), at: now };
+    return value;
+  }
+
+  /** Rows changed by this object's storage so far: any write moves it. */
+  private storageChanges(): number {
+    return this.sql.exec<{ n: number }>('SELECT total_changes() AS n').one().n;
   }
 
   private async rankingInputs(now: number): Promise<RankingInputs> {
@@ -809,6 +884,11 @@ export class UserTimeline extends DurableObject<Env> {
       return same.id;
     }
     const id = crypto.randomUUID();
+    this.snapshotOrders.set(id, items);
+    for (const kept of this.snapshotOrders.keys()) {
+      if (this.snapshotOrders.size <= SNAPSHOTS_KEPT) break;
+      this.snapshotOrders.delete(kept);
+    }
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         'INSERT INTO snapshots (id, created_at, items, inputs_digest, order_digest) VALUES (?, ?, ?, ?, ?)',
@@ -858,17 +938,9 @@ export class UserTimeline extends DurableObject<Env> {
    * Positions are those of the snapshot as taken, so pages stay aligned; authors unfollowed since then drop
    * out of the page, as they drop out of the timeline. `total` is the snapshot's length.
    */
-  snapshotPage(
-    id: string,
-    offset: number,
-    limit: number,
-    now: number,
-  ): { items: SnapshotItem[]; total: number } | null {
-    const row = this.sql
-      .exec<{ items: string }>('SELECT items FROM snapshots WHERE id = ? AND created_at > ?', id, now - SNAPSHOT_TTL_MS)
-      .toArray()[0];
-    if (!row) return null;
-    const order = JSON.parse(row.items) as SnapshotItem[];
+  snapshotPage(id: string, offset: number, limit: number, now: number): SnapshotPage | null {
+    const order = this.snapshotOrder(id, now);
+    if (!order) return null;
     const gone = new Set(
       this.sql
         .exec<{ author_id: string }>("SELECT author_id FROM follows WHERE mode = 'none'")
@@ -882,6 +954,20 @@ export class UserTimeline extends DurableObject<Env> {
       return !gone.has(item.authorId);
     });
     return { items, total: order.length };
+  }
+
+  /** A live snapshot's order: the copy kept in memory if there is one, else the stored one, parsed. */
+  private snapshotOrder(id: string, now: number): SnapshotItem[] | null {
+    const kept = this.snapshotOrders.get(id);
+    const since = now - SNAPSHOT_TTL_MS;
+    if (kept) {
+      const live = this.sql.exec('SELECT 1 FROM snapshots WHERE id = ? AND created_at > ?', id, since).toArray();
+      return live.length > 0 ? kept : null;
+    }
+    const row = this.sql
+      .exec<{ items: string }>('SELECT items FROM snapshots WHERE id = ? AND created_at > ?', id, since)
+      .toArray()[0];
+    return row ? (JSON.parse(row.items) as SnapshotItem[]) : null;
   }
 
   // ---- Live updates (src/streaming.ts has the wire formats; docs/architecture.md "Streaming") ----

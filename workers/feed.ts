@@ -1,4 +1,10 @@
-import type { RankingInputs, SnapshotMeta, TimelineState } from '../durable-objects/user-timeline.ts';
+import type {
+  RankedRead,
+  RankingInputs,
+  SnapshotMeta,
+  SnapshotPage,
+  TimelineState,
+} from '../durable-objects/user-timeline.ts';
 import { CursorExpiredError } from '../src/errors.ts';
 import { MAX_CANDIDATES, applyRules, digestOf, mergeCandidates, type FeedItem } from '../src/feed.ts';
 import { isLive, type GeoPoint, type PostRecord } from '../src/model.ts';
@@ -52,9 +58,9 @@ export interface Skeleton {
  * Stage 1, candidates: the reader's pushed entries, the recent posts of followed authors who are pulled
  * (celebrities), and the reader's own recent posts, merged below the cursor, at most MAX_CANDIDATES.
  */
-export async function skeleton(deps: Deps, userId: string, beforeId?: string, withRanking = false): Promise<Skeleton> {
+export async function skeleton(deps: Deps, userId: string, beforeId?: string, ranked?: RankedRead): Promise<Skeleton> {
   const now = deps.now();
-  const timeline = await deps.objects.timeline(userId).read(userId, now, MAX_CANDIDATES, beforeId, withRanking);
+  const timeline = await deps.objects.timeline(userId).read(userId, now, MAX_CANDIDATES, beforeId, ranked);
   // Pulled authors' lists go through the caches (hot authors' also through the edge); the reader's own list
   // does not, for read-your-writes.
   const pulled = await Promise.all([
@@ -251,11 +257,8 @@ function inputsDigest(reader: Reader, candidates: readonly TimelineEntry[]): str
 }
 
 /** A snapshot ranked within SNAPSHOT_REUSE_MS from the same inputs: a reload of the first page is served from it. */
-function reusableSnapshot(snapshots: readonly SnapshotMeta[], digest: string, now: number): string | null {
-  return (
-    snapshots.find((s) => s.inputs === digest && s.createdAt <= now && now - s.createdAt < SNAPSHOT_REUSE_MS)?.id ??
-    null
-  );
+function reusableSnapshot(snapshots: readonly SnapshotMeta[], digest: string, now: number): SnapshotMeta | undefined {
+  return snapshots.find((s) => s.inputs === digest && s.createdAt <= now && now - s.createdAt < SNAPSHOT_REUSE_MS);
 }
 
 /** Stage 1's view of the candidates: each entry with its features and the counter cache's counts, or priors. */
@@ -372,19 +375,21 @@ export async function rankedFeed(
   const arm = assignArm(deps.config.ranking.experiments, userId);
   const t0 = performance.now();
   const [{ state, candidates: first, ranking, snapshots, rules }, trending] = await Promise.all([
-    skeleton(deps, userId, undefined, true),
+    skeleton(deps, userId, undefined, { head: limit, headSince: now - SNAPSHOT_REUSE_MS }),
     trendingTags(deps, now),
   ]);
   const candidates = await fillCandidates(deps, userId, first, limit, rules);
   const reader = readerOf(userId, arm, ranking ?? NO_INPUTS, trending, location, rules, now);
   const timeline = deps.objects.timeline(userId);
   const digest = inputsDigest(reader, candidates);
-  const reusable = state === 'ready' ? reusableSnapshot(snapshots ?? [], digest, now) : null;
+  const reusable = state === 'ready' ? reusableSnapshot(snapshots ?? [], digest, now) : undefined;
   const t1 = performance.now();
-  if (reusable !== null) {
-    const page = await snapshotItems(deps, userId, rules, { snapshot: reusable, offset: 0 }, limit);
+  if (reusable !== undefined) {
+    const page = await snapshotItems(deps, userId, rules, { snapshot: reusable.id, offset: 0 }, limit, reusable.head);
     const { items } = await scoreExactly(deps, page.items, () => Promise.resolve(reader));
-    await timeline.recordServed(servedOf(items), now);
+    // A reload of what was just served records nothing; the head told whether that is so.
+    const head = new Set(reusable.head?.served === true ? reusable.head.items.map((i) => i.postId) : []);
+    if (!items.every((i) => head.has(i.postId))) await timeline.recordServed(servedOf(items), now);
     return {
       state,
       items,
@@ -533,6 +538,7 @@ async function snapshotItems(
   rules: ReaderRules,
   cursor: { snapshot: string; offset: number },
   limit: number,
+  head?: SnapshotPage,
 ): Promise<{ items: SnapshotRead[]; next: RankedPage['next'] }> {
   const timeline = deps.objects.timeline(userId);
   const items: SnapshotRead[] = [];
@@ -540,7 +546,11 @@ async function snapshotItems(
   let total = 0;
   for (let round = 0; round < MAX_CANDIDATE_ROUNDS && items.length < limit; round++) {
     const want = limit - items.length;
-    const page = await timeline.snapshotPage(cursor.snapshot, end, want, deps.now());
+    // The first page of a reused snapshot came with the timeline read.
+    const page =
+      round === 0 && head !== undefined && cursor.offset === 0
+        ? head
+        : await timeline.snapshotPage(cursor.snapshot, end, want, deps.now());
     if (!page) throw new CursorExpiredError();
     total = page.total;
     const posts = await cachedPostsOf(deps, page.items);
@@ -616,7 +626,7 @@ export async function rankedFeedPage(
   const { items, hydrateMs } = await scoreExactly(deps, page.items, async () => {
     const now = deps.now();
     const [read, trending] = await Promise.all([
-      timeline.read(userId, now, 0, undefined, true),
+      timeline.read(userId, now, 0, undefined, { head: 0, headSince: now }),
       trendingTags(deps, now),
     ]);
     return readerOf(userId, arm, read.ranking ?? NO_INPUTS, trending, location, rules, now);
