@@ -278,6 +278,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       ...(options.listen ? { host: '127.0.0.1', port: 0 } : {}),
       resourcePersistencePath: path.join(workDir, 'state'),
       unsafeInspectDurableObjects: true,
+      ...(process.env.BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.BENCH_INSPECTOR_PORT) } : {}),
       workers: [
         {
           ...bindingOptions,
