@@ -3,6 +3,7 @@ import type { Repositories } from '../db/repositories/index.ts';
 import type { LoadedRules } from '../db/repositories/social.ts';
 import { forEachLimit } from '../src/concurrency.ts';
 import { ACTIVE_WINDOW_MS, ACTIVITY_WRITE_INTERVAL_MS, followModeOf, type FollowMode } from '../src/fanout.ts';
+import { digestOf } from '../src/feed.ts';
 import { minIdAt } from '../src/ids.ts';
 import {
   ENGAGEMENT_WINDOW_MS,
@@ -146,6 +147,8 @@ export interface RankingInputs {
   following: string[];
   /** Weak ties: engagements with each author (by id) by those accounts within ENGAGEMENT_WINDOW_MS. */
   network: Record<string, number>;
+  /** Of everything above, computed once per change: a reload's reuse check compares it rather than the inputs. */
+  digest: string;
 }
 
 /** The weak ties are read from D1 at most this often per reader; a friend's like is slow news. */
@@ -764,7 +767,9 @@ export class UserTimeline extends DurableObject<Env> {
     if (memo && memo.changes === this.storageChanges() && Math.abs(now - memo.at) < RANKING_INPUTS_REUSE_MS) {
       return memo.value;
     }
-    const value = await this.rankingInputs(now);
+    const inputs = await this.rankingInputs(now);
+    const interest = inputs.interest ? [inputs.interest.model, ...inputs.interest.vector] : null;
+    const value = { ...inputs, digest: digestOf(JSON.stringify({ ...inputs, interest })) };
     // Taken after the weak ties' write, if there was one, so that write does not undo the memo at once.
     this.inputsMemo = { value, changes: this.storageChanges(), at: now };
     return value;
@@ -775,7 +780,7 @@ export class UserTimeline extends DurableObject<Env> {
     return this.sql.exec<{ n: number }>('SELECT total_changes() AS n').one().n;
   }
 
-  private async rankingInputs(now: number): Promise<RankingInputs> {
+  private async rankingInputs(now: number): Promise<Omit<RankingInputs, 'digest'>> {
     const affinity: Record<string, number> = {};
     for (const row of this.sql.exec<{ author_id: string; n: number }>(
       'SELECT author_id, count(*) AS n FROM engagements WHERE at > ? GROUP BY author_id',

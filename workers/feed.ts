@@ -195,6 +195,7 @@ const NO_INPUTS: RankingInputs = {
   feedback: {},
   following: [],
   network: {},
+  digest: 'none',
 };
 
 /** Everything ranking reads of the reader, for one page (the pipeline's context). */
@@ -239,21 +240,19 @@ function readerOf(
 
 /**
  * What a ranked first page is computed from, as a digest: the candidates, the arm, place and trends, and the
- * reader's inputs, impressions included. A first serve is an impression that sinks the posts it showed, so the
- * next read ranks again; a reload whose page changed nothing (the same posts, served within SERVED_DEDUPE_MS,
- * src/seen.ts) has the same digest, and within SNAPSHOT_REUSE_MS is served from the snapshot.
+ * reader's inputs, impressions included (their digest, which the timeline object computes once per change). A first
+ * serve is an impression that sinks the posts it showed, so the next read ranks again; a reload whose page changed
+ * nothing (the same posts, served within SERVED_DEDUPE_MS, src/seen.ts) has the same digest, and within
+ * SNAPSHOT_REUSE_MS is served from the snapshot.
  */
-function inputsDigest(reader: Reader, candidates: readonly TimelineEntry[]): string {
-  const { inputs, context } = reader;
-  return digestOf(
-    JSON.stringify([
-      reader.arm.name,
-      context.location,
-      [...context.trending],
-      candidates.map(feedKey),
-      { ...inputs, interest: inputs.interest ? [inputs.interest.model, ...inputs.interest.vector] : null },
-    ]),
-  );
+function inputsDigest(
+  arm: Arm,
+  location: GeoPoint | null,
+  trending: ReadonlySet<string>,
+  inputs: RankingInputs,
+  candidates: readonly TimelineEntry[],
+): string {
+  return digestOf(JSON.stringify([arm.name, location, [...trending], candidates.map(feedKey), inputs.digest]));
 }
 
 /** A snapshot ranked within SNAPSHOT_REUSE_MS from the same inputs: a reload of the first page is served from it. */
@@ -379,14 +378,16 @@ export async function rankedFeed(
     trendingTags(deps, now),
   ]);
   const candidates = await fillCandidates(deps, userId, first, limit, rules);
-  const reader = readerOf(userId, arm, ranking ?? NO_INPUTS, trending, location, rules, now);
+  const inputs = ranking ?? NO_INPUTS;
   const timeline = deps.objects.timeline(userId);
-  const digest = inputsDigest(reader, candidates);
+  const digest = inputsDigest(arm, location, trending, inputs, candidates);
   const reusable = state === 'ready' ? reusableSnapshot(snapshots ?? [], digest, now) : undefined;
   const t1 = performance.now();
   if (reusable !== undefined) {
     const page = await snapshotItems(deps, userId, rules, { snapshot: reusable.id, offset: 0 }, limit, reusable.head);
-    const { items } = await scoreExactly(deps, page.items, () => Promise.resolve(reader));
+    const { items } = await scoreExactly(deps, page.items, () =>
+      Promise.resolve(readerOf(userId, arm, inputs, trending, location, rules, now)),
+    );
     // A reload of what was just served records nothing; the head told whether that is so.
     const head = new Set(reusable.head?.served === true ? reusable.head.items.map((i) => i.postId) : []);
     if (!items.every((i) => head.has(i.postId))) await timeline.recordServed(servedOf(items), now);
@@ -400,6 +401,7 @@ export async function rankedFeed(
       timings: { candidates: t1 - t0, snapshot: performance.now() - t1 },
     };
   }
+  const reader = readerOf(userId, arm, inputs, trending, location, rules, now);
   const light = lightRank(lightCandidates(candidates, now), reader.context);
   const t2 = performance.now();
   const filtered = light.filtered;
