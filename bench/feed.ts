@@ -535,7 +535,15 @@ export async function runFeedBench(
       graph.real.filter((u) => u.followers >= lo && u.followers < hi),
       rng,
     ).slice(0, 3);
-  const small = byFollowers(100, config.pushMax);
+  let small = byFollowers(100, config.pushMax);
+  let smallOrigin = 'real graph';
+  if (small.length === 0) {
+    // The built-in generator's graph (without ../shared) may have nobody with 100 followers: a synthetic one.
+    const a = buildAudience('wsml', 100, false, now);
+    await load(a.data);
+    small = [{ id: a.author.id, following: 0, followers: 100, posts: 0 }];
+    smallOrigin = 'synthetic';
+  }
   let medium = byFollowers(config.pushMax, config.pullMin);
   let mediumOrigin = 'real graph';
   if (medium.length === 0) {
@@ -546,7 +554,7 @@ export async function runFeedBench(
     mediumOrigin = 'synthetic';
   }
   const authors = {
-    small: { origin: 'real graph', users: small.map((u) => ({ id: u.id, followers: u.followers })) },
+    small: { origin: smallOrigin, users: small.map((u) => ({ id: u.id, followers: u.followers })) },
     medium: { origin: mediumOrigin, users: medium.map((u) => ({ id: u.id, followers: u.followers })) },
     celebrity: {
       origin: 'synthetic',
