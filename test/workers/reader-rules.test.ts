@@ -23,7 +23,10 @@ describe("the reader's rules, kept by their timeline object", () => {
     const [reader, quiet, loud, rude] = [await signup(), await signup(), await signup(), await signup()];
     for (const author of [quiet, loud, rude]) await follow(reader, author);
     const posts = [await createPost(quiet, 'quiet'), await createPost(loud, 'loud'), await createPost(rude, 'rude')];
-    await delivered(reader, posts.map((p) => p.id));
+    await delivered(
+      reader,
+      posts.map((p) => p.id),
+    );
     expect(await feedIds(reader)).toEqual(expect.arrayContaining(posts.map((p) => p.id)));
 
     // Written behind the object's back, the mute is not seen yet: the feed is served from the kept rules.
