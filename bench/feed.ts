@@ -535,27 +535,19 @@ export async function runFeedBench(
       graph.real.filter((u) => u.followers >= lo && u.followers < hi),
       rng,
     ).slice(0, 3);
-  let small = byFollowers(100, config.pushMax);
-  let smallOrigin = 'real graph';
-  if (small.length === 0) {
-    // The built-in generator's graph (without ../shared) may have nobody with 100 followers: a synthetic one.
-    const a = buildAudience('wsml', 100, false, now);
+  // Real authors of the class, else one synthetic author with `followers`: wiki-Vote tops out at a few hundred
+  // followers (no medium author), and the built-in generator's graph (without ../shared) may have nobody with 100.
+  const authorsOf = async (lo: number, hi: number, tag: string, followers: number) => {
+    const real = byFollowers(lo, hi);
+    if (real.length > 0)
+      return { origin: 'real graph', users: real.map((u) => ({ id: u.id, followers: u.followers })) };
+    const a = buildAudience(tag, followers, false, now);
     await load(a.data);
-    small = [{ id: a.author.id, following: 0, followers: 100, posts: 0 }];
-    smallOrigin = 'synthetic';
-  }
-  let medium = byFollowers(config.pushMax, config.pullMin);
-  let mediumOrigin = 'real graph';
-  if (medium.length === 0) {
-    // wiki-Vote tops out at a few hundred followers: a synthetic author with exactly FANOUT_PUSH_MAX.
-    const a = buildAudience('wmed', config.pushMax, false, now);
-    await load(a.data);
-    medium = [{ id: a.author.id, following: 0, followers: config.pushMax, posts: 0 }];
-    mediumOrigin = 'synthetic';
-  }
+    return { origin: 'synthetic', users: [{ id: a.author.id, followers }] };
+  };
   const authors = {
-    small: { origin: smallOrigin, users: small.map((u) => ({ id: u.id, followers: u.followers })) },
-    medium: { origin: mediumOrigin, users: medium.map((u) => ({ id: u.id, followers: u.followers })) },
+    small: await authorsOf(100, config.pushMax, 'wsml', 100),
+    medium: await authorsOf(config.pushMax, config.pullMin, 'wmed', config.pushMax),
     celebrity: {
       origin: 'synthetic',
       users: graph.celebrities.map((id, i) => ({ id, followers: celebrityFollowers[i]! })),
